@@ -1,0 +1,15 @@
+//! The native checks of scs-kaas and the machinery that runs them.
+//!
+//! # Overview
+//! - [`check`]: the one small [`Check`] trait every check implements, and its [`CheckContext`].
+//! - [`registry`]: the list of every native check, by id. Start here to find a check.
+//! - [`native`]: one file per check.
+//!
+//! A check is split into *gather* (I/O against the cluster) and *judge* (a pure function of what
+//! was gathered, the release data and "now"), so judges are tested with tables of fixtures.
+
+pub mod check;
+pub mod native;
+pub mod registry;
+
+pub use check::{Access, Check, CheckContext, Mode};

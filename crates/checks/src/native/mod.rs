@@ -1,0 +1,1 @@
+//! One module per native check. Each file holds the check's gatherer, its pure judge, and tests.

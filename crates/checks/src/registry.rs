@@ -1,0 +1,26 @@
+//! Every native check, by id: the one place that lists them.
+
+use crate::check::Check;
+
+/// All native checks, in a stable order.
+pub fn all() -> Vec<Box<dyn Check>> {
+    vec![]
+}
+
+/// The native check with this id, if there is one.
+pub fn find(id: &str) -> Option<Box<dyn Check>> {
+    all().into_iter().find(|c| c.id() == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn ids_are_unique() {
+        let ids: Vec<_> = all().iter().map(|c| c.id()).collect();
+        let unique: HashSet<_> = ids.iter().collect();
+        assert_eq!(ids.len(), unique.len(), "duplicate check ids in {ids:?}");
+    }
+}

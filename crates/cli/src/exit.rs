@@ -1,0 +1,21 @@
+//! Exit codes: part of the contract with scripts and CI pipelines.
+
+#[allow(dead_code)] // used by subcommands once wired
+/// Every selected main-target testcase passed (or the command succeeded).
+pub const OK: u8 = 0;
+/// At least one testcase failed, or the command's judgement is negative.
+#[allow(dead_code)] // used by `check` and `versions` once wired
+pub const FAILED: u8 = 1;
+/// Usage or configuration error: bad arguments, unreadable files, invalid input.
+pub const USAGE: u8 = 2;
+/// Nothing failed, but some testcases aborted or are missing: not a pass.
+#[allow(dead_code)] // used by `check` once wired
+pub const INCOMPLETE: u8 = 3;
+
+/// The exit-code table shown at the end of `--help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success; for `check`: every main-target testcase passed
+  1  a testcase failed, or the judgement is negative (e.g. a refused version)
+  2  usage or configuration error (bad arguments, unreadable or invalid input)
+  3  `check`: nothing failed, but some testcases aborted or are missing";

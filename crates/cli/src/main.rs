@@ -1,0 +1,75 @@
+//! `scs-kaas`: certify Kubernetes-as-a-Service offerings against the SCS KaaS standards.
+//!
+//! `main` only parses arguments and dispatches; every subcommand lives in its own file under
+//! `cmd/`, and the exit codes are defined once in `exit.rs`.
+
+mod cmd;
+mod exit;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Certify Kubernetes-as-a-Service offerings against the Sovereign Cloud Stack KaaS standards.
+#[derive(Debug, Parser)]
+#[command(name = "scs-kaas", version, about, long_about = None)]
+#[command(after_help = exit::EXIT_CODES_HELP)]
+struct Cli {
+    /// More log output on stderr (repeat for debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the simulated cluster with the shipped compliant scenario and show what it serves.
+    Demo(cmd::demo::DemoArgs),
+    /// The simulated Kubernetes API server (test bed and demo).
+    #[command(subcommand)]
+    Sim(cmd::sim::SimCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Demo(args) => cmd::demo::run(args).await,
+            Command::Sim(command) => cmd::sim::run(command).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SCS_KAAS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

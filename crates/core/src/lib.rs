@@ -1,0 +1,8 @@
+//! Pure domain logic of scs-kaas: no I/O lives here.
+//!
+//! # Overview
+//! - [`finding`]: the outcome vocabulary every check speaks (status, severity, findings).
+//!
+//! Everything time-dependent takes "now" as an argument so tests can pin it.
+
+pub mod finding;

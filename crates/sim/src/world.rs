@@ -1,0 +1,124 @@
+//! The contract between the simulated API server and the simulated world it serves.
+//!
+//! The server (HTTP, storage, watch, auth) and the world (scenario, controllers that give the
+//! cluster life) are built separately; this file is the seam. The server owns the objects; the
+//! world's controllers read them through [`World`] and answer with [`Action`]s the server applies
+//! like any API write (new resourceVersion, watch events). Controllers are level-triggered: the
+//! server runs them after changes to the kinds they watch until they have nothing left to do.
+
+use serde_json::Value;
+
+/// What a scenario user may do; checked on every request (403 Forbidden `Status` otherwise).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Permission {
+    /// Everything.
+    Admin,
+    /// `get`, `list`, `watch` on everything; nothing else.
+    ReadOnly,
+    /// Explicit rules; a request is allowed if any rule matches.
+    Rules(Vec<Rule>),
+}
+
+/// One RBAC-like allow rule. `"*"` matches anything in each list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// Verbs: get, list, watch, create, update, patch, delete, deletecollection.
+    pub verbs: Vec<String>,
+    /// API groups, `""` for core.
+    pub groups: Vec<String>,
+    /// Resource plurals, optionally with subresource (`pods/log`).
+    pub resources: Vec<String>,
+    /// Namespaces the rule applies to; empty means all namespaces and cluster-scoped resources.
+    pub namespaces: Vec<String>,
+}
+
+/// A user of the simulated cluster, authenticated by bearer token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// User name (also the kubeconfig user and context name the server writes).
+    pub name: String,
+    /// Bearer token the user presents.
+    pub token: String,
+    /// What the user may do.
+    pub permission: Permission,
+}
+
+/// Everything the server needs to start: produced from a scenario file.
+pub struct SimConfig {
+    /// Scenario name, shown in logs and the kubeconfig's cluster name.
+    pub name: String,
+    /// What `/version` reports as `gitVersion`, e.g. `v1.35.9`.
+    pub git_version: String,
+    /// Users; the first admin user becomes the kubeconfig's current context.
+    pub users: Vec<User>,
+    /// Initial objects, each a full JSON object with `apiVersion`, `kind` and `metadata`.
+    pub objects: Vec<Value>,
+    /// Controllers that give the cluster life (scheduler, workloads, volume provisioner, ...).
+    pub controllers: Vec<Box<dyn Controller>>,
+}
+
+/// A read-only view of the server's objects, handed to controllers.
+pub trait World {
+    /// Objects of `kind` (e.g. `"Pod"`), optionally limited to one namespace and to objects whose
+    /// field (dotted path such as `spec.nodeName` or `status.phase`) equals a value (`""` matches
+    /// an absent field).
+    fn list(&self, kind: &str, namespace: Option<&str>, field: Option<(&str, &str)>) -> Vec<Value>;
+
+    /// One object, if it exists.
+    fn get(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value>;
+}
+
+/// A change a controller asks the server to make.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Create an object (full JSON with apiVersion/kind/metadata; `generateName` allowed).
+    Create(Value),
+    /// Replace an object (matched by kind, namespace and name), including its status.
+    Update(Value),
+    /// Delete an object.
+    Delete {
+        /// Kind, e.g. `"Pod"`.
+        kind: String,
+        /// Namespace, `None` for cluster-scoped kinds.
+        namespace: Option<String>,
+        /// Name.
+        name: String,
+    },
+    /// Record a core/v1 Event about an object.
+    Event {
+        /// Namespace of the event (the involved object's, or `default`).
+        namespace: String,
+        /// `{apiVersion, kind, name, namespace, uid}` of the involved object.
+        involved: Value,
+        /// `Normal` or `Warning`.
+        event_type: String,
+        /// Machine-readable reason, e.g. `FailedScheduling`.
+        reason: String,
+        /// Human-readable message.
+        message: String,
+    },
+    /// Append text to a container's log, served by the `pods/log` subresource.
+    AppendLog {
+        /// Pod namespace.
+        namespace: String,
+        /// Pod name.
+        pod: String,
+        /// Container name.
+        container: String,
+        /// Text to append (include trailing newlines).
+        text: String,
+    },
+}
+
+/// A simulated controller: looks at the world and says what should change.
+pub trait Controller: Send + Sync {
+    /// Short name for logs, e.g. `scheduler`.
+    fn name(&self) -> &'static str;
+
+    /// Kinds whose changes should wake this controller.
+    fn watches(&self) -> &'static [&'static str];
+
+    /// Compare desired and actual state; return the actions that move towards desired.
+    /// Must be idempotent: returning nothing means the world is settled for this controller.
+    fn reconcile(&self, world: &dyn World, now: jiff::Timestamp) -> Vec<Action>;
+}
