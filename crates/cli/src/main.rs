@@ -30,6 +30,9 @@ enum Command {
     /// The simulated Kubernetes API server (test bed and demo).
     #[command(subcommand)]
     Sim(cmd::sim::SimCommand),
+    /// Sign, verify and upload SCS compliance reports (SSH signatures, monitor upload).
+    #[command(subcommand)]
+    Report(cmd::report::ReportCommand),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Demo(args) => cmd::demo::run(args).await,
             Command::Sim(command) => cmd::sim::run(command).await,
+            Command::Report(command) => cmd::report::run(command).await,
         }
     });
     match result {

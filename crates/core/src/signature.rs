@@ -18,12 +18,12 @@ mod rsa_signer;
 use std::path::Path;
 
 use jiff::Zoned;
-use ssh_key::{HashAlg, LineEnding, SshSig};
+use ssh_key::{LineEnding, SshSig};
 
 pub use allowed_signers::{AllowedSigner, AllowedSigners, Validity};
 pub use error::SignatureError;
 pub use framing::{SPLIT_MARKER, join_upload, split_upload};
-pub use ssh_key::{PrivateKey, PublicKey};
+pub use ssh_key::{HashAlg, PrivateKey, PublicKey};
 
 /// The SSHSIG namespace of SCS compliance reports; the monitor verifies with `-n report`.
 pub const REPORT_NAMESPACE: &str = "report";

@@ -1,0 +1,532 @@
+//! `scs-kaas report sign|verify|upload` end to end: the real binary, the real `ssh-keygen`,
+//! and a loopback monitor stand-in that records what it receives.
+
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use tokio::process::Command;
+
+const SUBJECT: &str = "mail@csp.eu";
+const REPORT: &str = "---\nspec:\n  uuid: 1fffebe6-fd4b-44d3-a36c-fc58b4bb0180\n  name: SCS-compatible KaaS\nsubject: demo\nchecked_at: 2026-11-22 06:00:00.000000\nrun:\n  uuid: 8a4c3f2e-0000-4000-8000-000000000001\n";
+
+/// A temp dir with an ssh-keygen key pair, a report and an allowed_signers file.
+struct Fixture {
+    dir: tempfile::TempDir,
+    /// Private key path.
+    key: String,
+    /// Public key path.
+    public: String,
+    /// allowed_signers path.
+    signers: String,
+    /// report.yaml path.
+    report_path: String,
+}
+
+impl Fixture {
+    fn new(passphrase: &str) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("id");
+        let out = std::process::Command::new("/usr/bin/ssh-keygen")
+            .args([
+                "-q", "-t", "ed25519", "-a", "1", "-C", "ci", "-N", passphrase, "-f",
+            ])
+            .arg(&key)
+            .output()
+            .expect("these tests need ssh-keygen: apt-get install openssh-client");
+        assert!(out.status.success(), "{out:?}");
+        let public = std::fs::read_to_string(dir.path().join("id.pub")).unwrap();
+        std::fs::write(
+            dir.path().join("allowed_signers"),
+            format!("{SUBJECT} {public}"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("report.yaml"), REPORT).unwrap();
+        std::fs::write(dir.path().join("password"), "s3cret\n").unwrap();
+        let text = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+        Fixture {
+            key: text("id"),
+            public: text("id.pub"),
+            signers: text("allowed_signers"),
+            report_path: text("report.yaml"),
+            dir,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn report(&self) -> PathBuf {
+        self.path("report.yaml")
+    }
+}
+
+async fn scs_kaas(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_scs-kaas"));
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .env_remove("SCS_KAAS_KEY_PASSPHRASE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().await.unwrap()
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn ssh_keygen_verifies(fx: &Fixture, report: &Path) -> bool {
+    let out = std::process::Command::new("/usr/bin/ssh-keygen")
+        .args(["-Y", "verify", "-n", "report", "-I", SUBJECT, "-f"])
+        .arg(fx.path("allowed_signers"))
+        .arg("-s")
+        .arg(format!("{}.sig", report.display()))
+        .stdin(std::fs::File::open(report).unwrap())
+        .output()
+        .unwrap();
+    out.status.success()
+}
+
+async fn sign(fx: &Fixture) {
+    let out = scs_kaas(&["report", "sign", "--key", &fx.key, &fx.report_path], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn sign_verifies_with_ssh_keygen_and_ours_and_tampering_fails_both() {
+    let fx = Fixture::new("");
+    let out = scs_kaas(&["report", "sign", "--key", &fx.key, &fx.report_path], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("wrote"), "{}", stdout(&out));
+    let sig = std::fs::read_to_string(fx.path("report.yaml.sig")).unwrap();
+    assert!(
+        sig.starts_with("-----BEGIN SSH SIGNATURE-----\n")
+            && sig.ends_with("-----END SSH SIGNATURE-----\n")
+    );
+    assert!(ssh_keygen_verifies(&fx, &fx.report()));
+
+    let by_file = [
+        "report",
+        "verify",
+        "--allowed-signers",
+        &fx.signers,
+        "--identity",
+        SUBJECT,
+        &fx.report_path,
+    ];
+    let out = scs_kaas(&by_file, &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("good signature"), "{}", stdout(&out));
+    let by_key = [
+        "report",
+        "verify",
+        "--public-key",
+        &fx.public,
+        &fx.report_path,
+    ];
+    let out = scs_kaas(&by_key, &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    std::fs::write(fx.report(), REPORT.replace("demo", "dem0")).unwrap();
+    assert!(!ssh_keygen_verifies(&fx, &fx.report()));
+    for args in [&by_file[..], &by_key[..]] {
+        let out = scs_kaas(args, &[]).await;
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("invalid signature: the signature does not match the data"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[tokio::test]
+async fn ssh_keygen_signature_verifies_with_ours() {
+    let fx = Fixture::new("");
+    let out = std::process::Command::new("/usr/bin/ssh-keygen")
+        .args(["-Y", "sign", "-n", "report", "-f"])
+        .arg(fx.path("id"))
+        .arg(fx.report())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let out = scs_kaas(
+        &[
+            "report",
+            "verify",
+            "--allowed-signers",
+            &fx.signers,
+            "--identity",
+            SUBJECT,
+            &fx.report_path,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Same signature, other principal: not listed.
+    let out = scs_kaas(
+        &[
+            "report",
+            "verify",
+            "--allowed-signers",
+            &fx.signers,
+            "--identity",
+            "x@y",
+            &fx.report_path,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no entry for principal \"x@y\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
+async fn wrong_namespace_and_wrong_key_are_invalid() {
+    let fx = Fixture::new("");
+    let other = Fixture::new("");
+    let out = std::process::Command::new("/usr/bin/ssh-keygen")
+        .args(["-Y", "sign", "-n", "file", "-f"])
+        .arg(fx.path("id"))
+        .arg(fx.report())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let out = scs_kaas(
+        &[
+            "report",
+            "verify",
+            "--public-key",
+            &fx.public,
+            &fx.report_path,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("namespace \"file\", expected \"report\""),
+        "{}",
+        stderr(&out)
+    );
+
+    sign(&fx).await;
+    let out = scs_kaas(
+        &[
+            "report",
+            "verify",
+            "--public-key",
+            &other.public,
+            &fx.report_path,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not among the 1 accepted public key"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
+async fn encrypted_key_takes_the_passphrase_from_the_environment() {
+    let fx = Fixture::new("open sesame");
+    let args = ["report", "sign", "--key", &fx.key, &fx.report_path];
+    let out = scs_kaas(&args, &[]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("is encrypted") && stderr(&out).contains("SCS_KAAS_KEY_PASSPHRASE"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!fx.path("report.yaml.sig").exists());
+    let out = scs_kaas(&args, &[("SCS_KAAS_KEY_PASSPHRASE", "wrong")]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("wrong passphrase"),
+        "{}",
+        stderr(&out)
+    );
+    let out = scs_kaas(&args, &[("SCS_KAAS_KEY_PASSPHRASE", "open sesame")]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(ssh_keygen_verifies(&fx, &fx.report()));
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2() {
+    let fx = Fixture::new("");
+    // No signature yet.
+    let out = scs_kaas(
+        &[
+            "report",
+            "verify",
+            "--public-key",
+            &fx.public,
+            &fx.report_path,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("sign the report first"),
+        "{}",
+        stderr(&out)
+    );
+    // Both ways of naming signers at once.
+    let out = scs_kaas(
+        &[
+            "report",
+            "verify",
+            "--identity",
+            "x",
+            "--public-key",
+            "k",
+            "r",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    // A broken allowed_signers file is a configuration error, not an invalid signature.
+    sign(&fx).await;
+    std::fs::write(
+        fx.path("bad_signers"),
+        "mail@csp.eu cert-authority ssh-ed25519 AAAA\n",
+    )
+    .unwrap();
+    let out = scs_kaas(
+        &[
+            "report",
+            "verify",
+            "--allowed-signers",
+            s(&fx.path("bad_signers")),
+            "--identity",
+            SUBJECT,
+            &fx.report_path,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("bad_signers:1:"), "{}", stderr(&out));
+}
+
+/// What the stand-in monitor saw.
+#[derive(Clone, Default)]
+struct Seen {
+    requests: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
+}
+
+/// Start a loopback monitor stand-in answering POST /reports with `status` and `{"detail": detail}`.
+async fn monitor(status: StatusCode, detail: &'static str) -> (String, Seen) {
+    let seen = Seen::default();
+    let app = Router::new()
+        .route(
+            "/base/reports",
+            post(
+                move |State(seen): State<Seen>, headers: HeaderMap, body: Bytes| async move {
+                    seen.requests.lock().unwrap().push((headers, body));
+                    let answer = if status == StatusCode::OK {
+                        "null".to_owned()
+                    } else {
+                        serde_json::json!({ "detail": detail }).to_string()
+                    };
+                    (status, [("content-type", "application/json")], answer)
+                },
+            ),
+        )
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/base/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+async fn upload(fx: &Fixture, url: &str, report: &Path) -> Output {
+    scs_kaas(
+        &[
+            "report",
+            "upload",
+            "--monitor",
+            url,
+            "--subject",
+            SUBJECT,
+            "--password-file",
+            s(&fx.path("password")),
+            s(report),
+        ],
+        &[],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn upload_sends_signature_ampersand_report_with_auth_and_content_type() {
+    let fx = Fixture::new("");
+    sign(&fx).await;
+    let (url, seen) = monitor(StatusCode::OK, "").await;
+    let out = upload(&fx, &url, &fx.report()).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("uploaded"), "{}", stdout(&out));
+    let requests = seen.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1);
+    let (headers, body) = &requests[0];
+    let mut want = std::fs::read(fx.path("report.yaml.sig")).unwrap();
+    want.push(b'&');
+    want.extend_from_slice(REPORT.as_bytes());
+    assert_eq!(body.as_ref(), want.as_slice());
+    assert_eq!(headers["content-type"], "application/x-signed-yaml");
+    // base64("mail@csp.eu:s3cret"): the password file's trailing newline is not part of it.
+    assert_eq!(headers["authorization"], "Basic bWFpbEBjc3AuZXU6czNjcmV0");
+    // The stand-in's view of the body splits and verifies like the monitor's.
+    let (sig, report) = scs_kaas_core::signature::split_upload(body).unwrap();
+    let key = scs_kaas_core::signature::PublicKey::read_openssh_file(&fx.path("id.pub")).unwrap();
+    scs_kaas_core::signature::verify_with_keys(sig, report, "report", &[key]).unwrap();
+}
+
+#[tokio::test]
+async fn upload_of_json_report_uses_signed_json() {
+    let fx = Fixture::new("");
+    std::fs::write(fx.path("report.json"), "{\"subject\": \"demo\"}").unwrap();
+    let out = scs_kaas(
+        &[
+            "report",
+            "sign",
+            "--key",
+            &fx.key,
+            s(&fx.path("report.json")),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (url, seen) = monitor(StatusCode::OK, "").await;
+    let out = upload(&fx, &url, &fx.path("report.json")).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        seen.requests.lock().unwrap()[0].0["content-type"],
+        "application/x-signed-json"
+    );
+}
+
+#[tokio::test]
+async fn upload_refusals_are_explained_in_one_line() {
+    let fx = Fixture::new("");
+    sign(&fx).await;
+    let cases = [
+        (
+            StatusCode::UNAUTHORIZED,
+            "verification failed",
+            "not made by an SSH key registered for account mail@csp.eu",
+        ),
+        (
+            StatusCode::UNAUTHORIZED,
+            "missing signature",
+            "found no signature in the upload",
+        ),
+        (
+            StatusCode::UNAUTHORIZED,
+            "Permission denied",
+            "may not upload reports for the subject",
+        ),
+        (
+            StatusCode::UNAUTHORIZED,
+            "Incorrect username or password",
+            "check --subject mail@csp.eu and the password in",
+        ),
+        (
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "ask its operator for upload rights",
+        ),
+        (
+            StatusCode::CONFLICT,
+            "Conflict: report already present",
+            "do not send it again",
+        ),
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported Media Type",
+            "name the report .yaml or .json",
+        ),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad report",
+            "could not process",
+        ),
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "database down",
+            "HTTP 500 Internal Server Error: database down",
+        ),
+    ];
+    for (status, detail, want) in cases {
+        let (url, seen) = monitor(status, detail).await;
+        let out = upload(&fx, &url, &fx.report()).await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{status}: {err}");
+        assert_eq!(seen.requests.lock().unwrap().len(), 1);
+        assert_eq!(err.trim_end().lines().count(), 1, "{status}: {err}");
+        assert!(err.contains(want), "{status}: {err}");
+        assert!(
+            err.contains(detail),
+            "{status}: server message missing: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn upload_that_cannot_be_made_exits_2() {
+    let fx = Fixture::new("");
+    // Unsigned report.
+    let (url, seen) = monitor(StatusCode::OK, "").await;
+    let out = upload(&fx, &url, &fx.report()).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("sign the report first"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(seen.requests.lock().unwrap().is_empty());
+    // Nobody listening.
+    sign(&fx).await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let out = upload(&fx, &format!("http://{closed}/"), &fx.report()).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot reach the monitor"),
+        "{}",
+        stderr(&out)
+    );
+    // Empty password file.
+    std::fs::write(fx.path("password"), "\n").unwrap();
+    let out = upload(&fx, &url, &fx.report()).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is empty"), "{}", stderr(&out));
+}
