@@ -3,8 +3,17 @@
 //! # Overview
 //! - [`finding`]: the outcome vocabulary every check speaks (status, severity, findings).
 //! - [`signature`]: SSH signatures over reports and the monitor's upload framing.
+//! - [`k8s_version`], [`release`], [`osv`], [`cvss`]: Kubernetes versions and upstream release data.
+//! - [`version_policy`], [`offering`], [`preview`]: the scs-0210 judges and technical-preview gating.
 //!
 //! Everything time-dependent takes "now" as an argument so tests can pin it.
 
+pub mod cvss;
 pub mod finding;
 pub mod signature;
+pub mod k8s_version;
+pub mod offering;
+pub mod osv;
+pub mod preview;
+pub mod release;
+pub mod version_policy;
