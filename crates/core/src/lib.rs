@@ -10,10 +10,10 @@
 
 pub mod cvss;
 pub mod finding;
-pub mod signature;
 pub mod k8s_version;
 pub mod offering;
 pub mod osv;
 pub mod preview;
 pub mod release;
+pub mod signature;
 pub mod version_policy;
