@@ -5,6 +5,9 @@
 //! - [`signature`]: SSH signatures over reports and the monitor's upload framing.
 //! - [`k8s_version`], [`release`], [`osv`], [`cvss`]: Kubernetes versions and upstream release data.
 //! - [`version_policy`], [`offering`], [`preview`]: the scs-0210 judges and technical-preview gating.
+//! - [`scope`]: SCS certificate scopes (testcases, versions, timeline) parsed with positions.
+//! - [`report`]: the SCS report document, YAML/JSON in and out, and JUnit XML.
+//! - [`verdict`]: PASS / FAIL / TENTATIVE per scope version and target.
 //!
 //! Everything time-dependent takes "now" as an argument so tests can pin it.
 
@@ -15,5 +18,8 @@ pub mod offering;
 pub mod osv;
 pub mod preview;
 pub mod release;
+pub mod report;
+pub mod scope;
 pub mod signature;
+pub mod verdict;
 pub mod version_policy;
