@@ -1,0 +1,160 @@
+//! Runs the scenario's controllers: level-triggered, after committed changes to the kinds each
+//! controller watches, applying their actions as ordinary writes until the world settles.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
+
+use serde_json::{Value, json};
+
+use crate::resources::{RESOURCES, by_kind};
+use crate::server::Shared;
+use crate::store::{Store, WorldView};
+use crate::world::{Action, Controller};
+
+/// Rounds of reconcile-and-apply after one wake-up before the runner gives up and logs it.
+pub const MAX_ROUNDS: usize = 100;
+
+/// Start the runner thread; it runs every controller once, then after each relevant change.
+pub fn spawn(
+    shared: Arc<Shared>,
+    controllers: Vec<Box<dyn Controller>>,
+    wake: Receiver<Vec<&'static str>>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("sim-controllers".into())
+        .spawn(move || run(&shared, &controllers, &wake))?;
+    Ok(())
+}
+
+fn run(shared: &Shared, controllers: &[Box<dyn Controller>], wake: &Receiver<Vec<&'static str>>) {
+    // At start every controller looks at the initial world.
+    let mut dirty: BTreeSet<&'static str> = controllers
+        .iter()
+        .flat_map(|c| c.watches().iter().copied())
+        .collect();
+    loop {
+        let mut rounds = 0;
+        while !dirty.is_empty() && !shared.shutdown.is_cancelled() {
+            if rounds == MAX_ROUNDS {
+                tracing::warn!(
+                    "controllers did not settle after {MAX_ROUNDS} rounds (still changing: {dirty:?}); waiting for the next change"
+                );
+                break;
+            }
+            rounds += 1;
+            let now = jiff::Timestamp::now();
+            for controller in controllers {
+                if !controller.watches().iter().any(|k| dirty.contains(k)) {
+                    continue;
+                }
+                let actions = {
+                    let store = shared.read();
+                    controller.reconcile(&WorldView(&store), now)
+                };
+                if !actions.is_empty() {
+                    shared.write(|s| apply(s, controller.name(), actions, now));
+                }
+            }
+            dirty.clear();
+            while let Ok(kinds) = wake.try_recv() {
+                dirty.extend(kinds);
+            }
+        }
+        dirty.clear();
+        match wake.recv() {
+            Ok(kinds) => dirty.extend(kinds),
+            Err(_) => return,
+        }
+        if shared.shutdown.is_cancelled() {
+            return;
+        }
+    }
+}
+
+fn kind_of(obj: &Value) -> &str {
+    obj.get("kind").and_then(Value::as_str).unwrap_or("")
+}
+
+/// Apply a controller's actions; failures are logged (the next round sees the real state).
+pub fn apply(store: &mut Store, controller: &str, actions: Vec<Action>, now: jiff::Timestamp) {
+    for action in actions {
+        let result = match action {
+            Action::Create(obj) => match by_kind(kind_of(&obj)) {
+                Some(res) => store.create(res, obj, now, true).map(drop),
+                None => Err(unknown_kind(kind_of(&obj))),
+            },
+            Action::Update(obj) => match by_kind(kind_of(&obj)) {
+                Some(res) => store.update(res, obj, true).map(drop),
+                None => Err(unknown_kind(kind_of(&obj))),
+            },
+            Action::Delete {
+                kind,
+                namespace,
+                name,
+            } => match by_kind(&kind) {
+                Some(res) => {
+                    let ns = if RESOURCES[res].namespaced {
+                        namespace.unwrap_or_default()
+                    } else {
+                        String::new()
+                    };
+                    let deleted =
+                        store.delete(res, &(ns.clone(), name), (None, None), true, now, true);
+                    if kind == "Namespace" && deleted.is_ok() {
+                        store.finish_namespace(&ns);
+                    }
+                    deleted.map(drop)
+                }
+                None => Err(unknown_kind(&kind)),
+            },
+            Action::Event {
+                namespace,
+                involved,
+                event_type,
+                reason,
+                message,
+            } => {
+                let stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+                let object = involved
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("object");
+                let event = json!({
+                    "apiVersion": "v1",
+                    "kind": "Event",
+                    "metadata": {"generateName": format!("{object}."), "namespace": namespace},
+                    "involvedObject": involved,
+                    "type": event_type,
+                    "reason": reason,
+                    "message": message,
+                    "count": 1,
+                    "firstTimestamp": stamp,
+                    "lastTimestamp": stamp,
+                    "source": {"component": controller},
+                    "reportingComponent": controller,
+                });
+                match by_kind("Event") {
+                    Some(res) => store.create(res, event, now, true).map(drop),
+                    None => Err(unknown_kind("Event")),
+                }
+            }
+            Action::AppendLog {
+                namespace,
+                pod,
+                container,
+                text,
+            } => {
+                store.append_log(&namespace, &pod, &container, &text);
+                Ok(())
+            }
+        };
+        if let Err(err) = result {
+            tracing::debug!("controller {controller}: action not applied: {err}");
+        }
+    }
+}
+
+fn unknown_kind(kind: &str) -> crate::status::ApiError {
+    crate::status::ApiError::bad_request(format!("kind {kind:?} is not served by the simulator"))
+}

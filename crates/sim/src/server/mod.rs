@@ -1,0 +1,300 @@
+//! The HTTPS server: start-up, the accept loop, and the handle ([`RunningSim`]) callers keep.
+//!
+//! ```no_run
+//! # async fn demo(config: scs_kaas_sim::world::SimConfig) -> anyhow::Result<()> {
+//! let sim = scs_kaas_sim::server::start(config, "127.0.0.1:0".parse()?).await?;
+//! let yaml = sim.kubeconfig_yaml("admin");
+//! // build a kube::Client from `yaml` ...
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod api;
+mod route;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::Duration;
+
+use anyhow::Context;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use crate::resources::{RESOURCES, by_kind};
+use crate::store::{DEFAULT_HISTORY, Store};
+use crate::world::{Permission, SimConfig, User};
+
+/// State shared by all connections, watches and the controller runner.
+pub struct Shared {
+    store: RwLock<Store>,
+    /// Scenario users.
+    pub users: Vec<User>,
+    /// What `/version` reports.
+    pub git_version: String,
+    /// Carries the latest resourceVersion; watches wait on it.
+    pub rv_tx: tokio::sync::watch::Sender<u64>,
+    /// Kinds changed by a write, for the controller runner.
+    wake_tx: Option<std::sync::mpsc::Sender<Vec<&'static str>>>,
+    /// Cancelled when the server stops.
+    pub shutdown: CancellationToken,
+}
+
+impl Shared {
+    /// Read access to the store (never held across an await).
+    pub fn read(&self) -> RwLockReadGuard<'_, Store> {
+        self.store.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Write to the store, then wake watches and controllers if something was committed.
+    pub fn write<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        let mut store = self.store.write().unwrap_or_else(|e| e.into_inner());
+        let out = f(&mut store);
+        let dirty = store.take_dirty();
+        let rv = store.rv();
+        drop(store);
+        if !dirty.is_empty() {
+            self.rv_tx.send_replace(rv);
+            if let Some(tx) = &self.wake_tx {
+                let _ = tx.send(dirty);
+            }
+        }
+        out
+    }
+
+    /// Stop: cancel connections and watches, and wake the controller runner so it sees it.
+    fn stop(&self) {
+        self.shutdown.cancel();
+        if let Some(tx) = &self.wake_tx {
+            let _ = tx.send(Vec::new());
+        }
+    }
+}
+
+/// A running simulated cluster. Dropping it (or [`RunningSim::shutdown`]) stops the server.
+pub struct RunningSim {
+    addr: SocketAddr,
+    ca_pem: String,
+    name: String,
+    users: Vec<User>,
+    shared: Arc<Shared>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Load the scenario's objects: namespaces first, so that namespaced objects find theirs.
+fn load(store: &mut Store, config: &SimConfig) -> anyhow::Result<()> {
+    let now = jiff::Timestamp::now();
+    let mut ordered: Vec<&serde_json::Value> = config.objects.iter().collect();
+    ordered.sort_by_key(|o| o.get("kind").and_then(|k| k.as_str()) != Some("Namespace"));
+    for (i, obj) in ordered.into_iter().enumerate() {
+        let kind = obj.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(|k| k.as_str())
+            .unwrap_or("");
+        let res = by_kind(kind).with_context(|| {
+            format!("initial object #{i} ({name:?}) has kind {kind:?}, which the simulator does not serve")
+        })?;
+        store.create(res, obj.clone(), now, true).map_err(|e| {
+            anyhow::anyhow!("initial {kind} {name:?} is not acceptable: {}", e.message)
+        })?;
+    }
+    store.compact();
+    store.take_dirty();
+    Ok(())
+}
+
+/// Tuning knobs beyond the scenario; [`Options::default`] is what `sim serve` uses.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Changes kept for watches and continue tokens; older starts get 410 Expired.
+    pub history: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            history: DEFAULT_HISTORY,
+        }
+    }
+}
+
+/// Start serving `config` over HTTPS on `listen` (port 0 picks a free port). Returns once the
+/// socket is bound and the initial objects are loaded, so clients can connect right away.
+pub async fn start(config: SimConfig, listen: SocketAddr) -> anyhow::Result<RunningSim> {
+    start_with(config, listen, Options::default()).await
+}
+
+/// [`start`] with explicit [`Options`] (tests use a short history to reach 410 Expired).
+pub async fn start_with(
+    config: SimConfig,
+    listen: SocketAddr,
+    options: Options,
+) -> anyhow::Result<RunningSim> {
+    let tls = crate::tls::generate(&config.name).context("cannot generate the TLS certificates")?;
+    let mut store = Store::new(options.history);
+    load(&mut store, &config)?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let (rv_tx, _) = tokio::sync::watch::channel(store.rv());
+    let controllers = config.controllers;
+    let (wake_tx, wake_rx) = if controllers.is_empty() {
+        (None, None)
+    } else {
+        let (tx, rx) = std::sync::mpsc::channel();
+        (Some(tx), Some(rx))
+    };
+    let shared = Arc::new(Shared {
+        store: RwLock::new(store),
+        users: config.users.clone(),
+        git_version: config.git_version.clone(),
+        rv_tx,
+        wake_tx,
+        shutdown: CancellationToken::new(),
+    });
+    if let Some(rx) = wake_rx {
+        crate::runner::spawn(Arc::clone(&shared), controllers, rx)?;
+    }
+    let acceptor = TlsAcceptor::from(tls.config);
+    let task = tokio::spawn(accept_loop(listener, acceptor, Arc::clone(&shared)));
+    tracing::info!(
+        "simulated cluster {:?} serving on https://{addr}",
+        config.name
+    );
+    Ok(RunningSim {
+        addr,
+        ca_pem: tls.ca_pem,
+        name: config.name,
+        users: config.users,
+        shared,
+        task: Some(task),
+    })
+}
+
+async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<Shared>) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shared.shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(conn) => conn,
+            Err(err) => {
+                tracing::warn!("accept failed: {err}");
+                continue;
+            }
+        };
+        let acceptor = acceptor.clone();
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let token = shared.shutdown.clone();
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(err)) => {
+                        tracing::debug!("TLS handshake with {peer} failed: {err}");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let service = hyper::service::service_fn(move |req| {
+                let shared = Arc::clone(&shared);
+                async move { Ok::<_, std::convert::Infallible>(api::handle(shared, req).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tls), service);
+            tokio::select! {
+                _ = token.cancelled() => {}
+                result = conn => {
+                    if let Err(err) = result {
+                        tracing::debug!("connection from {peer} ended: {err}");
+                    }
+                }
+            }
+        });
+    }
+}
+
+impl RunningSim {
+    /// The bound address (with the real port when started on port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `https://127.0.0.1:<port>`: what clients connect to.
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.addr.port())
+    }
+
+    /// The CA certificate (PEM) clients must trust.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// A kubeconfig with a context per scenario user, `user`'s being current.
+    pub fn kubeconfig_yaml(&self, user: &str) -> String {
+        let users: Vec<&User> = self.users.iter().collect();
+        crate::kubeconfig::render(&self.name, &self.url(), &self.ca_pem, &users, user)
+    }
+
+    /// The first admin user's name (the kubeconfig's default context), if any.
+    pub fn first_admin(&self) -> Option<&str> {
+        self.users
+            .iter()
+            .find(|u| u.permission == Permission::Admin)
+            .or(self.users.first())
+            .map(|u| u.name.as_str())
+    }
+
+    /// Write the kubeconfig (current context: the first admin) atomically: a temporary file in
+    /// the same directory renamed into place, so readers never see a partial file.
+    pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
+        let yaml = self.kubeconfig_yaml(self.first_admin().unwrap_or(""));
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, yaml)?;
+        std::fs::rename(&tmp, path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+    }
+
+    /// Number of objects of `kind` currently stored (for demos and benchmarks).
+    pub fn count(&self, kind: &str) -> usize {
+        by_kind(kind)
+            .map(|res| self.shared.read().table(res).len())
+            .unwrap_or(0)
+    }
+
+    /// Kinds served, as `(apiVersion, kind)`, for showing what the sim offers.
+    pub fn served_kinds() -> Vec<(String, &'static str)> {
+        RESOURCES
+            .iter()
+            .map(|r| (r.api_version(), r.kind))
+            .collect()
+    }
+
+    /// Stop serving and wait for the accept loop to end.
+    pub async fn shutdown(mut self) {
+        self.shared.stop();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningSim {
+    fn drop(&mut self) {
+        self.shared.stop();
+    }
+}

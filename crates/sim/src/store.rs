@@ -1,0 +1,922 @@
+//! The object store: every object as serialized JSON bytes plus a small index, ordered for
+//! pagination, with a bounded history of changes for watches and consistent paged lists.
+//!
+//! Objects are kept serialized so that a list of 50,000 pods is built by concatenating bytes;
+//! only writes parse and re-serialize. The index holds what selectors need (labels, node name,
+//! phase) and owner uids for garbage collection. A change records the previous state too, so a
+//! list at an older resourceVersion (a `continue` token) is the current state with the changes
+//! after that version rolled back.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::ops::Bound;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use crate::resources::{RESOURCES, ResourceId, ResourceType};
+use crate::selector::{FieldSelector, LabelSelector, field_of};
+use crate::status::ApiError;
+
+/// `(namespace, name)`; cluster-scoped objects use an empty namespace.
+pub type Key = (String, String);
+
+/// What selectors and garbage collection need to know without parsing the object.
+#[derive(Debug, Default)]
+pub struct Index {
+    labels: Box<[(Box<str>, Box<str>)]>,
+    node_name: Box<str>,
+    phase: Box<str>,
+    uid: Box<str>,
+    owners: Box<[Box<str>]>,
+}
+
+impl Index {
+    fn of(obj: &Value) -> Index {
+        let text = |path: &str| -> Box<str> {
+            obj.pointer(path)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .into()
+        };
+        let labels = obj
+            .pointer("/metadata/labels")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.as_str().into(), v.into())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let owners = obj
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .map(|refs| {
+                refs.iter()
+                    .filter_map(|r| r.get("uid").and_then(Value::as_str).map(Into::into))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Index {
+            labels,
+            node_name: text("/spec/nodeName"),
+            phase: text("/status/phase"),
+            uid: text("/metadata/uid"),
+            owners,
+        }
+    }
+
+    /// The value of label `key`, if set.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| &**v)
+    }
+}
+
+/// One stored object.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The object as JSON, including its `metadata.resourceVersion`.
+    pub bytes: Bytes,
+    /// The resourceVersion of this state.
+    pub rv: u64,
+    /// Selector and owner index.
+    pub index: Arc<Index>,
+}
+
+impl Entry {
+    fn of(obj: &Value, rv: u64) -> Result<Entry, ApiError> {
+        let bytes = serde_json::to_vec(obj)
+            .map_err(|e| ApiError::internal(format!("cannot serialize object: {e}")))?;
+        Ok(Entry {
+            bytes: Bytes::from(bytes),
+            rv,
+            index: Arc::new(Index::of(obj)),
+        })
+    }
+
+    /// The object parsed back into JSON.
+    pub fn value(&self) -> Value {
+        serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
+    }
+
+    /// A selector field of the object stored under `key`.
+    pub fn field(&self, key: &Key, path: &str) -> String {
+        match path {
+            "metadata.name" => key.1.clone(),
+            "metadata.namespace" => key.0.clone(),
+            "spec.nodeName" => self.index.node_name.to_string(),
+            "status.phase" => self.index.phase.to_string(),
+            other => field_of(&self.value(), other),
+        }
+    }
+
+    /// Whether the object satisfies both selectors.
+    pub fn selected(&self, key: &Key, labels: &LabelSelector, fields: &FieldSelector) -> bool {
+        labels.matches(|k| self.index.label(k)) && fields.matches(|f| self.field(key, f))
+    }
+}
+
+/// Watch event types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    /// Object created.
+    Added,
+    /// Object changed.
+    Modified,
+    /// Object removed.
+    Deleted,
+}
+
+impl EventType {
+    /// The watch event `type` string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One committed change, kept in the bounded history.
+#[derive(Debug)]
+pub struct Change {
+    /// resourceVersion of the change.
+    pub rv: u64,
+    /// Kind changed.
+    pub res: ResourceId,
+    /// Object key.
+    pub key: Key,
+    /// What happened.
+    pub event: EventType,
+    /// The object after the change (the last state for a deletion).
+    pub obj: Entry,
+    /// The object before the change, `None` for a creation.
+    pub prev: Option<Entry>,
+}
+
+/// A consistent list page.
+#[derive(Debug)]
+pub struct Page {
+    /// Matching objects in key order.
+    pub items: Vec<Bytes>,
+    /// resourceVersion the page is consistent with.
+    pub rv: u64,
+    /// Where the next page starts, if there is more.
+    pub next: Option<Key>,
+}
+
+/// How many changes are kept for watches and continue tokens.
+pub const DEFAULT_HISTORY: usize = 20_000;
+
+/// All objects, the resourceVersion counter and the change history.
+pub struct Store {
+    rv: u64,
+    tables: Vec<BTreeMap<Key, Entry>>,
+    history: VecDeque<Arc<Change>>,
+    /// Every change with a resourceVersion above this is in `history`.
+    floor: u64,
+    capacity: usize,
+    logs: HashMap<(String, String, String), String>,
+    dirty: Vec<&'static str>,
+}
+
+fn now_rfc3339(now: jiff::Timestamp) -> String {
+    now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Whether `name` is a valid DNS-1123 subdomain, the rule for most object names.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric()
+}
+
+fn random_suffix() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut rng = rand::rng();
+    (0..5)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+impl Store {
+    /// An empty store keeping `capacity` changes of history.
+    pub fn new(capacity: usize) -> Store {
+        Store {
+            rv: 1,
+            tables: RESOURCES.iter().map(|_| BTreeMap::new()).collect(),
+            history: VecDeque::new(),
+            floor: 1,
+            capacity: capacity.max(1),
+            logs: HashMap::new(),
+            dirty: Vec::new(),
+        }
+    }
+
+    /// The current (latest committed) resourceVersion.
+    pub fn rv(&self) -> u64 {
+        self.rv
+    }
+
+    /// The oldest resourceVersion a watch or continue token may start from.
+    pub fn floor(&self) -> u64 {
+        self.floor
+    }
+
+    /// Forget the history so far (after loading the scenario's initial objects).
+    pub fn compact(&mut self) {
+        self.history.clear();
+        self.floor = self.rv;
+    }
+
+    /// Kinds changed since the last call, for waking controllers.
+    pub fn take_dirty(&mut self) -> Vec<&'static str> {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// The table of one kind.
+    pub fn table(&self, res: ResourceId) -> &BTreeMap<Key, Entry> {
+        &self.tables[res]
+    }
+
+    /// One object.
+    pub fn get(&self, res: ResourceId, key: &Key) -> Option<&Entry> {
+        self.tables[res].get(key)
+    }
+
+    fn commit(
+        &mut self,
+        res: ResourceId,
+        key: Key,
+        event: EventType,
+        obj: Entry,
+        prev: Option<Entry>,
+    ) {
+        match event {
+            EventType::Deleted => {
+                self.tables[res].remove(&key);
+            }
+            _ => {
+                self.tables[res].insert(key.clone(), obj.clone());
+            }
+        }
+        let kind = RESOURCES[res].kind;
+        if !self.dirty.contains(&kind) {
+            self.dirty.push(kind);
+        }
+        self.history.push_back(Arc::new(Change {
+            rv: obj.rv,
+            res,
+            key,
+            event,
+            obj,
+            prev,
+        }));
+        while self.history.len() > self.capacity {
+            if let Some(old) = self.history.pop_front() {
+                self.floor = old.rv;
+            }
+        }
+    }
+
+    fn namespace_check(&self, namespace: &str) -> Result<(), ApiError> {
+        let ns = crate::resources::by_kind("Namespace").unwrap_or(0);
+        match self.tables[ns].get(&(String::new(), namespace.to_string())) {
+            None => Err(ApiError::not_found("", "namespaces", namespace)),
+            Some(entry) if &*entry.index.phase == "Terminating" => Err(ApiError::forbidden(format!(
+                "unable to create new content in namespace {namespace} because it is being terminated"
+            ))
+            .with_details(namespace, "", "namespaces")),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Create an object. `obj` carries apiVersion/kind/metadata (name or generateName, and the
+    /// namespace for namespaced kinds). With `commit == false` (dry run) nothing is stored.
+    pub fn create(
+        &mut self,
+        res: ResourceId,
+        mut obj: Value,
+        now: jiff::Timestamp,
+        commit: bool,
+    ) -> Result<Entry, ApiError> {
+        let rt: &ResourceType = &RESOURCES[res];
+        let meta = obj
+            .get_mut("metadata")
+            .and_then(Value::as_object_mut)
+            .ok_or_else(|| ApiError::invalid(rt.kind, "", "metadata: Required value"))?;
+        let namespace = if rt.namespaced {
+            let ns = meta
+                .get("namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            if ns.is_empty() {
+                return Err(ApiError::invalid(
+                    rt.kind,
+                    "",
+                    "metadata.namespace: Required value",
+                ));
+            }
+            ns
+        } else {
+            meta.remove("namespace");
+            String::new()
+        };
+        let mut name = meta
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        if name.is_empty() {
+            let prefix = meta
+                .get("generateName")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if prefix.is_empty() {
+                return Err(ApiError::invalid(
+                    rt.kind,
+                    "",
+                    "metadata.name: Required value: name or generateName is required",
+                ));
+            }
+            name = format!("{prefix}{}", random_suffix());
+        }
+        if !valid_name(&name) {
+            return Err(ApiError::invalid(
+                rt.kind,
+                &name,
+                format!(
+                    "metadata.name: Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+                ),
+            ));
+        }
+        if rt.namespaced {
+            self.namespace_check(&namespace)?;
+        }
+        let key = (namespace, name.clone());
+        if self.tables[res].contains_key(&key) {
+            return Err(ApiError::already_exists(rt.group, rt.plural, &name));
+        }
+        meta.insert("name".into(), json!(name));
+        meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+        meta.insert("creationTimestamp".into(), json!(now_rfc3339(now)));
+        meta.insert("generation".into(), json!(1));
+        meta.remove("deletionTimestamp");
+        let rv = if commit { self.rv + 1 } else { self.rv };
+        if commit {
+            meta.insert("resourceVersion".into(), json!(rv.to_string()));
+        } else {
+            meta.remove("resourceVersion");
+        }
+        if rt.kind == "Namespace" && obj.pointer("/status/phase").is_none() {
+            obj["status"] = json!({"phase": "Active"});
+        }
+        if rt.kind == "Pod" && obj.pointer("/status/phase").is_none() {
+            obj["status"] = json!({"phase": "Pending"});
+        }
+        let entry = Entry::of(&obj, rv)?;
+        if commit {
+            self.rv = rv;
+            self.commit(res, key, EventType::Added, entry.clone(), None);
+        }
+        Ok(entry)
+    }
+
+    /// Replace an object (matched by its metadata). A non-empty `metadata.resourceVersion` must
+    /// be the current one (409 Conflict otherwise). Identity fields are kept from the stored
+    /// object; `generation` grows when `spec` changes. An update that changes nothing commits
+    /// nothing (no new resourceVersion, no event), which keeps controllers from looping.
+    pub fn update(
+        &mut self,
+        res: ResourceId,
+        mut obj: Value,
+        commit: bool,
+    ) -> Result<Entry, ApiError> {
+        let rt = &RESOURCES[res];
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let namespace = if rt.namespaced {
+            obj.pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        } else {
+            String::new()
+        };
+        let key = (namespace, name.clone());
+        let Some(old) = self.tables[res].get(&key).cloned() else {
+            return Err(ApiError::not_found(rt.group, rt.plural, &name));
+        };
+        let given_rv = obj
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if !given_rv.is_empty() && given_rv != old.rv.to_string() {
+            return Err(ApiError::conflict(
+                rt.group,
+                rt.plural,
+                &name,
+                "the object has been modified; please apply your changes to the latest version and try again",
+            ));
+        }
+        let old_value = old.value();
+        let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
+            return Err(ApiError::invalid(
+                rt.kind,
+                &name,
+                "metadata: Required value",
+            ));
+        };
+        for field in ["uid", "creationTimestamp", "deletionTimestamp"] {
+            match old_value.pointer(&format!("/metadata/{field}")) {
+                Some(v) => meta.insert(field.into(), v.clone()),
+                None => meta.remove(field),
+            };
+        }
+        if !rt.namespaced {
+            meta.remove("namespace");
+        }
+        let generation = old_value
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        meta.insert("generation".into(), json!(generation));
+        meta.insert("resourceVersion".into(), json!(old.rv.to_string()));
+        if obj == old_value {
+            return Ok(old);
+        }
+        if obj.get("spec") != old_value.get("spec") {
+            obj["metadata"]["generation"] = json!(generation + 1);
+        }
+        if !commit {
+            return Entry::of(&obj, old.rv);
+        }
+        let rv = self.rv + 1;
+        obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+        let entry = Entry::of(&obj, rv)?;
+        self.rv = rv;
+        self.commit(res, key, EventType::Modified, entry.clone(), Some(old));
+        Ok(entry)
+    }
+
+    /// Delete an object. `preconditions` are an optional uid and resourceVersion that must match.
+    /// Deleting a namespace only marks it Terminating; [`Store::finish_namespace`] removes it.
+    /// With `cascade`, objects owned (ownerReferences) by the deleted one are deleted too.
+    pub fn delete(
+        &mut self,
+        res: ResourceId,
+        key: &Key,
+        preconditions: (Option<&str>, Option<&str>),
+        cascade: bool,
+        now: jiff::Timestamp,
+        commit: bool,
+    ) -> Result<Entry, ApiError> {
+        let rt = &RESOURCES[res];
+        let Some(old) = self.tables[res].get(key).cloned() else {
+            return Err(ApiError::not_found(rt.group, rt.plural, &key.1));
+        };
+        if let Some(uid) = preconditions.0
+            && uid != &*old.index.uid
+        {
+            return Err(ApiError::conflict(
+                rt.group,
+                rt.plural,
+                &key.1,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    old.index.uid
+                ),
+            ));
+        }
+        if let Some(rv) = preconditions.1
+            && rv != old.rv.to_string()
+        {
+            return Err(ApiError::conflict(
+                rt.group,
+                rt.plural,
+                &key.1,
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    old.rv
+                ),
+            ));
+        }
+        let mut value = old.value();
+        if rt.kind == "Namespace" {
+            if value.pointer("/metadata/deletionTimestamp").is_none() {
+                value["metadata"]["deletionTimestamp"] = json!(now_rfc3339(now));
+                value["status"] = json!({"phase": "Terminating"});
+                return self.update(res, value, commit);
+            }
+            return Ok(old);
+        }
+        if !commit {
+            return Ok(old);
+        }
+        let removed = self.remove(res, key, value)?;
+        if cascade {
+            self.collect_garbage(removed.index.uid.to_string());
+        }
+        Ok(removed)
+    }
+
+    /// Remove an object for good, with a DELETED event carrying its last state.
+    fn remove(&mut self, res: ResourceId, key: &Key, mut value: Value) -> Result<Entry, ApiError> {
+        let old = self.tables[res].get(key).cloned();
+        let rv = self.rv + 1;
+        value["metadata"]["resourceVersion"] = json!(rv.to_string());
+        let entry = Entry::of(&value, rv)?;
+        self.rv = rv;
+        self.commit(res, key.clone(), EventType::Deleted, entry.clone(), old);
+        Ok(entry)
+    }
+
+    /// Delete every object owned (transitively) by the object with `uid`.
+    fn collect_garbage(&mut self, uid: String) {
+        let mut work = vec![uid];
+        while let Some(owner) = work.pop() {
+            let mut doomed = Vec::new();
+            for (res, table) in self.tables.iter().enumerate() {
+                for (key, entry) in table {
+                    if entry.index.owners.iter().any(|o| **o == *owner) {
+                        doomed.push((res, key.clone(), entry.clone()));
+                    }
+                }
+            }
+            for (res, key, entry) in doomed {
+                if self.remove(res, &key, entry.value()).is_ok() {
+                    work.push(entry.index.uid.to_string());
+                }
+            }
+        }
+    }
+
+    /// Finish deleting a Terminating namespace: remove everything in it, then the namespace.
+    pub fn finish_namespace(&mut self, namespace: &str) {
+        for (res, rt) in RESOURCES.iter().enumerate() {
+            if !rt.namespaced {
+                continue;
+            }
+            let keys: Vec<(Key, Entry)> = self.tables[res]
+                .range((namespace.to_string(), String::new())..)
+                .take_while(|(k, _)| k.0 == namespace)
+                .map(|(k, e)| (k.clone(), e.clone()))
+                .collect();
+            for (key, entry) in keys {
+                if let Err(err) = self.remove(res, &key, entry.value()) {
+                    tracing::warn!(
+                        "cannot remove {}/{} while deleting its namespace: {err}",
+                        key.0,
+                        key.1
+                    );
+                }
+            }
+        }
+        self.logs.retain(|(ns, _, _), _| ns != namespace);
+        if let Some(ns_res) = crate::resources::by_kind("Namespace") {
+            let key = (String::new(), namespace.to_string());
+            if let Some(entry) = self.tables[ns_res].get(&key).cloned() {
+                let mut value = entry.value();
+                value["spec"]["finalizers"] = json!([]);
+                if let Err(err) = self.remove(ns_res, &key, value) {
+                    tracing::warn!("cannot remove namespace {namespace}: {err}");
+                }
+            }
+        }
+    }
+
+    /// One page of a list, consistent with resourceVersion `at` (the current one if `None`),
+    /// starting after `after`, of at most `limit` objects passing the selectors.
+    #[allow(clippy::too_many_arguments)]
+    pub fn list(
+        &self,
+        res: ResourceId,
+        namespace: Option<&str>,
+        labels: &LabelSelector,
+        fields: &FieldSelector,
+        limit: Option<usize>,
+        after: Option<&Key>,
+        at: Option<u64>,
+    ) -> Result<Page, ApiError> {
+        let at = at.unwrap_or(self.rv);
+        if at < self.floor || at > self.rv {
+            return Err(ApiError::expired(format!(
+                "The provided continue parameter or resourceVersion {at} is too old to display a consistent list result (the oldest kept is {}). Start a new list without the continue parameter.",
+                self.floor
+            )));
+        }
+        // State at `at` = current state with later changes rolled back (earliest prev wins).
+        let mut rollback: BTreeMap<&Key, Option<&Entry>> = BTreeMap::new();
+        let first = self.history.partition_point(|c| c.rv <= at);
+        for change in self.history.range(first..) {
+            if change.res == res {
+                rollback.entry(&change.key).or_insert(change.prev.as_ref());
+            }
+        }
+        let start: Bound<Key> = match (after, namespace) {
+            (Some(k), _) => Bound::Excluded(k.clone()),
+            (None, Some(ns)) => Bound::Included((ns.to_string(), String::new())),
+            (None, None) => Bound::Unbounded,
+        };
+        let in_scope = |k: &Key| namespace.is_none_or(|ns| k.0 == ns);
+        let mut current = self.tables[res]
+            .range((start.clone(), Bound::Unbounded))
+            .take_while(|(k, _)| in_scope(k))
+            .peekable();
+        let start_ref: Bound<&Key> = match &start {
+            Bound::Excluded(k) => Bound::Excluded(k),
+            Bound::Included(k) => Bound::Included(k),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let mut rolled = rollback
+            .range::<&Key, _>((start_ref, Bound::Unbounded))
+            .take_while(|(k, _)| in_scope(k))
+            .peekable();
+        let limit = limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
+        let mut items = Vec::new();
+        let mut last: Option<&Key> = None;
+        loop {
+            // Next key in the merged order; a rolled-back state overrides the current one.
+            let next: Option<(&Key, Option<&Entry>)> = match (current.peek(), rolled.peek()) {
+                (None, None) => break,
+                (Some((ck, _)), Some((rk, _))) if **rk < *ck => {
+                    rolled.next().map(|(k, e)| (*k, *e))
+                }
+                (Some((ck, _)), Some((rk, _))) if **rk == *ck => {
+                    current.next();
+                    rolled.next().map(|(k, e)| (*k, *e))
+                }
+                (Some(_), _) => current.next().map(|(k, e)| (k, Some(e))),
+                (None, Some(_)) => rolled.next().map(|(k, e)| (*k, *e)),
+            };
+            let Some((key, entry)) = next else { break };
+            let Some(entry) = entry else { continue };
+            if !entry.selected(key, labels, fields) {
+                continue;
+            }
+            if items.len() == limit {
+                return Ok(Page {
+                    items,
+                    rv: at,
+                    next: last.cloned(),
+                });
+            }
+            items.push(entry.bytes.clone());
+            last = Some(key);
+        }
+        Ok(Page {
+            items,
+            rv: at,
+            next: None,
+        })
+    }
+
+    /// Changes of kind `res` after resourceVersion `after`, or 410 if they are no longer kept.
+    pub fn changes_after(&self, res: ResourceId, after: u64) -> Result<Vec<Arc<Change>>, ApiError> {
+        if after < self.floor {
+            return Err(ApiError::expired(format!(
+                "too old resource version: {after} ({})",
+                self.floor
+            )));
+        }
+        let first = self.history.partition_point(|c| c.rv <= after);
+        Ok(self
+            .history
+            .range(first..)
+            .filter(|c| c.res == res)
+            .cloned()
+            .collect())
+    }
+
+    /// Append to a container's log.
+    pub fn append_log(&mut self, namespace: &str, pod: &str, container: &str, text: &str) {
+        self.logs
+            .entry((
+                namespace.to_string(),
+                pod.to_string(),
+                container.to_string(),
+            ))
+            .or_default()
+            .push_str(text);
+    }
+
+    /// A container's log so far (empty if it never logged).
+    pub fn log(&self, namespace: &str, pod: &str, container: &str) -> String {
+        self.logs
+            .get(&(
+                namespace.to_string(),
+                pod.to_string(),
+                container.to_string(),
+            ))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// The store as the controllers' read-only [`crate::world::World`].
+pub struct WorldView<'a>(pub &'a Store);
+
+impl crate::world::World for WorldView<'_> {
+    fn list(&self, kind: &str, namespace: Option<&str>, field: Option<(&str, &str)>) -> Vec<Value> {
+        let Some(res) = crate::resources::by_kind(kind) else {
+            return Vec::new();
+        };
+        let table = self.0.table(res);
+        let iter: Box<dyn Iterator<Item = (&Key, &Entry)>> = match namespace {
+            Some(ns) => Box::new(
+                table
+                    .range((ns.to_string(), String::new())..)
+                    .take_while(move |(k, _)| k.0 == ns),
+            ),
+            None => Box::new(table.iter()),
+        };
+        iter.filter(|(k, e)| field.is_none_or(|(path, value)| e.field(k, path) == value))
+            .map(|(_, e)| e.value())
+            .collect()
+    }
+
+    fn get(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+        let res = crate::resources::by_kind(kind)?;
+        let ns = if RESOURCES[res].namespaced {
+            namespace.unwrap_or("")
+        } else {
+            ""
+        };
+        self.0
+            .get(res, &(ns.to_string(), name.to_string()))
+            .map(Entry::value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::World;
+
+    fn now() -> jiff::Timestamp {
+        jiff::Timestamp::from_second(1_800_000_000).unwrap()
+    }
+
+    fn pod(name: &str, node: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default", "labels": {"app": "x"}}, "spec": {"nodeName": node}})
+    }
+
+    fn store_with_pods(n: usize) -> (Store, ResourceId) {
+        let mut s = Store::new(100);
+        let ns = crate::resources::by_kind("Namespace").unwrap();
+        s.create(ns, json!({"metadata": {"name": "default"}}), now(), true)
+            .unwrap();
+        let pods = crate::resources::by_kind("Pod").unwrap();
+        for i in 0..n {
+            s.create(pods, pod(&format!("p{i:02}"), "n1"), now(), true)
+                .unwrap();
+        }
+        (s, pods)
+    }
+
+    #[test]
+    fn continue_pages_see_the_snapshot_not_later_changes() {
+        let (mut s, pods) = store_with_pods(6);
+        let all = (LabelSelector::default(), FieldSelector::default());
+        let page1 = s
+            .list(pods, None, &all.0, &all.1, Some(2), None, None)
+            .unwrap();
+        assert_eq!(page1.items.len(), 2);
+        let next = page1.next.clone().unwrap();
+        // After the first page: delete a later pod and create one that sorts after the cursor.
+        s.delete(
+            pods,
+            &("default".into(), "p04".into()),
+            (None, None),
+            false,
+            now(),
+            true,
+        )
+        .unwrap();
+        s.create(pods, pod("p03a", "n1"), now(), true).unwrap();
+        let rest = s
+            .list(
+                pods,
+                None,
+                &all.0,
+                &all.1,
+                None,
+                Some(&next),
+                Some(page1.rv),
+            )
+            .unwrap();
+        let names: Vec<String> = rest
+            .items
+            .iter()
+            .map(|b| {
+                serde_json::from_slice::<Value>(b).unwrap()["metadata"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(names, ["p02", "p03", "p04", "p05"]);
+        let now_list = s
+            .list(pods, None, &all.0, &all.1, None, Some(&next), None)
+            .unwrap();
+        assert_eq!(
+            now_list.items.len(),
+            4,
+            "current state has p03a and lacks p04"
+        );
+    }
+
+    #[test]
+    fn compacted_snapshots_expire() {
+        let (mut s, pods) = store_with_pods(3);
+        let old = s.rv();
+        for i in 0..150 {
+            s.create(pods, pod(&format!("q{i}"), "n1"), now(), true)
+                .unwrap();
+        }
+        let err = s
+            .list(
+                pods,
+                None,
+                &LabelSelector::default(),
+                &FieldSelector::default(),
+                Some(1),
+                None,
+                Some(old),
+            )
+            .unwrap_err();
+        assert_eq!(err.code, 410);
+        assert_eq!(s.changes_after(pods, old).unwrap_err().reason, "Expired");
+    }
+
+    #[test]
+    fn stale_update_conflicts_and_noop_update_commits_nothing() {
+        let (mut s, pods) = store_with_pods(1);
+        let stored = s
+            .get(pods, &("default".into(), "p00".into()))
+            .unwrap()
+            .value();
+        let rv = s.rv();
+        assert_eq!(s.update(pods, stored.clone(), true).unwrap().rv, rv);
+        let mut changed = stored.clone();
+        changed["spec"]["nodeName"] = json!("n2");
+        assert_eq!(s.update(pods, changed.clone(), true).unwrap().rv, rv + 1);
+        assert_eq!(
+            s.update(pods, changed, true).unwrap_err().reason,
+            "Conflict"
+        );
+    }
+
+    #[test]
+    fn garbage_collection_follows_owner_references() {
+        let (mut s, pods) = store_with_pods(0);
+        let rs = crate::resources::by_kind("ReplicaSet").unwrap();
+        let owner = s
+            .create(
+                rs,
+                json!({"metadata": {"name": "r", "namespace": "default"}}),
+                now(),
+                true,
+            )
+            .unwrap();
+        let mut child = pod("c", "n1");
+        child["metadata"]["ownerReferences"] =
+            json!([{"uid": &*owner.index.uid, "kind": "ReplicaSet", "name": "r"}]);
+        s.create(pods, child, now(), true).unwrap();
+        s.create(pods, pod("free", "n1"), now(), true).unwrap();
+        s.delete(
+            rs,
+            &("default".into(), "r".into()),
+            (None, None),
+            true,
+            now(),
+            true,
+        )
+        .unwrap();
+        let view = WorldView(&s);
+        let left: Vec<Value> = view.list("Pod", Some("default"), None);
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0]["metadata"]["name"], "free");
+        assert_eq!(
+            view.list("Pod", None, Some(("spec.nodeName", "n1"))).len(),
+            1
+        );
+        assert_eq!(
+            view.list("Pod", None, Some(("spec.nodeName", "n9"))).len(),
+            0
+        );
+    }
+}

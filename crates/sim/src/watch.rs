@@ -1,0 +1,196 @@
+//! Watch streams: newline-delimited watch events replayed from the store's history.
+//!
+//! A watch starts after a resourceVersion (or with synthetic ADDED events for the current state
+//! when none or `0` is given), replays every later change of its kind that passes its filters,
+//! then waits for the store's resourceVersion to move. A start older than the kept history gets
+//! one ERROR event carrying a 410 Expired `Status`, as from the real server.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use futures::Stream;
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::resources::{RESOURCES, ResourceId};
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::server::Shared;
+use crate::status::ApiError;
+
+/// How often an idle watch that allows bookmarks gets one.
+const BOOKMARK_EVERY: Duration = Duration::from_secs(15);
+
+/// What a watch request asked for.
+pub struct WatchQuery {
+    /// Kind watched.
+    pub res: ResourceId,
+    /// Namespace, `None` for all.
+    pub namespace: Option<String>,
+    /// Label filter.
+    pub labels: LabelSelector,
+    /// Field filter.
+    pub fields: FieldSelector,
+    /// Start after this resourceVersion; `None` starts with the current state as ADDED events.
+    pub after: Option<u64>,
+    /// `allowWatchBookmarks`.
+    pub bookmarks: bool,
+    /// `sendInitialEvents`: end the initial ADDED events with an annotated BOOKMARK.
+    pub initial_events_end: bool,
+    /// `timeoutSeconds`.
+    pub timeout: Option<Duration>,
+}
+
+fn event_line(out: &mut BytesMut, event_type: &str, object: &[u8]) {
+    out.put_slice(b"{\"type\":\"");
+    out.put_slice(event_type.as_bytes());
+    out.put_slice(b"\",\"object\":");
+    out.put_slice(object);
+    out.put_slice(b"}\n");
+}
+
+fn bookmark(out: &mut BytesMut, res: ResourceId, rv: u64, initial_end: bool) {
+    let rt = &RESOURCES[res];
+    let mut meta = json!({"resourceVersion": rv.to_string()});
+    if initial_end {
+        meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+    }
+    let obj = json!({"kind": rt.kind, "apiVersion": rt.api_version(), "metadata": meta});
+    event_line(out, "BOOKMARK", obj.to_string().as_bytes());
+}
+
+struct State {
+    shared: Arc<Shared>,
+    query: WatchQuery,
+    cursor: u64,
+    started: bool,
+    done: bool,
+    deadline: Option<Instant>,
+    rv_rx: tokio::sync::watch::Receiver<u64>,
+}
+
+/// The body stream of a watch response.
+pub fn stream(
+    shared: Arc<Shared>,
+    query: WatchQuery,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
+    let rv_rx = shared.rv_tx.subscribe();
+    let deadline = query.timeout.map(|t| Instant::now() + t);
+    let state = State {
+        cursor: query.after.unwrap_or(0),
+        shared,
+        query,
+        started: false,
+        done: false,
+        deadline,
+        rv_rx,
+    };
+    futures::stream::unfold(state, |mut st| async move {
+        let chunk = next_chunk(&mut st).await?;
+        Some((Ok(chunk), st))
+    })
+}
+
+async fn next_chunk(st: &mut State) -> Option<Bytes> {
+    if st.done {
+        return None;
+    }
+    let mut out = BytesMut::new();
+    if !st.started {
+        st.started = true;
+        st.rv_rx.borrow_and_update();
+        if st.query.after.is_none() {
+            let store = st.shared.read();
+            let q = &st.query;
+            match store.list(
+                q.res,
+                q.namespace.as_deref(),
+                &q.labels,
+                &q.fields,
+                None,
+                None,
+                None,
+            ) {
+                Ok(page) => {
+                    for item in &page.items {
+                        event_line(&mut out, "ADDED", item);
+                    }
+                    st.cursor = page.rv;
+                }
+                Err(err) => {
+                    st.done = true;
+                    event_line(&mut out, "ERROR", err.to_status().to_string().as_bytes());
+                    return Some(out.freeze());
+                }
+            }
+            if q.initial_events_end {
+                bookmark(&mut out, q.res, st.cursor, true);
+            }
+            if !out.is_empty() {
+                return Some(out.freeze());
+            }
+        }
+    }
+    loop {
+        {
+            st.rv_rx.borrow_and_update();
+            let store = st.shared.read();
+            let q = &st.query;
+            match store.changes_after(q.res, st.cursor) {
+                Err(err) => {
+                    st.done = true;
+                    event_line(&mut out, "ERROR", err.to_status().to_string().as_bytes());
+                    return Some(out.freeze());
+                }
+                Ok(changes) => {
+                    for change in changes {
+                        if q.namespace.as_ref().is_some_and(|ns| *ns != change.key.0) {
+                            continue;
+                        }
+                        if !change.obj.selected(&change.key, &q.labels, &q.fields) {
+                            continue;
+                        }
+                        event_line(&mut out, change.event.as_str(), &change.obj.bytes);
+                    }
+                    st.cursor = st.cursor.max(store.rv());
+                }
+            }
+        }
+        if !out.is_empty() {
+            return Some(out.freeze());
+        }
+        let deadline = st.deadline;
+        let timeout = async move {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            changed = st.rv_rx.changed() => {
+                if changed.is_err() {
+                    return None;
+                }
+            }
+            _ = timeout => return None,
+            _ = st.shared.shutdown.cancelled() => return None,
+            _ = tokio::time::sleep(BOOKMARK_EVERY), if st.query.bookmarks => {
+                bookmark(&mut out, st.query.res, st.cursor, false);
+                return Some(out.freeze());
+            }
+        }
+    }
+}
+
+/// The resourceVersion a watch request names, `None` for "start with the current state".
+pub fn parse_start(rv: Option<&str>) -> Result<Option<u64>, ApiError> {
+    match rv {
+        None | Some("") | Some("0") => Ok(None),
+        Some(text) => text.parse::<u64>().map(Some).map_err(|_| {
+            ApiError::bad_request(format!(
+                "invalid resourceVersion {text:?}: expected a number"
+            ))
+        }),
+    }
+}
