@@ -5,11 +5,13 @@
 //! [`server::start`].
 
 pub mod auth;
+pub mod controllers;
 pub mod discovery;
 pub mod kubeconfig;
 pub mod patch;
 pub mod resources;
 pub mod runner;
+pub mod scenario;
 pub mod selector;
 pub mod server;
 pub mod status;

@@ -1,0 +1,214 @@
+//! Deployment controller: one ReplicaSet per pod template (labelled `pod-template-hash`), old
+//! ones scaled to zero, and the status `kubectl rollout status` and `kubectl wait
+//! --for=condition=Available` read.
+
+use serde_json::{Value, json};
+
+use super::object::{
+    self, condition, i64_at, is_terminating, label, name, namespace, owner_ref, uid,
+};
+use super::replicaset::index_by_controller;
+use crate::world::{Action, Controller, World};
+
+/// The label that ties a ReplicaSet and its pods to one template of a Deployment.
+pub const HASH_LABEL: &str = "pod-template-hash";
+
+/// Rolls Deployments out into ReplicaSets and reports their progress.
+pub struct DeploymentController;
+
+impl Controller for DeploymentController {
+    fn name(&self) -> &'static str {
+        "deployment"
+    }
+
+    fn watches(&self) -> &'static [&'static str] {
+        &["Deployment", "ReplicaSet"]
+    }
+
+    fn reconcile(&self, world: &dyn World, now: jiff::Timestamp) -> Vec<Action> {
+        let deployments = world.list("Deployment", None, None);
+        if deployments.is_empty() {
+            return Vec::new();
+        }
+        let sets = world.list("ReplicaSet", None, None);
+        let owned = index_by_controller(&sets);
+        let now = now.to_string();
+        let mut actions = Vec::new();
+        for d in deployments.iter().filter(|d| !is_terminating(d)) {
+            let template = d.pointer("/spec/template").cloned().unwrap_or(Value::Null);
+            let hash = object::template_hash(&template);
+            let desired = i64_at(d, "spec.replicas").unwrap_or(1).max(0);
+            let mine = owned.get(uid(d)).cloned().unwrap_or_default();
+            let current = mine
+                .iter()
+                .copied()
+                .find(|rs| label(rs, HASH_LABEL) == Some(&hash));
+            match current {
+                None => actions.push(Action::Create(replica_set(d, &hash, desired))),
+                Some(rs) if i64_at(rs, "spec.replicas") != Some(desired) => {
+                    let mut rs = rs.clone();
+                    rs["spec"]["replicas"] = json!(desired);
+                    actions.push(Action::Update(rs));
+                }
+                Some(_) => {}
+            }
+            for old in mine
+                .iter()
+                .filter(|rs| label(rs, HASH_LABEL) != Some(&hash))
+            {
+                if i64_at(old, "spec.replicas") != Some(0) {
+                    let mut rs = (*old).clone();
+                    rs["spec"]["replicas"] = json!(0);
+                    actions.push(Action::Update(rs));
+                }
+            }
+            let status = status(d, current, &mine, &now);
+            if d.get("status") != Some(&status) {
+                let mut updated = d.clone();
+                updated["status"] = status;
+                actions.push(Action::Update(updated));
+            }
+        }
+        actions
+    }
+}
+
+/// The ReplicaSet a Deployment runs its template with.
+pub fn replica_set(deployment: &Value, hash: &str, replicas: i64) -> Value {
+    let mut template = deployment
+        .pointer("/spec/template")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    object::ensure_object(object::ensure_object(&mut template, "metadata"), "labels")[HASH_LABEL] =
+        json!(hash);
+    let mut selector = deployment
+        .pointer("/spec/selector")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    object::ensure_object(&mut selector, "matchLabels")[HASH_LABEL] = json!(hash);
+    let labels = template
+        .pointer("/metadata/labels")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let revision =
+        object::annotation(deployment, "deployment.kubernetes.io/revision").unwrap_or("1");
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": format!("{}-{hash}", name(deployment)),
+            "namespace": namespace(deployment),
+            "labels": labels,
+            "annotations": {
+                "deployment.kubernetes.io/desired-replicas": replicas.to_string(),
+                "deployment.kubernetes.io/revision": revision,
+            },
+            "ownerReferences": [owner_ref(deployment)],
+        },
+        "spec": {"replicas": replicas, "selector": selector, "template": template},
+    })
+}
+
+fn sum(sets: &[&Value], field: &str) -> i64 {
+    sets.iter()
+        .map(|rs| i64_at(rs, &format!("status.{field}")).unwrap_or(0))
+        .sum()
+}
+
+/// A condition that keeps its timestamps while its status and reason stay the same.
+fn keep_times(
+    old: Option<&Value>,
+    kind: &str,
+    status: bool,
+    reason: &str,
+    message: &str,
+    now: &str,
+) -> Value {
+    let status = if status { "True" } else { "False" };
+    let same_status = old.and_then(|c| c.get("status")).and_then(Value::as_str) == Some(status);
+    let same_reason = same_status
+        && old.and_then(|c| c.get("reason")).and_then(Value::as_str) == Some(reason)
+        && old.and_then(|c| c.get("message")).and_then(Value::as_str) == Some(message);
+    let stamp = |key: &str, keep: bool| {
+        if keep {
+            old.and_then(|c| c.get(key))
+                .cloned()
+                .unwrap_or_else(|| json!(now))
+        } else {
+            json!(now)
+        }
+    };
+    json!({
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastUpdateTime": stamp("lastUpdateTime", same_reason),
+        "lastTransitionTime": stamp("lastTransitionTime", same_status),
+    })
+}
+
+/// The status a Deployment reports, given its current and all owned ReplicaSets.
+pub fn status(deployment: &Value, current: Option<&Value>, owned: &[&Value], now: &str) -> Value {
+    let desired = i64_at(deployment, "spec.replicas").unwrap_or(1).max(0);
+    let replicas = sum(owned, "replicas");
+    let updated = current.map_or(0, |rs| i64_at(rs, "status.replicas").unwrap_or(0));
+    let ready = sum(owned, "readyReplicas");
+    let available = sum(owned, "availableReplicas");
+    let is_available = available >= desired;
+    let complete = updated == desired && replicas == desired && available == desired;
+    let rs_name = current.map_or_else(
+        || {
+            format!(
+                "{}-{}",
+                name(deployment),
+                object::template_hash(&deployment["spec"]["template"])
+            )
+        },
+        |rs| name(rs).to_string(),
+    );
+    let available_condition = keep_times(
+        condition(deployment, "Available"),
+        "Available",
+        is_available,
+        if is_available {
+            "MinimumReplicasAvailable"
+        } else {
+            "MinimumReplicasUnavailable"
+        },
+        if is_available {
+            "Deployment has minimum availability."
+        } else {
+            "Deployment does not have minimum availability."
+        },
+        now,
+    );
+    let progressing = if complete {
+        keep_times(
+            condition(deployment, "Progressing"),
+            "Progressing",
+            true,
+            "NewReplicaSetAvailable",
+            &format!("ReplicaSet \"{rs_name}\" has successfully progressed."),
+            now,
+        )
+    } else {
+        keep_times(
+            condition(deployment, "Progressing"),
+            "Progressing",
+            true,
+            "ReplicaSetUpdated",
+            &format!("ReplicaSet \"{rs_name}\" is progressing."),
+            now,
+        )
+    };
+    json!({
+        "observedGeneration": i64_at(deployment, "metadata.generation").unwrap_or(1),
+        "replicas": replicas,
+        "updatedReplicas": updated,
+        "readyReplicas": ready,
+        "availableReplicas": available,
+        "unavailableReplicas": (desired - available).max(0),
+        "conditions": [available_condition, progressing],
+    })
+}

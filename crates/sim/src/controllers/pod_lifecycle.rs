@@ -1,0 +1,120 @@
+//! The simulated kubelet: scheduled pods start (once their node is Ready and their claims are
+//! bound), run-to-completion pods finish, and probe pods do what the probe protocol says.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::object::{self, annotation, is_terminating, name, namespace, node_ip, str_at, uid};
+use super::pod_status::{self, phase};
+use super::probe::{self, PROBE_ANNOTATION};
+use crate::world::{Action, Controller, World};
+
+/// Starts and finishes pods.
+pub struct PodLifecycle;
+
+impl Controller for PodLifecycle {
+    fn name(&self) -> &'static str {
+        "kubelet"
+    }
+
+    fn watches(&self) -> &'static [&'static str] {
+        &["Pod", "Node", "PersistentVolumeClaim", "PersistentVolume"]
+    }
+
+    fn reconcile(&self, world: &dyn World, now: jiff::Timestamp) -> Vec<Action> {
+        let mut nodes: Option<HashMap<String, Value>> = None;
+        let mut volumes = probe::Volumes::default();
+        let now = now.to_string();
+        let mut actions = Vec::new();
+        let mut candidates = world.list("Pod", None, Some(("status.phase", "Pending")));
+        // Only run-to-completion pods ever leave Running; listing just those keeps large
+        // clusters cheap.
+        for policy in ["Never", "OnFailure"] {
+            candidates.extend(
+                world
+                    .list("Pod", None, Some(("spec.restartPolicy", policy)))
+                    .into_iter()
+                    .filter(|p| phase(p) == "Running"),
+            );
+        }
+        for pod in candidates {
+            let Some(node_name) = str_at(&pod, "spec.nodeName").map(str::to_string) else {
+                continue;
+            };
+            if is_terminating(&pod) {
+                continue;
+            }
+            if phase(&pod) == "Pending" {
+                let nodes = nodes.get_or_insert_with(|| {
+                    world
+                        .list("Node", None, None)
+                        .into_iter()
+                        .map(|n| (name(&n).to_string(), n))
+                        .collect()
+                });
+                if let Some(node) = nodes.get(&node_name) {
+                    start(world, &pod, node, &now, &mut actions);
+                }
+            } else if annotation(&pod, PROBE_ANNOTATION).is_some() {
+                let outcome = probe::run(world, &pod, &node_name, &mut volumes);
+                finish(&pod, outcome.succeeded, &now, &mut actions);
+                actions.push(Action::AppendLog {
+                    namespace: namespace(&pod).to_string(),
+                    pod: name(&pod).to_string(),
+                    container: first_container(&pod),
+                    text: outcome.log,
+                });
+            } else {
+                finish(&pod, true, &now, &mut actions);
+            }
+        }
+        actions.extend(volumes.into_updates());
+        actions
+    }
+}
+
+fn first_container(pod: &Value) -> String {
+    pod.pointer("/spec/containers/0/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+fn claims_bound(world: &dyn World, pod: &Value) -> bool {
+    let volumes = object::at(pod, "spec.volumes").and_then(Value::as_array);
+    volumes.into_iter().flatten().all(|v| {
+        let Some(claim) = v
+            .pointer("/persistentVolumeClaim/claimName")
+            .and_then(Value::as_str)
+        else {
+            return true;
+        };
+        world
+            .get("PersistentVolumeClaim", Some(namespace(pod)), claim)
+            .is_some_and(|c| str_at(&c, "status.phase") == Some("Bound"))
+    })
+}
+
+fn start(world: &dyn World, pod: &Value, node: &Value, now: &str, actions: &mut Vec<Action>) {
+    if !super::node_match::node_ready(node) || !claims_bound(world, pod) {
+        return;
+    }
+    let host_ip = node_ip(node).unwrap_or("10.0.0.1");
+    let mut started = pod.clone();
+    started["status"] = pod_status::running(pod, host_ip, &object::pod_ip(uid(pod)), now);
+    actions.push(Action::Update(started));
+    actions.push(Action::Event {
+        namespace: namespace(pod).to_string(),
+        involved: object::involved(pod),
+        event_type: "Normal".into(),
+        reason: "Started".into(),
+        message: format!("Started container {}", first_container(pod)),
+    });
+}
+
+fn finish(pod: &Value, succeeded: bool, now: &str, actions: &mut Vec<Action>) {
+    let mut done = pod.clone();
+    done["status"] = pod_status::finished(pod, &pod["status"], succeeded, now);
+    actions.push(Action::Update(done));
+}

@@ -1,0 +1,307 @@
+//! Turns a checked scenario into Kubernetes JSON objects, users and controllers.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::model::*;
+use super::validate::BUILTIN_NAMESPACES;
+use super::workloads;
+use crate::controllers::{self, object::stable_hash};
+use crate::world::{Permission, Rule, SimConfig, User};
+
+/// Token of the default `admin` user (documented in docs/scenario-format.md).
+pub const DEFAULT_ADMIN_TOKEN: &str = "scs-kaas-sim-admin-token";
+/// Token of the default `viewer` user (documented in docs/scenario-format.md).
+pub const DEFAULT_VIEWER_TOKEN: &str = "scs-kaas-sim-viewer-token";
+
+/// A stable uid for an object, so that owner references in the scenario line up.
+pub fn uid(kind: &str, namespace: &str, name: &str) -> String {
+    let seed = format!("{kind}/{namespace}/{name}");
+    let a = stable_hash(&seed);
+    let b = stable_hash(&format!("{seed}#uid"));
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        (b >> 48) & 0xfff,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+/// Everything the server starts from.
+pub fn config(s: &Scenario) -> SimConfig {
+    let now = jiff::Timestamp::now().to_string();
+    let mut objects = Vec::new();
+    namespaces(s, &mut objects);
+    let nodes: Vec<Value> = s
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| node(s, i, n))
+        .collect();
+    for class in &s.storage_classes {
+        objects.push(storage_class(class));
+    }
+    for driver in &s.csi_drivers {
+        objects.push(csi_driver(driver));
+    }
+    if let Some(kubeadm) = &s.kubeadm {
+        objects.push(kubeadm_config(s, kubeadm));
+    }
+    workloads::expand(s, &nodes, &now, &mut objects);
+    objects.splice(0..0, nodes);
+    let behaviours: BTreeMap<String, Behaviour> = s
+        .storage_classes
+        .iter()
+        .map(|c| (c.name.clone(), c.behaviour))
+        .collect();
+    SimConfig {
+        name: s.name.clone(),
+        git_version: s.kubernetes.version.clone(),
+        users: users(s),
+        objects,
+        controllers: controllers::all(behaviours),
+    }
+}
+
+fn namespaces(s: &Scenario, objects: &mut Vec<Value>) {
+    let builtin = BUILTIN_NAMESPACES
+        .iter()
+        .filter(|b| !s.namespaces.iter().any(|n| n.name == **b))
+        .map(|b| NamespaceSpec {
+            name: (*b).to_string(),
+            labels: BTreeMap::new(),
+        });
+    for ns in builtin.chain(s.namespaces.iter().cloned()) {
+        let mut labels = ns.labels.clone();
+        labels.insert("kubernetes.io/metadata.name".into(), ns.name.clone());
+        objects.push(json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": ns.name, "uid": uid("Namespace", "", &ns.name), "labels": labels},
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        }));
+    }
+}
+
+fn node(s: &Scenario, index: usize, n: &NodeSpec) -> Value {
+    let hostname = n.hostname.clone().unwrap_or_else(|| n.name.clone());
+    let mut labels: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in [
+        ("kubernetes.io/hostname", hostname.as_str()),
+        ("kubernetes.io/os", "linux"),
+        ("kubernetes.io/arch", "amd64"),
+        ("beta.kubernetes.io/os", "linux"),
+        ("beta.kubernetes.io/arch", "amd64"),
+    ] {
+        labels.insert(k.into(), v.into());
+    }
+    if let Some(zone) = &n.zone {
+        labels.insert("topology.kubernetes.io/zone".into(), zone.clone());
+    }
+    if let Some(region) = &n.region {
+        labels.insert("topology.kubernetes.io/region".into(), region.clone());
+    }
+    let roles = if n.roles.is_empty() {
+        vec![Role::Worker]
+    } else {
+        n.roles.clone()
+    };
+    for role in &roles {
+        let key = match role {
+            Role::ControlPlane => "node-role.kubernetes.io/control-plane",
+            Role::Worker => "node-role.kubernetes.io/worker",
+        };
+        labels.insert(key.into(), String::new());
+    }
+    labels.extend(n.labels.clone());
+    let taints: Vec<Value> = match &n.taints {
+        Some(taints) => taints
+            .iter()
+            .map(|t| {
+                let mut taint = json!({"key": t.key, "effect": t.effect});
+                if let Some(value) = &t.value {
+                    taint["value"] = json!(value);
+                }
+                taint
+            })
+            .collect(),
+        None if roles.contains(&Role::ControlPlane) => {
+            vec![json!({"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"})]
+        }
+        None => Vec::new(),
+    };
+    let mut spec =
+        json!({"podCIDR": format!("10.{}.{}.0/24", 64 + index / 65536 % 64, index / 256 % 256)});
+    if !taints.is_empty() {
+        spec["taints"] = Value::Array(taints);
+    }
+    if n.unschedulable {
+        spec["unschedulable"] = json!(true);
+    }
+    let ip = n
+        .internal_ip
+        .clone()
+        .unwrap_or_else(|| format!("10.0.{}.{}", index / 250 % 256, index % 250 + 4));
+    let resources = n.allocatable.clone().unwrap_or_default();
+    let resources = json!({
+        "cpu": resources.cpu, "memory": resources.memory, "pods": resources.pods,
+        "ephemeral-storage": "100Gi",
+    });
+    let kubelet = n
+        .kubelet_version
+        .clone()
+        .unwrap_or_else(|| s.kubernetes.version.clone());
+    let heartbeat = "2026-01-01T00:00:00Z";
+    let pressure = |kind: &str, reason: &str| {
+        json!({"type": kind, "status": "False", "reason": reason, "message": "kubelet reports no pressure",
+               "lastHeartbeatTime": heartbeat, "lastTransitionTime": heartbeat})
+    };
+    let ready = if n.ready {
+        json!({"type": "Ready", "status": "True", "reason": "KubeletReady",
+               "message": "kubelet is posting ready status",
+               "lastHeartbeatTime": heartbeat, "lastTransitionTime": heartbeat})
+    } else {
+        json!({"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown",
+               "message": "Kubelet stopped posting node status.",
+               "lastHeartbeatTime": heartbeat, "lastTransitionTime": heartbeat})
+    };
+    let machine = format!(
+        "{:016x}{:016x}",
+        stable_hash(&n.name),
+        stable_hash(&hostname)
+    );
+    json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": n.name, "uid": uid("Node", "", &n.name), "labels": labels,
+                     "annotations": {"node.alpha.kubernetes.io/ttl": "0",
+                                     "volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
+        "spec": spec,
+        "status": {
+            "capacity": resources.clone(),
+            "allocatable": resources,
+            "conditions": [
+                pressure("MemoryPressure", "KubeletHasSufficientMemory"),
+                pressure("DiskPressure", "KubeletHasNoDiskPressure"),
+                pressure("PIDPressure", "KubeletHasSufficientPID"),
+                ready,
+            ],
+            "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": hostname}],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "nodeInfo": {
+                "machineID": machine, "systemUUID": uid("Node", "system", &n.name), "bootID": uid("Node", "boot", &n.name),
+                "kernelVersion": "6.8.0-79-generic", "osImage": "Ubuntu 24.04.3 LTS",
+                "containerRuntimeVersion": "containerd://2.1.4",
+                "kubeletVersion": kubelet.clone(), "kubeProxyVersion": kubelet,
+                "operatingSystem": "linux", "architecture": "amd64",
+            },
+        },
+    })
+}
+
+fn storage_class(c: &StorageClassSpec) -> Value {
+    let mut annotations = serde_json::Map::new();
+    if c.default {
+        annotations.insert(
+            "storageclass.kubernetes.io/is-default-class".into(),
+            json!("true"),
+        );
+    }
+    if c.legacy_default {
+        annotations.insert(
+            "storageclass.beta.kubernetes.io/is-default-class".into(),
+            json!("true"),
+        );
+    }
+    let mut class = json!({
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": c.name, "uid": uid("StorageClass", "", &c.name), "annotations": annotations},
+        "provisioner": c.provisioner,
+        "reclaimPolicy": c.reclaim_policy,
+        "volumeBindingMode": c.volume_binding_mode,
+    });
+    if !c.parameters.is_empty() {
+        class["parameters"] = json!(c.parameters);
+    }
+    if let Some(expand) = c.allow_volume_expansion {
+        class["allowVolumeExpansion"] = json!(expand);
+    }
+    class
+}
+
+fn csi_driver(d: &CsiDriverSpec) -> Value {
+    json!({
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "CSIDriver",
+        "metadata": {"name": d.name, "uid": uid("CSIDriver", "", &d.name)},
+        "spec": {
+            "attachRequired": d.attach_required,
+            "podInfoOnMount": false,
+            "volumeLifecycleModes": d.volume_lifecycle_modes,
+            "fsGroupPolicy": "ReadWriteOnceWithFSType",
+            "requiresRepublish": false,
+            "storageCapacity": false,
+            "seLinuxMount": false,
+        },
+    })
+}
+
+fn kubeadm_config(s: &Scenario, k: &KubeadmSpec) -> Value {
+    let cluster_configuration = format!(
+        "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nclusterName: {}\n\
+         kubernetesVersion: {}\nimageRepository: {}\ncertificatesDir: /etc/kubernetes/pki\n\
+         networking:\n  dnsDomain: cluster.local\n  podSubnet: 10.64.0.0/10\n  serviceSubnet: 10.96.0.0/12\n",
+        s.name, s.kubernetes.version, k.image_repository
+    );
+    json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "kubeadm-config", "namespace": "kube-system",
+                     "uid": uid("ConfigMap", "kube-system", "kubeadm-config")},
+        "data": {"ClusterConfiguration": cluster_configuration},
+    })
+}
+
+fn users(s: &Scenario) -> Vec<User> {
+    let Some(users) = &s.users else {
+        return vec![
+            User {
+                name: "admin".into(),
+                token: DEFAULT_ADMIN_TOKEN.into(),
+                permission: Permission::Admin,
+            },
+            User {
+                name: "viewer".into(),
+                token: DEFAULT_VIEWER_TOKEN.into(),
+                permission: Permission::ReadOnly,
+            },
+        ];
+    };
+    users
+        .iter()
+        .map(|u| User {
+            name: u.name.clone(),
+            token: u.token.clone(),
+            permission: match u.permission {
+                PermissionKind::Admin => Permission::Admin,
+                PermissionKind::ReadOnly => Permission::ReadOnly,
+                PermissionKind::Rules => Permission::Rules(
+                    u.rules
+                        .iter()
+                        .map(|r| Rule {
+                            verbs: r.verbs.clone(),
+                            groups: r.groups.clone(),
+                            resources: r.resources.clone(),
+                            namespaces: r.namespaces.clone(),
+                        })
+                        .collect(),
+                ),
+            },
+        })
+        .collect()
+}

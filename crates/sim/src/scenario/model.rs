@@ -1,0 +1,416 @@
+//! The scenario file as written by people: plain serde structs, strict about unknown keys.
+//!
+//! Everything here mirrors `docs/scenario-format.md`; keep the two in step.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A whole simulated cluster, good or broken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Scenario {
+    /// Scenario name, shown in logs and in the kubeconfig's cluster name.
+    pub name: String,
+    /// Control-plane version facts.
+    pub kubernetes: KubernetesSpec,
+    /// Optional kubeadm facts, published as ConfigMap `kube-system/kubeadm-config`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeadm: Option<KubeadmSpec>,
+    /// Nodes of the cluster.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeSpec>,
+    /// Storage classes, each with the behaviour its provisioner simulates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub storage_classes: Vec<StorageClassSpec>,
+    /// Installed CSI drivers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub csi_drivers: Vec<CsiDriverSpec>,
+    /// Namespaces besides the four every cluster has.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<NamespaceSpec>,
+    /// Pre-existing workloads and bare pods.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workloads: Vec<WorkloadSpec>,
+    /// Users; `admin` and `viewer` with documented tokens when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<Vec<UserSpec>>,
+}
+
+/// Control-plane version facts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KubernetesSpec {
+    /// `gitVersion` served by `/version`, e.g. `v1.35.8`.
+    pub version: String,
+}
+
+/// kubeadm's ClusterConfiguration facts checks read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KubeadmSpec {
+    /// Where kubeadm pulls control-plane images from, e.g. `registry.k8s.io`.
+    pub image_repository: String,
+}
+
+/// A node role, shown as `node-role.kubernetes.io/<role>` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Runs the control plane; tainted `NoSchedule` unless `taints` says otherwise.
+    ControlPlane,
+    /// Runs workloads.
+    Worker,
+}
+
+/// One node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodeSpec {
+    /// Node name.
+    pub name: String,
+    /// Roles; `[worker]` when absent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<Role>,
+    /// `topology.kubernetes.io/zone` label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// `topology.kubernetes.io/region` label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// `kubernetes.io/hostname` label; the node name when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// Extra labels.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Whether the Ready condition is True (default true).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub ready: bool,
+    /// Cordoned (`spec.unschedulable`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unschedulable: bool,
+    /// Taints; absent means the control-plane taint on control-plane nodes and none elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taints: Option<Vec<TaintSpec>>,
+    /// `status.nodeInfo.kubeletVersion`; the cluster version when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubelet_version: Option<String>,
+    /// `status.allocatable` (and capacity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocatable: Option<AllocatableSpec>,
+    /// `InternalIP` address; derived from the node's position when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internal_ip: Option<String>,
+}
+
+/// Node resources.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AllocatableSpec {
+    /// CPU quantity, e.g. `"4"`.
+    #[serde(default = "default_cpu")]
+    pub cpu: String,
+    /// Memory quantity, e.g. `16Gi`.
+    #[serde(default = "default_memory")]
+    pub memory: String,
+    /// Pod capacity, e.g. `"110"`.
+    #[serde(default = "default_pods")]
+    pub pods: String,
+}
+
+impl Default for AllocatableSpec {
+    fn default() -> Self {
+        AllocatableSpec {
+            cpu: default_cpu(),
+            memory: default_memory(),
+            pods: default_pods(),
+        }
+    }
+}
+
+/// A node taint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TaintSpec {
+    /// Taint key.
+    pub key: String,
+    /// Taint value (may be absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Effect.
+    pub effect: TaintEffect,
+}
+
+/// What a taint does to pods that do not tolerate it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaintEffect {
+    /// New pods are not scheduled.
+    NoSchedule,
+    /// The scheduler avoids the node but may use it.
+    PreferNoSchedule,
+    /// New pods are not scheduled and running ones are evicted.
+    NoExecute,
+}
+
+/// What the simulated provisioner does for a storage class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Behaviour {
+    /// Network-attached: binds; the PV has no node affinity; data follows the volume.
+    Network,
+    /// Node-local: binds; the PV is pinned to one node by hostname affinity.
+    Local,
+    /// Binds like `network`, but data does not survive the pod moving to another node.
+    Ephemeral,
+    /// Never provisions: the claim stays Pending with a `ProvisioningFailed` warning.
+    Never,
+}
+
+/// When a claim gets its volume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum VolumeBindingMode {
+    /// As soon as the claim exists.
+    #[default]
+    Immediate,
+    /// Once a pod using the claim has been given a node.
+    WaitForFirstConsumer,
+}
+
+/// What happens to a volume when its claim goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ReclaimPolicy {
+    /// The volume is deleted.
+    #[default]
+    Delete,
+    /// The volume stays, phase `Released`.
+    Retain,
+}
+
+/// One storage class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct StorageClassSpec {
+    /// Class name.
+    pub name: String,
+    /// Provisioner (CSI driver name for `network`/`ephemeral`).
+    pub provisioner: String,
+    /// Annotated `storageclass.kubernetes.io/is-default-class: "true"`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub default: bool,
+    /// Annotated with the legacy `storageclass.beta.kubernetes.io/is-default-class: "true"`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub legacy_default: bool,
+    /// `volumeBindingMode` (default `Immediate`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub volume_binding_mode: VolumeBindingMode,
+    /// `reclaimPolicy` (default `Delete`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub reclaim_policy: ReclaimPolicy,
+    /// `allowVolumeExpansion`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_volume_expansion: Option<bool>,
+    /// Provisioner parameters.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, String>,
+    /// What the simulated provisioner does (default `network`).
+    #[serde(default = "default_behaviour")]
+    pub behaviour: Behaviour,
+}
+
+/// How a CSI driver's volumes may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VolumeLifecycleMode {
+    /// PersistentVolumes.
+    Persistent,
+    /// Inline ephemeral volumes.
+    Ephemeral,
+}
+
+/// One installed CSI driver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CsiDriverSpec {
+    /// Driver name, e.g. `cinder.csi.openstack.org`.
+    pub name: String,
+    /// `attachRequired` (default true).
+    #[serde(default = "yes")]
+    pub attach_required: bool,
+    /// `volumeLifecycleModes` (default `[Persistent]`).
+    #[serde(default = "default_lifecycle_modes")]
+    pub volume_lifecycle_modes: Vec<VolumeLifecycleMode>,
+}
+
+/// A namespace the scenario declares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NamespaceSpec {
+    /// Namespace name.
+    pub name: String,
+    /// Labels (e.g. pod security admission labels).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Which kind of workload a scenario entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum WorkloadKind {
+    /// apps/v1 Deployment (with a ReplicaSet and pods).
+    Deployment,
+    /// apps/v1 DaemonSet (one pod per node).
+    DaemonSet,
+    /// apps/v1 StatefulSet (pods `<name>-0..`).
+    StatefulSet,
+    /// apps/v1 ReplicaSet.
+    ReplicaSet,
+    /// batch/v1 Job (completed pods).
+    Job,
+    /// batch/v1 CronJob (no pods yet).
+    CronJob,
+    /// A bare core/v1 Pod.
+    Pod,
+}
+
+/// The phase of a bare scenario pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum PodPhase {
+    /// Not yet running (the scheduler and lifecycle controllers take over).
+    Pending,
+    /// Running.
+    #[default]
+    Running,
+    /// Completed successfully.
+    Succeeded,
+    /// Completed with failure.
+    Failed,
+}
+
+/// A pre-existing workload or bare pod.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WorkloadSpec {
+    /// Kind of workload.
+    pub kind: WorkloadKind,
+    /// Name.
+    pub name: String,
+    /// Namespace (default `default`); must be declared or built in.
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// Replicas for Deployment, StatefulSet, ReplicaSet (default 1); completions for Job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
+    /// Labels on the workload and its pod template (`app: <name>` when absent).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Containers (at least one).
+    pub containers: Vec<ContainerSpec>,
+    /// Init containers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub init_containers: Vec<ContainerSpec>,
+    /// Node the pods run on; spread over schedulable nodes when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Phase of a bare Pod (default `Running`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<PodPhase>,
+    /// Cron schedule of a CronJob.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+}
+
+/// A container and its image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ContainerSpec {
+    /// Container name.
+    pub name: String,
+    /// Image reference, e.g. `registry.k8s.io/coredns/coredns:v1.12.0`.
+    pub image: String,
+}
+
+/// The permission class of a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PermissionKind {
+    /// Everything.
+    Admin,
+    /// get/list/watch on everything.
+    ReadOnly,
+    /// Only what `rules` allow.
+    Rules,
+}
+
+/// A user of the simulated cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UserSpec {
+    /// User name.
+    pub name: String,
+    /// Bearer token.
+    pub token: String,
+    /// Permission class.
+    pub permission: PermissionKind,
+    /// Allow rules; only with `permission: rules`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleSpec>,
+}
+
+/// One allow rule of a `rules` user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RuleSpec {
+    /// Verbs (`*` for all).
+    pub verbs: Vec<String>,
+    /// API groups, `""` for core (`*` for all); default `["*"]`.
+    #[serde(default = "star")]
+    pub groups: Vec<String>,
+    /// Resources, optionally with subresource (`pods/log`).
+    pub resources: Vec<String>,
+    /// Namespaces; empty means everywhere.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+fn default_cpu() -> String {
+    "4".into()
+}
+
+fn default_memory() -> String {
+    "16Gi".into()
+}
+
+fn default_pods() -> String {
+    "110".into()
+}
+
+fn default_behaviour() -> Behaviour {
+    Behaviour::Network
+}
+
+fn default_lifecycle_modes() -> Vec<VolumeLifecycleMode> {
+    vec![VolumeLifecycleMode::Persistent]
+}
+
+fn default_namespace() -> String {
+    "default".into()
+}
+
+fn star() -> Vec<String> {
+    vec!["*".into()]
+}

@@ -1,0 +1,359 @@
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::*;
+use crate::controllers::memory::MemoryWorld;
+use crate::controllers::object::{label, name, str_at};
+use crate::world::{Permission, World};
+
+fn scenarios_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
+}
+
+fn error_at(text: &str) -> (usize, usize, String) {
+    match parse(text, "test.yaml") {
+        Err(err @ ScenarioError::Invalid { .. }) => {
+            let (line, column) = err.position().unwrap();
+            let ScenarioError::Invalid {
+                message, origin, ..
+            } = err
+            else {
+                unreachable!()
+            };
+            assert_eq!(origin, "test.yaml");
+            (line, column, message)
+        }
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("scenario was accepted:\n{text}"),
+    }
+}
+
+const BASE: &str = "name: t\nkubernetes:\n  version: v1.35.8\nnodes:\n  - name: n1\n    zone: a\n";
+
+#[test]
+fn minimal_scenario_gets_builtin_namespaces_and_default_users() {
+    let config = parse(BASE, "t.yaml").unwrap();
+    assert_eq!(config.git_version, "v1.35.8");
+    let namespaces: Vec<&str> = config
+        .objects
+        .iter()
+        .filter(|o| o["kind"] == "Namespace")
+        .map(name)
+        .collect();
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        assert!(namespaces.contains(&ns), "{ns} missing from {namespaces:?}");
+    }
+    assert_eq!(config.users.len(), 2);
+    assert_eq!(config.users[0].permission, Permission::Admin);
+    assert_eq!(config.users[0].token, "scs-kaas-sim-admin-token");
+    assert_eq!(config.users[1].permission, Permission::ReadOnly);
+    assert_eq!(config.users[1].token, "scs-kaas-sim-viewer-token");
+}
+
+#[test]
+fn compliant_scenario_has_proper_objects() {
+    let config = load(&scenarios_dir().join("compliant.yaml")).unwrap();
+    let nodes: Vec<&Value> = config
+        .objects
+        .iter()
+        .filter(|o| o["kind"] == "Node")
+        .collect();
+    assert_eq!(nodes.len(), 6);
+    let cp = nodes.iter().find(|n| name(n) == "control-plane-0").unwrap();
+    assert_eq!(label(cp, "node-role.kubernetes.io/control-plane"), Some(""));
+    assert_eq!(label(cp, "topology.kubernetes.io/zone"), Some("zone-a"));
+    assert_eq!(label(cp, "topology.kubernetes.io/region"), Some("region-1"));
+    assert_eq!(label(cp, "kubernetes.io/hostname"), Some("control-plane-0"));
+    assert_eq!(
+        cp["spec"]["taints"][0]["key"],
+        "node-role.kubernetes.io/control-plane"
+    );
+    assert_eq!(
+        str_at(cp, "status.nodeInfo.kubeletVersion"),
+        Some("v1.35.8")
+    );
+    assert_eq!(cp["status"]["addresses"][0]["type"], "InternalIP");
+    let worker = nodes.iter().find(|n| name(n) == "worker-1").unwrap();
+    assert!(worker["spec"].get("taints").is_none());
+    let class = config
+        .objects
+        .iter()
+        .find(|o| o["kind"] == "StorageClass")
+        .unwrap();
+    assert_eq!(
+        class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"],
+        "true"
+    );
+    assert_eq!(class["volumeBindingMode"], "WaitForFirstConsumer");
+    let kubeadm = config
+        .objects
+        .iter()
+        .find(|o| name(o) == "kubeadm-config")
+        .unwrap();
+    assert!(
+        kubeadm["data"]["ClusterConfiguration"]
+            .as_str()
+            .unwrap()
+            .contains("imageRepository: registry.k8s.io")
+    );
+    let coredns = config
+        .objects
+        .iter()
+        .find(|o| o["kind"] == "Deployment" && name(o) == "coredns")
+        .unwrap();
+    assert_eq!(coredns["status"]["availableReplicas"], 2);
+    let images: Vec<&str> = config
+        .objects
+        .iter()
+        .filter(|o| o["kind"] == "Pod")
+        .flat_map(|p| p["spec"]["containers"].as_array().unwrap().iter())
+        .filter_map(|c| c["image"].as_str())
+        .collect();
+    assert!(!images.is_empty());
+    assert!(
+        images.iter().all(|i| i.starts_with("registry.k8s.io/")),
+        "{images:?}"
+    );
+    // Workload pods avoid the tainted control-plane nodes; DaemonSet pods run everywhere.
+    let coredns_nodes: Vec<&str> = config
+        .objects
+        .iter()
+        .filter(|o| o["kind"] == "Pod" && label(o, "k8s-app") == Some("kube-dns"))
+        .filter_map(|p| str_at(p, "spec.nodeName"))
+        .collect();
+    assert_eq!(coredns_nodes.len(), 2);
+    assert!(
+        coredns_nodes.iter().all(|n| n.starts_with("worker-")),
+        "{coredns_nodes:?}"
+    );
+    let proxies = config
+        .objects
+        .iter()
+        .filter(|o| o["kind"] == "Pod" && label(o, "k8s-app") == Some("kube-proxy"));
+    assert_eq!(proxies.count(), 6);
+}
+
+#[test]
+fn every_shipped_scenario_loads_and_is_settled() {
+    let mut count = 0;
+    for entry in std::fs::read_dir(scenarios_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        count += 1;
+        let config = load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let mut world = MemoryWorld::new(config.objects);
+        let rounds = world.settle(&config.controllers, jiff::Timestamp::now(), 20);
+        // Pre-existing workloads come out of the loader exactly as the controllers would leave
+        // them; only deliberately Pending pods may move.
+        assert!(rounds.is_some(), "{} does not settle", path.display());
+        let deployments = world.list("Deployment", None, None);
+        for d in &deployments {
+            assert!(
+                crate::controllers::object::condition_true(d, "Available"),
+                "{}: deployment {} not available",
+                path.display(),
+                name(d)
+            );
+        }
+        let sets = world.list("ReplicaSet", None, None);
+        assert_eq!(
+            sets.len(),
+            deployments.len(),
+            "{}: no extra ReplicaSets",
+            path.display()
+        );
+    }
+    assert!(
+        count >= 8,
+        "expected the scenario library, found {count} files"
+    );
+}
+
+#[test]
+fn shipped_workloads_do_not_move_at_start() {
+    let config = load(&scenarios_dir().join("compliant.yaml")).unwrap();
+    let world = MemoryWorld::new(config.objects);
+    for controller in &config.controllers {
+        let actions = controller.reconcile(&world, jiff::Timestamp::now());
+        assert!(
+            actions.is_empty(),
+            "{} acts on a fresh scenario: {actions:?}",
+            controller.name()
+        );
+    }
+}
+
+#[test]
+fn unknown_key_is_reported_with_position_and_allowed_keys() {
+    let text = format!("{BASE}    zoen: b\n");
+    let (line, column, message) = error_at(&text);
+    assert_eq!((line, column), (7, 5), "{message}");
+    assert!(message.contains("unknown field `zoen`"), "{message}");
+    assert!(message.contains("`zone`"), "allowed keys listed: {message}");
+}
+
+#[test]
+fn wrong_type_is_reported_with_position() {
+    let text = format!("{BASE}    ready: sometimes\n");
+    let (line, column, message) = error_at(&text);
+    assert_eq!((line, column), (7, 12), "{message}");
+    assert!(
+        message.contains("invalid type") || message.contains("boolean"),
+        "{message}"
+    );
+}
+
+#[test]
+fn pod_on_unknown_node_is_reported_at_the_node_field() {
+    let text = format!(
+        "{BASE}workloads:\n  - kind: Pod\n    name: p\n    node: n2\n    containers: [{{name: c, image: x}}]\n"
+    );
+    let (line, column, message) = error_at(&text);
+    assert_eq!((line, column), (10, 11), "{message}");
+    assert!(message.contains("\"n2\" does not exist"), "{message}");
+}
+
+#[test]
+fn pod_on_known_node_is_accepted() {
+    let text = format!(
+        "{BASE}workloads:\n  - kind: Pod\n    name: p\n    node: n1\n    containers: [{{name: c, image: x}}]\n"
+    );
+    let config = parse(&text, "t.yaml").unwrap();
+    let pod = config.objects.iter().find(|o| o["kind"] == "Pod").unwrap();
+    assert_eq!(str_at(pod, "spec.nodeName"), Some("n1"));
+    assert_eq!(str_at(pod, "status.phase"), Some("Running"));
+}
+
+#[test]
+fn duplicate_storage_class_is_reported_at_the_second_name() {
+    let text = format!(
+        "{BASE}storageClasses:\n  - name: fast\n    provisioner: a\n  - name: fast\n    provisioner: b\n"
+    );
+    let (line, column, message) = error_at(&text);
+    assert_eq!((line, column), (10, 11), "{message}");
+    assert!(
+        message.contains("storage class \"fast\" is defined twice"),
+        "{message}"
+    );
+}
+
+#[test]
+fn duplicate_node_is_reported_at_the_second_name() {
+    let text = format!("{BASE}  - name: n1\n");
+    let (line, column, message) = error_at(&text);
+    assert_eq!((line, column), (7, 11), "{message}");
+    assert!(
+        message.contains("node \"n1\" is defined twice"),
+        "{message}"
+    );
+}
+
+#[test]
+fn user_without_token_is_reported() {
+    let text = format!("{BASE}users:\n  - name: admin\n    permission: admin\n");
+    let (line, column, message) = error_at(&text);
+    assert_eq!((line, column), (8, 5), "{message}");
+    assert!(message.contains("missing field `token`"), "{message}");
+}
+
+#[test]
+fn user_with_empty_token_is_reported_at_the_token() {
+    let text = format!("{BASE}users:\n  - name: admin\n    token: \"\"\n    permission: admin\n");
+    let (line, column, message) = error_at(&text);
+    assert_eq!((line, column), (9, 12), "{message}");
+    assert!(message.contains("token is empty"), "{message}");
+}
+
+#[test]
+fn workload_in_undeclared_namespace_is_reported() {
+    let text = format!(
+        "{BASE}workloads:\n  - kind: Deployment\n    name: web\n    namespace: shop\n    containers: [{{name: c, image: x}}]\n"
+    );
+    let (line, column, message) = error_at(&text);
+    assert_eq!((line, column), (10, 16), "{message}");
+    assert!(
+        message.contains("namespace \"shop\" is not declared"),
+        "{message}"
+    );
+    let declared = text.replace("workloads:", "namespaces: [{name: shop}]\nworkloads:");
+    assert!(parse(&declared, "t.yaml").is_ok());
+}
+
+#[test]
+fn bad_version_is_reported() {
+    let (line, column, message) = error_at("name: t\nkubernetes:\n  version: \"1.35\"\n");
+    assert_eq!((line, column), (3, 12), "{message}");
+    assert!(message.contains("v1.35.8"), "{message}");
+}
+
+#[test]
+fn unknown_behaviour_lists_the_allowed_ones() {
+    let text =
+        format!("{BASE}storageClasses:\n  - name: s\n    provisioner: p\n    behaviour: magic\n");
+    let (line, column, message) = error_at(&text);
+    assert_eq!((line, column), (10, 16), "{message}");
+    assert!(
+        message.contains("network") && message.contains("never"),
+        "{message}"
+    );
+}
+
+#[test]
+fn yaml_syntax_error_has_position() {
+    let (line, _, _) = error_at("name: t\nkubernetes: [\n");
+    assert!(line >= 2);
+}
+
+#[test]
+fn missing_file_names_the_path() {
+    let err = load(std::path::Path::new("/nonexistent/scenario.yaml"))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("/nonexistent/scenario.yaml"));
+}
+
+#[test]
+fn rules_users_keep_their_rules() {
+    let text = format!(
+        "{BASE}users:\n  - {{name: root, token: t1, permission: admin}}\n  - name: pods\n    token: t2\n    permission: rules\n    rules:\n      - verbs: [get, list]\n        groups: [\"\"]\n        resources: [pods, pods/log]\n        namespaces: [default]\n"
+    );
+    let config = parse(&text, "t.yaml").unwrap();
+    let Permission::Rules(rules) = &config.users[1].permission else {
+        panic!("not rules")
+    };
+    assert_eq!(rules[0].resources, vec!["pods", "pods/log"]);
+    assert_eq!(rules[0].groups, vec![""]);
+    let duplicate = text.replace("token: t2", "token: t1");
+    let (line, column, message) = error_at(&duplicate);
+    assert_eq!((line, column), (10, 12), "{message}");
+}
+
+#[test]
+fn generated_scenario_round_trips() {
+    let scenario = generate::generate(12, 300, 7).unwrap();
+    let text = generate::to_yaml(&scenario).unwrap();
+    let again = parse_model(&text, "gen.yaml").unwrap();
+    assert_eq!(again, scenario);
+    let config = parse(&text, "gen.yaml").unwrap();
+    assert_eq!(
+        config.objects.iter().filter(|o| o["kind"] == "Pod").count(),
+        300
+    );
+    assert_eq!(
+        config
+            .objects
+            .iter()
+            .filter(|o| o["kind"] == "Node")
+            .count(),
+        12
+    );
+    assert_eq!(
+        generate::to_yaml(&generate::generate(12, 300, 7).unwrap()).unwrap(),
+        text,
+        "deterministic"
+    );
+    assert!(generate::generate(0, 5, 1).is_err());
+}

@@ -1,0 +1,377 @@
+//! Content checks the serde model cannot express: names that must be unique, references that
+//! must resolve, fields that only make sense for some kinds. Each problem carries the path of the
+//! offending value so the caller can report its line and column.
+
+use std::collections::HashMap;
+
+use super::locate::Seg::{self, Index, Key};
+use super::model::*;
+
+/// The namespaces every cluster has.
+pub const BUILTIN_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// One content problem.
+pub struct Problem {
+    /// Where in the document.
+    pub path: Vec<Seg>,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+type Check = Result<(), Problem>;
+
+fn problem(path: Vec<Seg>, message: impl Into<String>) -> Check {
+    Err(Problem {
+        path,
+        message: message.into(),
+    })
+}
+
+/// Checks a parsed scenario; the first problem found is returned.
+pub fn check(s: &Scenario) -> Check {
+    if s.name.trim().is_empty() {
+        return problem(vec![Key("name")], "name is empty; give the scenario a name");
+    }
+    check_version(
+        &s.kubernetes.version,
+        vec![Key("kubernetes"), Key("version")],
+    )?;
+    if let Some(kubeadm) = &s.kubeadm
+        && kubeadm.image_repository.trim().is_empty()
+    {
+        return problem(
+            vec![Key("kubeadm"), Key("imageRepository")],
+            "imageRepository is empty; give a registry such as registry.k8s.io",
+        );
+    }
+    check_nodes(s)?;
+    check_storage(s)?;
+    check_namespaces(s)?;
+    check_workloads(s)?;
+    check_users(s)
+}
+
+/// A Kubernetes `gitVersion` such as `v1.35.8` (pre-release and build suffixes allowed).
+pub fn check_version(version: &str, path: Vec<Seg>) -> Check {
+    let parsed = version.strip_prefix('v').map(semver::Version::parse);
+    match parsed {
+        Some(Ok(_)) => Ok(()),
+        _ => problem(
+            path,
+            format!("{version:?} is not a Kubernetes version; write it like v1.35.8"),
+        ),
+    }
+}
+
+/// Whether `name` is a DNS-1123 subdomain, as Kubernetes requires of most object names.
+fn dns_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !part.starts_with('-')
+                && !part.ends_with('-')
+        })
+}
+
+fn check_name(name: &str, what: &str, path: Vec<Seg>) -> Check {
+    if dns_name(name) {
+        Ok(())
+    } else {
+        problem(
+            path,
+            format!(
+                "{what} name {name:?} is not valid; use lower-case letters, digits, '-' and '.'"
+            ),
+        )
+    }
+}
+
+/// Fails on the second use of a name in a list.
+fn unique<'a>(names: impl Iterator<Item = &'a str>, list: &'static str, what: &str) -> Check {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, name) in names.enumerate() {
+        if let Some(first) = seen.insert(name, i) {
+            return problem(
+                vec![Key(list), Index(i), Key("name")],
+                format!(
+                    "{what} {name:?} is defined twice (first at {list}[{first}]); give each its own name"
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn check_nodes(s: &Scenario) -> Check {
+    for (i, node) in s.nodes.iter().enumerate() {
+        check_name(
+            &node.name,
+            "node",
+            vec![Key("nodes"), Index(i), Key("name")],
+        )?;
+        if let Some(v) = &node.kubelet_version {
+            check_version(v, vec![Key("nodes"), Index(i), Key("kubeletVersion")])?;
+        }
+        for (t, taint) in node.taints.iter().flatten().enumerate() {
+            if taint.key.trim().is_empty() {
+                return problem(
+                    vec![Key("nodes"), Index(i), Key("taints"), Index(t), Key("key")],
+                    "taint key is empty; give a key such as dedicated",
+                );
+            }
+        }
+        if let Some(ip) = &node.internal_ip
+            && ip.parse::<std::net::IpAddr>().is_err()
+        {
+            return problem(
+                vec![Key("nodes"), Index(i), Key("internalIp")],
+                format!("{ip:?} is not an IP address"),
+            );
+        }
+    }
+    unique(s.nodes.iter().map(|n| n.name.as_str()), "nodes", "node")
+}
+
+fn check_storage(s: &Scenario) -> Check {
+    for (i, class) in s.storage_classes.iter().enumerate() {
+        check_name(
+            &class.name,
+            "storage class",
+            vec![Key("storageClasses"), Index(i), Key("name")],
+        )?;
+        if class.provisioner.trim().is_empty() {
+            return problem(
+                vec![Key("storageClasses"), Index(i), Key("provisioner")],
+                "provisioner is empty; give the CSI driver name, e.g. cinder.csi.openstack.org",
+            );
+        }
+    }
+    unique(
+        s.storage_classes.iter().map(|c| c.name.as_str()),
+        "storageClasses",
+        "storage class",
+    )?;
+    for (i, driver) in s.csi_drivers.iter().enumerate() {
+        check_name(
+            &driver.name,
+            "CSI driver",
+            vec![Key("csiDrivers"), Index(i), Key("name")],
+        )?;
+    }
+    unique(
+        s.csi_drivers.iter().map(|d| d.name.as_str()),
+        "csiDrivers",
+        "CSI driver",
+    )
+}
+
+fn check_namespaces(s: &Scenario) -> Check {
+    for (i, ns) in s.namespaces.iter().enumerate() {
+        let path = vec![Key("namespaces"), Index(i), Key("name")];
+        check_name(&ns.name, "namespace", path.clone())?;
+        if ns.name.len() > 63 || ns.name.contains('.') {
+            return problem(
+                path,
+                format!(
+                    "namespace name {:?} must be a DNS label (no '.', at most 63 characters)",
+                    ns.name
+                ),
+            );
+        }
+    }
+    unique(
+        s.namespaces.iter().map(|n| n.name.as_str()),
+        "namespaces",
+        "namespace",
+    )
+}
+
+fn kind_name(kind: WorkloadKind) -> &'static str {
+    match kind {
+        WorkloadKind::Deployment => "Deployment",
+        WorkloadKind::DaemonSet => "DaemonSet",
+        WorkloadKind::StatefulSet => "StatefulSet",
+        WorkloadKind::ReplicaSet => "ReplicaSet",
+        WorkloadKind::Job => "Job",
+        WorkloadKind::CronJob => "CronJob",
+        WorkloadKind::Pod => "Pod",
+    }
+}
+
+fn check_workloads(s: &Scenario) -> Check {
+    let mut seen: HashMap<(WorkloadKind, &str, &str), usize> = HashMap::new();
+    for (i, w) in s.workloads.iter().enumerate() {
+        let at = |key: &'static str| vec![Key("workloads"), Index(i), Key(key)];
+        let kind = kind_name(w.kind);
+        check_name(&w.name, kind, at("name"))?;
+        if let Some(first) = seen.insert((w.kind, &w.namespace, &w.name), i) {
+            return problem(
+                at("name"),
+                format!(
+                    "{kind} {}/{} is defined twice (first at workloads[{first}]); give each its own name",
+                    w.namespace, w.name
+                ),
+            );
+        }
+        let declared = BUILTIN_NAMESPACES.contains(&w.namespace.as_str())
+            || s.namespaces.iter().any(|n| n.name == w.namespace);
+        if !declared {
+            return problem(
+                at("namespace"),
+                format!(
+                    "namespace {:?} is not declared; add it under namespaces",
+                    w.namespace
+                ),
+            );
+        }
+        if let Some(node) = &w.node {
+            if matches!(w.kind, WorkloadKind::DaemonSet | WorkloadKind::CronJob) {
+                return problem(
+                    at("node"),
+                    format!("node is not allowed for a {kind}; remove it"),
+                );
+            }
+            if !s.nodes.iter().any(|n| &n.name == node) {
+                return problem(
+                    at("node"),
+                    format!("node {node:?} does not exist; use one of the names under nodes"),
+                );
+            }
+        }
+        if w.phase.is_some() && w.kind != WorkloadKind::Pod {
+            return problem(
+                at("phase"),
+                format!("phase is only for kind Pod, not {kind}; remove it"),
+            );
+        }
+        if w.phase.is_some_and(|p| p != PodPhase::Pending) && w.node.is_none() && s.nodes.is_empty()
+        {
+            return problem(
+                at("phase"),
+                "a started pod needs a node, and the scenario has none; add nodes",
+            );
+        }
+        match (w.kind, &w.schedule) {
+            (WorkloadKind::CronJob, None) => {
+                return problem(
+                    at("kind"),
+                    "a CronJob needs a schedule such as \"0 3 * * *\"; add one",
+                );
+            }
+            (WorkloadKind::CronJob, Some(_)) | (_, None) => {}
+            (_, Some(_)) => {
+                return problem(
+                    at("schedule"),
+                    format!("schedule is only for kind CronJob, not {kind}; remove it"),
+                );
+            }
+        }
+        if w.replicas.is_some()
+            && matches!(
+                w.kind,
+                WorkloadKind::DaemonSet | WorkloadKind::Pod | WorkloadKind::CronJob
+            )
+        {
+            return problem(
+                at("replicas"),
+                format!("replicas is not allowed for a {kind}; remove it"),
+            );
+        }
+        if w.containers.is_empty() {
+            return problem(
+                at("containers"),
+                "containers is empty; give at least one container with name and image",
+            );
+        }
+        let mut names: HashMap<&str, ()> = HashMap::new();
+        for (list, key) in [
+            (&w.containers, "containers"),
+            (&w.init_containers, "initContainers"),
+        ] {
+            for (c, container) in list.iter().enumerate() {
+                let path = |field: &'static str| {
+                    vec![Key("workloads"), Index(i), Key(key), Index(c), Key(field)]
+                };
+                check_name(&container.name, "container", path("name"))?;
+                if names.insert(&container.name, ()).is_some() {
+                    return problem(
+                        path("name"),
+                        format!(
+                            "container name {:?} is used twice in this pod; rename one",
+                            container.name
+                        ),
+                    );
+                }
+                if container.image.trim().is_empty() {
+                    return problem(path("image"), "image is empty; give an image reference");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_users(s: &Scenario) -> Check {
+    let Some(users) = &s.users else {
+        return Ok(());
+    };
+    if !users.iter().any(|u| u.permission == PermissionKind::Admin) {
+        return problem(
+            vec![Key("users")],
+            "no user has permission: admin; add one (the written kubeconfig uses the first admin)",
+        );
+    }
+    let mut tokens: HashMap<&str, usize> = HashMap::new();
+    for (i, user) in users.iter().enumerate() {
+        let at = |key: &'static str| vec![Key("users"), Index(i), Key(key)];
+        if user.name.trim().is_empty() {
+            return problem(at("name"), "user name is empty; give the user a name");
+        }
+        if user.token.trim().is_empty() {
+            return problem(at("token"), "token is empty; give the user a bearer token");
+        }
+        if let Some(first) = tokens.insert(&user.token, i) {
+            return problem(
+                at("token"),
+                format!("this token is already used by users[{first}]; tokens must be unique"),
+            );
+        }
+        match (user.permission, user.rules.is_empty()) {
+            (PermissionKind::Rules, true) => {
+                return problem(
+                    at("permission"),
+                    "permission: rules needs a non-empty rules list; add rules",
+                );
+            }
+            (PermissionKind::Admin | PermissionKind::ReadOnly, false) => {
+                return problem(
+                    at("rules"),
+                    "rules are only used with permission: rules; remove them or change the permission",
+                );
+            }
+            _ => {}
+        }
+        for (r, rule) in user.rules.iter().enumerate() {
+            let path =
+                |key: &'static str| vec![Key("users"), Index(i), Key("rules"), Index(r), Key(key)];
+            if rule.verbs.is_empty() {
+                return problem(
+                    path("verbs"),
+                    "verbs is empty; list verbs such as get, list, watch (or \"*\")",
+                );
+            }
+            if rule.resources.is_empty() {
+                return problem(
+                    path("resources"),
+                    "resources is empty; list resources such as pods (or \"*\")",
+                );
+            }
+        }
+    }
+    unique(users.iter().map(|u| u.name.as_str()), "users", "user")
+}
