@@ -151,6 +151,8 @@ where
         Route::Resources(group, version) => {
             discovery(crate::discovery::resources(&group, &version))
         }
+        Route::OpenApiRoot => discovery(Some(crate::openapi::root())),
+        Route::OpenApi(gv) => discovery(crate::openapi::group_version(&gv)),
         Route::Objects(target) => objects(shared, &user, target, req).await,
         Route::NotFound | Route::Version | Route::Health => Err(ApiError::no_route(&path)),
     }
@@ -248,16 +250,19 @@ where
         Some(sub) => format!("{}/{sub}", rt.plural),
         None => rt.plural.to_string(),
     };
-    auth::authorize(
-        user,
-        &Attributes {
-            verb,
-            group: rt.group,
-            resource,
-            namespace: t.namespace.as_deref(),
-            name: t.name.as_deref(),
-        },
-    )?;
+    // Every authenticated user may ask what it may do (upstream's system:basic-user role).
+    if !rt.review {
+        auth::authorize(
+            user,
+            &Attributes {
+                verb,
+                group: rt.group,
+                resource,
+                namespace: t.namespace.as_deref(),
+                name: t.name.as_deref(),
+            },
+        )?;
+    }
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -276,7 +281,7 @@ where
                 .ok_or_else(|| not_found(rt, &t))?;
             Ok(json_response(StatusCode::OK, entry.bytes.clone()))
         }
-        "create" if rt.review => review(rt, user, &body),
+        "create" if rt.review => review(rt, user, &content_type, &body),
         "create" => create(&shared, rt, &t, &params, &content_type, &body),
         "update" => update(&shared, rt, &t, &params, &content_type, &body),
         "patch" => patch_object(&shared, rt, &t, &params, &content_type, &body),
@@ -551,9 +556,13 @@ fn create(
     content_type: &str,
     body: &[u8],
 ) -> Result<Response<Body>> {
-    require_json(content_type)?;
     let dry = params.dry_run()?;
-    let mut obj = parse_json(body)?;
+    let mut obj = if content_type.starts_with(crate::protobuf::MEDIA_TYPE) {
+        crate::protobuf::decode_object(body)?
+    } else {
+        require_json(content_type)?;
+        parse_json(body)?
+    };
     check_body(rt, &mut obj, t)?;
     if rt.namespaced && t.namespace.is_none() && obj.pointer("/metadata/namespace").is_none() {
         return Err(ApiError::bad_request(format!(
@@ -791,8 +800,18 @@ fn delete_collection(
 }
 
 /// SelfSubjectAccessReview / SelfSubjectRulesReview: answered from the user's permission.
-fn review(rt: &ResourceType, user: &User, body: &[u8]) -> Result<Response<Body>> {
-    let mut obj = parse_json(body)?;
+fn review(
+    rt: &ResourceType,
+    user: &User,
+    content_type: &str,
+    body: &[u8],
+) -> Result<Response<Body>> {
+    let mut obj = if content_type.starts_with(crate::protobuf::MEDIA_TYPE) {
+        crate::protobuf::decode_object(body)?
+    } else {
+        require_json(content_type)?;
+        parse_json(body)?
+    };
     let name = String::new();
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
     if !kind.is_empty() && kind != rt.kind {

@@ -32,6 +32,10 @@ pub enum Route {
     Group(String),
     /// `/api/v1`, `/apis/<group>/<version>`.
     Resources(String, String),
+    /// `/openapi/v3`.
+    OpenApiRoot,
+    /// `/openapi/v3/<api|apis/group>/<version>`.
+    OpenApi(String),
     /// Objects.
     Objects(Target),
     /// Nothing served here.
@@ -45,6 +49,8 @@ pub fn parse(path: &str) -> Route {
         ["version"] => Route::Version,
         ["healthz" | "readyz" | "livez", ..] => Route::Health,
         ["api"] => Route::CoreVersions,
+        ["openapi", "v3"] => Route::OpenApiRoot,
+        ["openapi", "v3", rest @ ..] => Route::OpenApi(rest.join("/")),
         ["api", "v1"] => Route::Resources(String::new(), "v1".into()),
         ["api", "v1", rest @ ..] => objects("", "v1", rest),
         ["apis"] => Route::Groups,

@@ -1,0 +1,232 @@
+//! The simulated API server through the real `kubectl` (installed on these machines and in CI).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use scs_kaas_sim::server::RunningSim;
+
+/// A started sim with its kubeconfig written to a fresh temporary directory.
+struct Fixture {
+    sim: RunningSim,
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        let sim = common::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        sim.write_kubeconfig(&dir.path().join("kubeconfig"))
+            .unwrap();
+        Fixture { sim, dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Run kubectl as `user`; returns (success, stdout, stderr).
+    async fn kubectl(&self, user: &str, args: &[&str]) -> (bool, String, String) {
+        let kubeconfig = self.path("kubeconfig");
+        let cache = self.path("cache");
+        let output = tokio::time::timeout(
+            Duration::from_secs(60),
+            tokio::process::Command::new("kubectl")
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .arg("--cache-dir")
+                .arg(&cache)
+                .arg("--context")
+                .arg(user)
+                .args(args)
+                .env("HOME", self.dir.path())
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .expect("kubectl finishes")
+        .expect("kubectl runs");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    async fn ok(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.kubectl("admin", args).await;
+        assert!(ok, "kubectl {args:?} failed:\n{out}\n{err}");
+        out
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+#[tokio::test]
+async fn get_nodes_wide_and_pods_in_all_namespaces() {
+    let f = Fixture::new().await;
+    let out = f.ok(&["get", "nodes", "-o", "wide"]).await;
+    for node in ["node-1", "node-2", "node-3"] {
+        assert!(out.contains(node), "{out}");
+    }
+    let out = f.ok(&["get", "pods", "-A"]).await;
+    assert!(
+        out.contains("kube-system") && out.contains("coredns-1"),
+        "{out}"
+    );
+    let out = f.ok(&["version", "-o", "json"]).await;
+    assert!(out.contains("v1.35.1"), "{out}");
+    drop(f.sim);
+}
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: default
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1
+        ports:
+        - containerPort: 80
+";
+
+#[tokio::test]
+async fn apply_creates_then_configures_a_deployment() {
+    let f = Fixture::new().await;
+    let file = f.path("deploy.yaml");
+    write(&file, DEPLOYMENT);
+    let file = file.to_str().unwrap();
+    assert!(
+        f.ok(&["apply", "-f", file])
+            .await
+            .contains("deployment.apps/web created")
+    );
+    assert!(f.ok(&["apply", "-f", file]).await.contains("unchanged"));
+    write(Path::new(file), &DEPLOYMENT.replace("nginx:1", "nginx:2"));
+    assert!(f.ok(&["apply", "-f", file]).await.contains("configured"));
+    let out = f.ok(&["get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].ports[0].containerPort} {.metadata.generation}"]).await;
+    assert_eq!(out, "nginx:2 80 2");
+    assert!(
+        f.ok(&["label", "deployment", "web", "tier=front"])
+            .await
+            .contains("labeled")
+    );
+    assert!(
+        f.ok(&["get", "deploy", "-l", "tier=front", "-o", "name"])
+            .await
+            .contains("deployment.apps/web")
+    );
+    drop(f.sim);
+}
+
+#[tokio::test]
+async fn delete_namespace_cascades() {
+    let f = Fixture::new().await;
+    f.ok(&["create", "namespace", "doomed"]).await;
+    let file = f.path("cm.yaml");
+    write(
+        &file,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: doomed\ndata: {a: b}\n",
+    );
+    f.ok(&["apply", "-f", file.to_str().unwrap()]).await;
+    assert!(
+        f.ok(&["get", "configmaps", "-n", "doomed", "-o", "name"])
+            .await
+            .contains("configmap/c")
+    );
+    assert!(
+        f.ok(&["delete", "namespace", "doomed"])
+            .await
+            .contains("deleted")
+    );
+    let (ok, _, err) = f.kubectl("admin", &["get", "namespace", "doomed"]).await;
+    assert!(!ok && err.contains("NotFound"), "{err}");
+    assert_eq!(
+        f.ok(&["get", "configmaps", "-n", "doomed", "-o", "name"])
+            .await,
+        ""
+    );
+    drop(f.sim);
+}
+
+#[tokio::test]
+async fn auth_can_i_answers_per_user() {
+    let f = Fixture::new().await;
+    let (ok, out, _) = f
+        .kubectl(
+            "admin",
+            &["auth", "can-i", "create", "pods", "-n", "default"],
+        )
+        .await;
+    assert!(ok && out.trim() == "yes", "{out}");
+    let (ok, out, _) = f
+        .kubectl(
+            "viewer",
+            &["auth", "can-i", "create", "pods", "-n", "default"],
+        )
+        .await;
+    assert!(!ok && out.trim() == "no", "{out}");
+    let (ok, out, _) = f
+        .kubectl("viewer", &["auth", "can-i", "list", "nodes"])
+        .await;
+    assert!(ok && out.trim() == "yes", "{out}");
+    let (ok, _, err) = f.kubectl("viewer", &["create", "namespace", "x"]).await;
+    assert!(!ok && err.contains("forbidden"), "{err}");
+    drop(f.sim);
+}
+
+#[tokio::test]
+async fn get_pvc_watch_sees_changes_until_the_request_timeout() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let f = Fixture::new().await;
+    let file = f.path("pvc.yaml");
+    write(
+        &file,
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\n  namespace: default\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n",
+    );
+    f.ok(&["apply", "-f", file.to_str().unwrap()]).await;
+    let mut child = tokio::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(f.path("kubeconfig"))
+        .arg("--cache-dir")
+        .arg(f.path("cache"))
+        .args(["get", "pvc", "-w", "--request-timeout=2s", "-o", "name"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.as_deref(), Some("persistentvolumeclaim/data"));
+    // A change after the initial list arrives through the watch.
+    f.ok(&["label", "pvc", "data", "seen=yes"]).await;
+    let second = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.as_deref(), Some("persistentvolumeclaim/data"));
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        status.success(),
+        "kubectl ends cleanly at its request timeout"
+    );
+    drop(f.sim);
+}
