@@ -253,7 +253,12 @@ impl RunningSim {
     /// Write the kubeconfig (current context: the first admin) atomically: a temporary file in
     /// the same directory renamed into place, so readers never see a partial file.
     pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
-        let yaml = self.kubeconfig_yaml(self.first_admin().unwrap_or(""));
+        self.write_kubeconfig_for(path, self.first_admin().unwrap_or(""))
+    }
+
+    /// [`RunningSim::write_kubeconfig`] with `user`'s context as the current one.
+    pub fn write_kubeconfig_for(&self, path: &Path, user: &str) -> std::io::Result<()> {
+        let yaml = self.kubeconfig_yaml(user);
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())

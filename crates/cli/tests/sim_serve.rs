@@ -1,0 +1,92 @@
+//! `scs-kaas sim serve` end to end: the real binary serves a shipped scenario, the kubeconfig it
+//! writes works with the kube client, SIGTERM stops it cleanly, bad scenarios exit 2.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, ListParams};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+fn scenario(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(name)
+}
+
+#[tokio::test]
+async fn serve_writes_a_working_kubeconfig_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scs-kaas"))
+        .args(["sim", "serve", "--listen", "127.0.0.1:0", "--scenario"])
+        .arg(scenario("compliant.yaml"))
+        .arg("--kubeconfig-out")
+        .arg(&kubeconfig)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // The "serving" line comes after the kubeconfig is in place.
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("serve starts in time")
+            .unwrap()
+            .expect("serve prints its address");
+        if line.starts_with("serving https://127.0.0.1:") {
+            break;
+        }
+    }
+    let config = kube::config::Kubeconfig::read_from(&kubeconfig).unwrap();
+    assert_eq!(config.current_context.as_deref(), Some("admin"));
+    let config = kube::Config::from_custom_kubeconfig(config, &Default::default())
+        .await
+        .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let nodes = Api::<Node>::all(client)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    assert!(!nodes.items.is_empty());
+
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn a_bad_scenario_exits_2_naming_the_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "name: x\nbogus_key: 1\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_scs-kaas"))
+        .args(["sim", "serve", "--scenario"])
+        .arg(&bad)
+        .arg("--kubeconfig-out")
+        .arg(dir.path().join("kc"))
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bad.yaml:"), "{stderr}");
+    assert!(
+        !dir.path().join("kc").exists(),
+        "no kubeconfig for a server that never served"
+    );
+}
