@@ -4,9 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::object::{
-    self, condition, i64_at, is_terminating, label, name, namespace, owner_ref, uid,
-};
+use super::object::{self, condition, i64_at, is_terminating, label, name, namespace, owner_ref};
 use super::replicaset::index_by_controller;
 use crate::world::{Action, Controller, World};
 
@@ -38,7 +36,10 @@ impl Controller for DeploymentController {
             let template = d.pointer("/spec/template").cloned().unwrap_or(Value::Null);
             let hash = object::template_hash(&template);
             let desired = i64_at(d, "spec.replicas").unwrap_or(1).max(0);
-            let mine = owned.get(uid(d)).cloned().unwrap_or_default();
+            let mine = owned
+                .get(&object::owner_key(d))
+                .cloned()
+                .unwrap_or_default();
             let current = mine
                 .iter()
                 .copied()

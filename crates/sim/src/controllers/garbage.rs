@@ -1,11 +1,12 @@
-//! Garbage collector: deletes objects whose owners (by `ownerReferences` uid) are all gone, so
-//! deleting a Deployment removes its ReplicaSets and their pods.
+//! Garbage collector: deletes objects whose owners (by `ownerReferences`) are all gone, so
+//! deleting a Deployment removes its ReplicaSets and their pods. Owners are matched by kind and
+//! name (see [`super::object::controller_of`] for why not by uid).
 
 use std::collections::HashSet;
 
 use serde_json::Value;
 
-use super::object::{at, name, namespace, uid};
+use super::object::{OwnerKey, at, name, namespace, owner_key};
 use crate::world::{Action, Controller, World};
 
 /// Kinds that own other objects in the simulated cluster.
@@ -66,10 +67,10 @@ impl Controller for GarbageCollector {
         if dependents.is_empty() {
             return Vec::new();
         }
-        let mut alive: HashSet<(String, String)> = HashSet::new();
+        let mut alive: HashSet<OwnerKey> = HashSet::new();
         for kind in OWNERS {
             for object in world.list(kind, None, None) {
-                alive.insert(((*kind).to_string(), uid(&object).to_string()));
+                alive.insert(owner_key(&object));
             }
         }
         dependents
@@ -79,10 +80,20 @@ impl Controller for GarbageCollector {
                 refs.is_some_and(|refs| {
                     refs.iter().all(|r| {
                         let kind = r.get("kind").and_then(Value::as_str).unwrap_or("");
-                        let owner = r.get("uid").and_then(Value::as_str).unwrap_or("");
+                        let owner = r.get("name").and_then(Value::as_str).unwrap_or("");
+                        // Cluster-scoped owners (nodes) have no namespace.
+                        let ns = if kind == "Node" {
+                            ""
+                        } else {
+                            namespace(object)
+                        };
                         // Owners of kinds we do not know are assumed alive: never delete on a guess.
                         OWNERS.contains(&kind)
-                            && !alive.contains(&(kind.to_string(), owner.to_string()))
+                            && !alive.contains(&(
+                                kind.to_string(),
+                                ns.to_string(),
+                                owner.to_string(),
+                            ))
                     })
                 })
             })

@@ -36,7 +36,10 @@ impl Controller for JobController {
         let now = now.to_string();
         let mut actions = Vec::new();
         for job in jobs.iter().filter(|j| !is_terminating(j)) {
-            let mine = owned.get(uid(job)).cloned().unwrap_or_default();
+            let mine = owned
+                .get(&super::object::owner_key(job))
+                .cloned()
+                .unwrap_or_default();
             let counts = Counts::of(&mine);
             let finished = is_finished(job);
             if !finished && !job_suspended(job) {

@@ -48,7 +48,7 @@ fn key_of(value: &Value) -> Key {
 }
 
 impl MemoryWorld {
-    /// A world holding `objects` (given uids where they lack one).
+    /// A world holding `objects`, given fresh uids as the server does.
     pub fn new(objects: Vec<Value>) -> Self {
         let mut world = MemoryWorld::default();
         for object in objects {
@@ -62,9 +62,14 @@ impl MemoryWorld {
         self.objects.values()
     }
 
-    /// Puts an object in, replacing one with the same kind, namespace and name.
-    pub fn put(&mut self, value: Value) {
-        self.objects.insert(key_of(&value), value);
+    /// Creates an object as a user would (fresh uid, creation time `now`).
+    pub fn create_at(&mut self, value: Value, now: jiff::Timestamp) {
+        self.create(value, &now.to_string());
+    }
+
+    /// Replaces an object as a user's update would (generation grows with the spec).
+    pub fn replace(&mut self, value: Value) {
+        self.update(value);
     }
 
     /// Removes an object (as a user's `kubectl delete` would).
@@ -95,15 +100,10 @@ impl MemoryWorld {
                 object::suffix(&counter.to_string(), 5)
             ));
         }
-        if meta.get("uid").is_none() {
-            meta["uid"] = json!(format!("00000000-0000-4000-8000-{counter:012x}"));
-        }
-        if meta.get("creationTimestamp").is_none() {
-            meta["creationTimestamp"] = json!(now);
-        }
-        if meta.get("generation").is_none() {
-            meta["generation"] = json!(1);
-        }
+        // Like the server: identity is assigned on create, whatever the object says.
+        meta["uid"] = json!(format!("00000000-0000-4000-8000-{counter:012x}"));
+        meta["creationTimestamp"] = json!(now);
+        meta["generation"] = json!(1);
         meta["resourceVersion"] = json!(counter.to_string());
         let key = key_of(&value);
         self.objects.entry(key).or_insert(value);

@@ -78,14 +78,36 @@ pub fn is_terminating(value: &Value) -> bool {
     at(value, "metadata.deletionTimestamp").is_some_and(|v| !v.is_null())
 }
 
-/// The uid of the owner that controls this object, if any.
-pub fn controller_uid(value: &Value) -> Option<&str> {
-    at(value, "metadata.ownerReferences")
+/// Identifies an owner: kind, namespace (`""` when cluster-scoped) and name.
+pub type OwnerKey = (String, String, String);
+
+/// The key of an object as an owner.
+pub fn owner_key(value: &Value) -> OwnerKey {
+    (
+        value
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        namespace(value).to_string(),
+        name(value).to_string(),
+    )
+}
+
+/// The owner that controls this object, if any, by kind and name in the object's namespace.
+///
+/// Owners are matched by name rather than uid: the server gives the scenario's initial objects
+/// fresh uids, so the uids the loader wrote into owner references do not survive loading.
+pub fn controller_of(value: &Value) -> Option<OwnerKey> {
+    let r = at(value, "metadata.ownerReferences")
         .and_then(Value::as_array)?
         .iter()
-        .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
-        .and_then(|r| r.get("uid"))
-        .and_then(Value::as_str)
+        .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))?;
+    Some((
+        r.get("kind")?.as_str()?.to_string(),
+        namespace(value).to_string(),
+        r.get("name")?.as_str()?.to_string(),
+    ))
 }
 
 /// An `ownerReferences` entry naming `owner` as controller.

@@ -5,7 +5,8 @@ use std::collections::{BTreeSet, HashMap};
 use serde_json::{Value, json};
 
 use super::object::{
-    self, controller_uid, i64_at, is_terminating, name, namespace, owner_ref, uid,
+    self, OwnerKey, controller_of, i64_at, is_terminating, name, namespace, owner_key, owner_ref,
+    uid,
 };
 use super::pod_status;
 use crate::world::{Action, Controller, World};
@@ -36,7 +37,7 @@ impl Controller for ReplicaSetController {
         let mut actions = Vec::new();
         for rs in sets.iter().filter(|rs| !is_terminating(rs)) {
             let live: Vec<&Value> = owned
-                .get(uid(rs))
+                .get(&owner_key(rs))
                 .map(|list| list.iter().copied().filter(|p| is_live(p)).collect())
                 .unwrap_or_default();
             let desired = i64_at(rs, "spec.replicas").unwrap_or(1).max(0) as usize;
@@ -84,11 +85,11 @@ pub fn is_live(pod: &Value) -> bool {
     !is_terminating(pod) && !pod_status::is_finished(pod)
 }
 
-/// Pods grouped by the uid of their controlling owner.
-pub fn index_by_controller(objects: &[Value]) -> HashMap<&str, Vec<&Value>> {
-    let mut map: HashMap<&str, Vec<&Value>> = HashMap::new();
+/// Objects grouped by their controlling owner.
+pub fn index_by_controller(objects: &[Value]) -> HashMap<OwnerKey, Vec<&Value>> {
+    let mut map: HashMap<OwnerKey, Vec<&Value>> = HashMap::new();
     for o in objects {
-        if let Some(owner) = controller_uid(o) {
+        if let Some(owner) = controller_of(o) {
             map.entry(owner).or_default().push(o);
         }
     }
