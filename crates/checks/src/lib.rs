@@ -11,5 +11,7 @@
 pub mod check;
 pub mod native;
 pub mod registry;
+pub mod release_data;
+pub mod release_refresh;
 
 pub use check::{Access, Check, CheckContext, Mode};

@@ -4,7 +4,7 @@ use crate::check::Check;
 
 /// All native checks, in a stable order.
 pub fn all() -> Vec<Box<dyn Check>> {
-    vec![]
+    vec![Box::new(crate::native::version_policy::VersionPolicyCheck)]
 }
 
 /// The native check with this id, if there is one.

@@ -1,1 +1,3 @@
 //! One module per native check. Each file holds the check's gatherer, its pure judge, and tests.
+
+pub mod version_policy;

@@ -1,0 +1,121 @@
+//! `version-policy-check` (scs-0210): is the cluster's Kubernetes version supported and patched?
+//!
+//! Gathers `/version` and every node's kubelet version, then hands them to the pure judge
+//! [`scs_kaas_core::version_policy::judge`] with the release data (newer of cache and snapshot,
+//! loaded once per process). Assignments:
+//! - `version_policy=v1|v2` (default v2): which edition of scs-0210 to judge by;
+//! - `eol=fail|warn` (default fail): whether an end-of-life branch fails or only warns.
+
+use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, ListParams};
+use scs_kaas_core::finding::{Finding, Outcome};
+use scs_kaas_core::version_policy::{self, ClusterVersions, PolicyOptions, PolicyVersion};
+
+use crate::check::{Access, Check, CheckContext, Mode};
+use crate::release_data;
+
+/// The scs-0210 version policy check.
+pub struct VersionPolicyCheck;
+
+/// Nodes are listed in pages of this size so large clusters stay cheap.
+const PAGE: u32 = 500;
+
+impl Check for VersionPolicyCheck {
+    fn id(&self) -> &'static str {
+        "version-policy-check"
+    }
+
+    fn standard(&self) -> &'static str {
+        "scs-0210-v2"
+    }
+
+    fn description(&self) -> &'static str {
+        "the cluster runs a supported Kubernetes branch with recent patches and no overdue critical-CVE fix"
+    }
+
+    fn mode(&self) -> Mode {
+        Mode::ReadOnly
+    }
+
+    fn access(&self) -> Vec<Access> {
+        vec![Access::read("list", "", "nodes")]
+    }
+
+    fn run<'a>(&'a self, ctx: &'a CheckContext) -> BoxFuture<'a, Outcome> {
+        Box::pin(run(ctx))
+    }
+}
+
+/// Read the assignments into policy options; a bad value is named.
+pub fn options(ctx: &CheckContext) -> Result<PolicyOptions, String> {
+    let mut options = PolicyOptions::default();
+    if let Some(v) = ctx.arg("version_policy") {
+        options.policy = v.parse::<PolicyVersion>()?;
+    }
+    if let Some(v) = ctx.arg("eol") {
+        options.eol_fails = match v.trim() {
+            "fail" => true,
+            "warn" => false,
+            other => {
+                return Err(format!(
+                    "eol=`{other}` is not valid: use eol=fail or eol=warn"
+                ));
+            }
+        };
+    }
+    Ok(options)
+}
+
+/// Gather what the judge needs from the cluster.
+pub async fn gather(client: &kube::Client) -> Result<ClusterVersions, String> {
+    let info = client
+        .apiserver_version()
+        .await
+        .map_err(|e| format!("cannot read /version: {e}"))?;
+    let nodes: Api<Node> = Api::all(client.clone());
+    let mut kubelets = Vec::new();
+    let mut params = ListParams::default().limit(PAGE);
+    loop {
+        let page = nodes
+            .list(&params)
+            .await
+            .map_err(|e| format!("cannot list nodes: {e}"))?;
+        kubelets.extend(page.items.into_iter().map(|n| {
+            let kubelet = n
+                .status
+                .and_then(|s| s.node_info)
+                .map(|i| i.kubelet_version)
+                .unwrap_or_default();
+            (n.metadata.name.unwrap_or_default(), kubelet)
+        }));
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => break,
+        }
+    }
+    Ok(ClusterVersions {
+        server: info.git_version,
+        kubelets,
+    })
+}
+
+async fn run(ctx: &CheckContext) -> Outcome {
+    let options = match options(ctx) {
+        Ok(o) => o,
+        Err(e) => return Outcome::abort("VER-00", e),
+    };
+    let cluster = match gather(&ctx.client).await {
+        Ok(c) => c,
+        Err(e) => return Outcome::abort("VER-01", e),
+    };
+    let loaded = release_data::load(ctx.cache_dir.as_deref());
+    let mut outcome = version_policy::judge(&cluster, &loaded.db, &options, ctx.now);
+    outcome.findings.extend(
+        loaded
+            .notes
+            .iter()
+            .map(|n| Finding::warn("VER-00", n.clone())),
+    );
+    outcome
+}

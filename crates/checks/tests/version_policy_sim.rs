@@ -1,0 +1,310 @@
+//! `version-policy-check` end to end: the sim serves `/version` and nodes over HTTPS, a kube
+//! client built from its kubeconfig gathers them, the judge decides with the built-in snapshot.
+//!
+//! The clusters mirror the scenarios `compliant`, `outdated-patch`, `eol-version` and
+//! `cve-affected`; they are built in code on the sim's own config type so the judgement dates can
+//! be pinned next to the versions they are about.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use scs_kaas_checks::registry;
+use scs_kaas_checks::{Check, CheckContext};
+use scs_kaas_core::finding::{Outcome, Severity, Status};
+use scs_kaas_sim::server::{self, RunningSim};
+use scs_kaas_sim::world::{Permission, SimConfig, User};
+use serde_json::json;
+
+const TOKEN: &str = "version-policy-admin-token";
+
+fn config(name: &str, server: &str, kubelets: &[&str]) -> SimConfig {
+    let mut objects = vec![
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}),
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}}),
+    ];
+    for (i, kubelet) in kubelets.iter().enumerate() {
+        objects.push(json!({"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": format!("node-{i}")},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}],
+                       "nodeInfo": {"kubeletVersion": kubelet}}}));
+    }
+    SimConfig {
+        name: name.into(),
+        git_version: server.into(),
+        users: vec![User {
+            name: "admin".into(),
+            token: TOKEN.into(),
+            permission: Permission::Admin,
+        }],
+        objects,
+        controllers: Vec::new(),
+    }
+}
+
+async fn start(config: SimConfig) -> RunningSim {
+    server::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("the sim starts")
+}
+
+async fn client(sim: &RunningSim) -> kube::Client {
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&sim.kubeconfig_yaml("admin")).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(
+        kubeconfig,
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
+fn context(
+    client: kube::Client,
+    now: &str,
+    args: &[(&str, &str)],
+    cache: &std::path::Path,
+) -> CheckContext {
+    CheckContext {
+        client,
+        kubeconfig: None,
+        args: args
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<BTreeMap<_, _>>(),
+        now: now.parse().unwrap(),
+        deadline: Duration::from_secs(30),
+        run_id: "0badcafe".into(),
+        // An empty cache directory: the built-in snapshot (as of 2026-08-22) decides.
+        cache_dir: Some(cache.to_path_buf()),
+    }
+}
+
+async fn run(config: SimConfig, now: &str, args: &[(&str, &str)]) -> Outcome {
+    let sim = start(config).await;
+    let cache = tempfile::tempdir().unwrap();
+    let check = registry::find("version-policy-check").expect("registered");
+    let ctx = context(client(&sim).await, now, args, cache.path());
+    let outcome = check.run(&ctx).await;
+    sim.shutdown().await;
+    outcome
+}
+
+fn has(o: &Outcome, rule: &str, severity: Severity, text: &str) -> bool {
+    o.findings
+        .iter()
+        .any(|f| f.rule == rule && f.severity == severity && f.message.contains(text))
+}
+
+fn dump(o: &Outcome) -> String {
+    o.findings
+        .iter()
+        .map(|f| f.log_line())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn compliant_cluster_passes_with_forward_looking_warning() {
+    let o = run(
+        config("compliant", "v1.35.8", &["v1.35.8", "v1.35.8", "v1.35.8"]),
+        "2026-08-25T10:00:00Z",
+        &[],
+    )
+    .await;
+    assert_eq!(o.status, Status::Pass, "{}", dump(&o));
+    assert!(
+        has(
+            &o,
+            "VER-03",
+            Severity::Info,
+            "v1.35.8 is the newest known GA patch of 1.35"
+        ),
+        "{}",
+        dump(&o)
+    );
+    assert!(
+        has(
+            &o,
+            "VER-09",
+            Severity::Info,
+            "3 node(s) run kubelet v1.35.8"
+        ),
+        "{}",
+        dump(&o)
+    );
+    // One release behind but inside the window: still PASS, with the deadline.
+    let o = run(
+        config("compliant", "v1.35.7", &["v1.35.7"]),
+        "2026-08-25T10:00:00Z",
+        &[],
+    )
+    .await;
+    assert_eq!(o.status, Status::Pass, "{}", dump(&o));
+    assert!(
+        has(
+            &o,
+            "VER-03",
+            Severity::Warn,
+            "v1.35.8 was released 2026-08-20: roll out by 2026-09-20"
+        ),
+        "{}",
+        dump(&o)
+    );
+}
+
+#[tokio::test]
+async fn outdated_patch_fails() {
+    let o = run(
+        config("outdated-patch", "v1.35.2", &["v1.35.2"]),
+        "2026-08-22T10:00:00Z",
+        &[],
+    )
+    .await;
+    assert_eq!(o.status, Status::Fail, "{}", dump(&o));
+    assert!(
+        has(
+            &o,
+            "VER-03",
+            Severity::Error,
+            "v1.35.2 is outdated: v1.35.3 was released 2026-03-18"
+        ),
+        "{}",
+        dump(&o)
+    );
+    // Kubelets that lag only warn.
+    assert!(
+        has(&o, "VER-09", Severity::Warn, "v1.35.2 is outdated"),
+        "{}",
+        dump(&o)
+    );
+}
+
+#[tokio::test]
+async fn v1_semantics_are_selectable() {
+    // v1.35.7 three weeks after v1.35.8: fine under v2 (31 days), outdated under v1 (7 days).
+    let cfg = || config("outdated-patch", "v1.35.7", &["v1.35.7"]);
+    let v2 = run(cfg(), "2026-09-10T10:00:00Z", &[("version_policy", "v2")]).await;
+    assert_eq!(v2.status, Status::Pass, "{}", dump(&v2));
+    let v1 = run(cfg(), "2026-09-10T10:00:00Z", &[("version_policy", "v1")]).await;
+    assert_eq!(v1.status, Status::Fail, "{}", dump(&v1));
+    assert!(
+        has(&v1, "VER-03", Severity::Error, "(7-day window)"),
+        "{}",
+        dump(&v1)
+    );
+    let bad = run(cfg(), "2026-09-10T10:00:00Z", &[("version_policy", "v3")]).await;
+    assert_eq!(bad.status, Status::Abort);
+    assert!(
+        has(
+            &bad,
+            "VER-00",
+            Severity::Error,
+            "`v3` is not a version policy edition"
+        ),
+        "{}",
+        dump(&bad)
+    );
+}
+
+#[tokio::test]
+async fn eol_version_fails_and_can_be_softened() {
+    let cfg = || config("eol-version", "v1.33.13", &["v1.33.13"]);
+    let o = run(cfg(), "2026-08-22T10:00:00Z", &[]).await;
+    assert_eq!(o.status, Status::Fail, "{}", dump(&o));
+    assert!(
+        has(
+            &o,
+            "VER-02",
+            Severity::Error,
+            "branch 1.33 of v1.33.13 reached its upstream end of life on 2026-06-28"
+        ),
+        "{}",
+        dump(&o)
+    );
+    let soft = run(cfg(), "2026-08-22T10:00:00Z", &[("eol", "warn")]).await;
+    assert_eq!(soft.status, Status::Pass, "{}", dump(&soft));
+}
+
+#[tokio::test]
+async fn cve_affected_cluster_fails_on_the_fix_deadline() {
+    // CVE-2023-3676 (CVSS 8.8) is fixed in v1.27.5, published 2023-08-23; on 2023-09-20 the
+    // 31-day patch window is still open but the 14-day critical-CVE deadline has passed.
+    let o = run(
+        config("cve-affected", "v1.27.4", &["v1.27.4"]),
+        "2023-09-20T10:00:00Z",
+        &[],
+    )
+    .await;
+    assert_eq!(o.status, Status::Fail, "{}", dump(&o));
+    assert!(
+        has(&o, "VER-03", Severity::Warn, "roll out by 2023-09-23"),
+        "{}",
+        dump(&o)
+    );
+    assert!(
+        has(
+            &o,
+            "VER-04",
+            Severity::Error,
+            "critical CVE-2023-3676 (CVSS 8.8) affects v1.27.4; v1.27.5 fixes it, released 2023-08-23: the 14-day deadline 2023-09-06 has passed"
+        ),
+        "{}",
+        dump(&o)
+    );
+}
+
+#[tokio::test]
+async fn unparsable_server_version_aborts() {
+    let o = run(
+        config("weird", "v1.35", &["v1.35.8"]),
+        "2026-08-22T10:00:00Z",
+        &[],
+    )
+    .await;
+    assert_eq!(o.status, Status::Abort, "{}", dump(&o));
+    assert!(
+        has(
+            &o,
+            "VER-01",
+            Severity::Error,
+            "gitVersion `v1.35` is not a Kubernetes version"
+        ),
+        "{}",
+        dump(&o)
+    );
+}
+
+/// Performance: `cargo test -p scs-kaas-checks --release --test version_policy_sim -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "benchmark: run by hand and report the numbers"]
+async fn bench_check_end_to_end() {
+    let kubelets: Vec<String> = (0..1000).map(|i| format!("v1.35.{}", 6 + i % 3)).collect();
+    let refs: Vec<&str> = kubelets.iter().map(String::as_str).collect();
+    for (label, nodes) in [("3 nodes", &refs[..3]), ("1000 nodes", &refs[..])] {
+        let sim = start(config("bench", "v1.35.8", nodes)).await;
+        let cache = tempfile::tempdir().unwrap();
+        let check = registry::find("version-policy-check").unwrap();
+        let ctx = context(
+            client(&sim).await,
+            "2026-08-25T10:00:00Z",
+            &[],
+            cache.path(),
+        );
+        let mut times = Vec::new();
+        for _ in 0..20 {
+            let start = Instant::now();
+            let o = check.run(&ctx).await;
+            times.push(start.elapsed());
+            assert_eq!(o.status, Status::Pass);
+        }
+        let first = times[0];
+        times.sort();
+        println!(
+            "version-policy-check, {label}: first run {:?} (includes data load), median {:?}, max {:?}",
+            first,
+            times[times.len() / 2],
+            times[times.len() - 1]
+        );
+        sim.shutdown().await;
+    }
+}
