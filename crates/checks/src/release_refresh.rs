@@ -597,7 +597,7 @@ fn merge_branches(known: &mut Vec<BranchEol>, fetched: Vec<BranchEol>) {
             None => known.push(b),
         }
     }
-    known.sort_by(|a, b| b.branch.cmp(&a.branch));
+    known.sort_by_key(|b| std::cmp::Reverse(b.branch));
 }
 
 /// Parse `schedule.yaml`: `schedules[]` with `release`, `endOfLifeDate`, `maintenanceModeStartDate`.

@@ -20,12 +20,15 @@ enum Mode {
     Malformed,
 }
 
+/// Path and query, authorization header, if-none-match header.
+type Logged = (String, Option<String>, Option<String>);
+
 #[derive(Clone)]
 struct Upstream {
     base: String,
     mode: Arc<Mutex<Mode>>,
     /// (path and query, authorization header, if-none-match header) of every request.
-    log: Arc<Mutex<Vec<(String, Option<String>, Option<String>)>>>,
+    log: Arc<Mutex<Vec<Logged>>>,
 }
 
 fn recorded(name: &str) -> String {
@@ -102,7 +105,8 @@ async fn releases(
 }
 
 async fn osv(UrlPath(id): UrlPath<String>) -> Response {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/refresh/osv/{id}"));
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/refresh/osv/{id}.json"));
     match std::fs::read_to_string(path) {
         Ok(body) => (StatusCode::OK, body).into_response(),
         Err(_) => (

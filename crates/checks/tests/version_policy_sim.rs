@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use scs_kaas_checks::CheckContext;
 use scs_kaas_checks::registry;
-use scs_kaas_checks::{Check, CheckContext};
 use scs_kaas_core::finding::{Outcome, Severity, Status};
 use scs_kaas_sim::server::{self, RunningSim};
 use scs_kaas_sim::world::{Permission, SimConfig, User};
@@ -227,7 +227,7 @@ async fn eol_version_fails_and_can_be_softened() {
 
 #[tokio::test]
 async fn cve_affected_cluster_fails_on_the_fix_deadline() {
-    // CVE-2023-3676 (CVSS 8.8) is fixed in v1.27.5, published 2023-08-23; on 2023-09-20 the
+    // CVE-2023-3676 (CVSS 8.8) is fixed in v1.27.5, published 2023-08-24; on 2023-09-20 the
     // 31-day patch window is still open but the 14-day critical-CVE deadline has passed.
     let o = run(
         config("cve-affected", "v1.27.4", &["v1.27.4"]),
@@ -237,7 +237,7 @@ async fn cve_affected_cluster_fails_on_the_fix_deadline() {
     .await;
     assert_eq!(o.status, Status::Fail, "{}", dump(&o));
     assert!(
-        has(&o, "VER-03", Severity::Warn, "roll out by 2023-09-23"),
+        has(&o, "VER-03", Severity::Warn, "roll out by 2023-09-24"),
         "{}",
         dump(&o)
     );
@@ -246,7 +246,7 @@ async fn cve_affected_cluster_fails_on_the_fix_deadline() {
             &o,
             "VER-04",
             Severity::Error,
-            "critical CVE-2023-3676 (CVSS 8.8) affects v1.27.4; v1.27.5 fixes it, released 2023-08-23: the 14-day deadline 2023-09-06 has passed"
+            "critical CVE-2023-3676 (CVSS 8.8) affects v1.27.4; v1.27.5 fixes it, released 2023-08-24: the 14-day deadline 2023-09-07 has passed"
         ),
         "{}",
         dump(&o)

@@ -208,12 +208,17 @@ impl ReleaseDb {
 
     /// One line naming the data: "built-in snapshot as of 2026-08-22 (92 days old)".
     pub fn describe(&self, now: jiff::Timestamp) -> String {
-        format!(
-            "{} as of {} ({} days old)",
-            self.origin,
-            self.data.as_of,
-            self.age_days(now)
-        )
+        let age = self.age_days(now);
+        if age < 0 {
+            format!(
+                "{} as of {} (newer than the judgement day {}: later releases are ignored)",
+                self.origin,
+                self.data.as_of,
+                utc_date(now)
+            )
+        } else {
+            format!("{} as of {} ({age} days old)", self.origin, self.data.as_of)
+        }
     }
 
     /// A loud warning when the data is too old to trust for today's judgement.
@@ -327,6 +332,10 @@ mod tests {
         assert_eq!(
             db.describe(ts("2026-11-22T12:00:00Z")),
             "built-in snapshot as of 2026-08-22 (92 days old)"
+        );
+        assert!(
+            db.describe(ts("2026-01-01T00:00:00Z"))
+                .contains("newer than the judgement day 2026-01-01")
         );
     }
 
