@@ -71,6 +71,8 @@ pub struct CheckContext {
     pub run_id: String,
     /// Where cached upstream data lives (`versions refresh` writes it); `None` means the default.
     pub cache_dir: Option<PathBuf>,
+    /// Active-only permissions the pre-flight found denied: the check skips or reports that part.
+    pub denied: Vec<Access>,
 }
 
 impl CheckContext {

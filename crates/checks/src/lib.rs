@@ -4,6 +4,7 @@
 //! - [`check`]: the one small [`Check`] trait every check implements, and its [`CheckContext`].
 //! - [`registry`]: the list of every native check, by id. Start here to find a check.
 //! - [`native`]: one file per check.
+//! - [`runner`]: plans a scope run and executes native checks and scope programs under deadlines.
 //!
 //! A check is split into *gather* (I/O against the cluster) and *judge* (a pure function of what
 //! was gathered, the release data and "now"), so judges are tested with tables of fixtures.
@@ -13,5 +14,6 @@ pub mod native;
 pub mod registry;
 pub mod release_data;
 pub mod release_refresh;
+pub mod runner;
 
 pub use check::{Access, Check, CheckContext, Mode};

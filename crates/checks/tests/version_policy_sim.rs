@@ -76,6 +76,7 @@ fn context(
         run_id: "0badcafe".into(),
         // An empty cache directory: the built-in snapshot (as of 2026-08-22) decides.
         cache_dir: Some(cache.to_path_buf()),
+        denied: Vec::new(),
     }
 }
 
