@@ -33,6 +33,9 @@ enum Command {
     /// Sign, verify and upload SCS compliance reports (SSH signatures, monitor upload).
     #[command(subcommand)]
     Report(cmd::report::ReportCommand),
+    /// Kubernetes versions: upstream status, offering checks, `.x` resolution, data refresh.
+    #[command(subcommand)]
+    Versions(cmd::versions::VersionsCommand),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => cmd::demo::run(args).await,
             Command::Sim(command) => cmd::sim::run(command).await,
             Command::Report(command) => cmd::report::run(command).await,
+            Command::Versions(command) => cmd::versions::run(command).await,
         }
     });
     match result {

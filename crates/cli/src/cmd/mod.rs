@@ -3,3 +3,4 @@
 pub mod demo;
 pub mod report;
 pub mod sim;
+pub mod versions;
