@@ -1,9 +1,9 @@
 //! `version-policy-check` end to end: the sim serves `/version` and nodes over HTTPS, a kube
 //! client built from its kubeconfig gathers them, the judge decides with the built-in snapshot.
 //!
-//! The clusters mirror the scenarios `compliant`, `outdated-patch`, `eol-version` and
-//! `cve-affected`; they are built in code on the sim's own config type so the judgement dates can
-//! be pinned next to the versions they are about.
+//! The shipped scenario files `compliant`, `outdated-patch`, `eol-version` and `cve-affected`
+//! are judged as of the day they describe; smaller clusters built in code on the sim's own config
+//! type cover the boundaries, the assignments and odd versions.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -48,7 +48,8 @@ async fn start(config: SimConfig) -> RunningSim {
 }
 
 async fn client(sim: &RunningSim) -> kube::Client {
-    let kubeconfig = kube::config::Kubeconfig::from_yaml(&sim.kubeconfig_yaml("admin")).unwrap();
+    let user = sim.first_admin().expect("an admin user").to_string();
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&sim.kubeconfig_yaml(&user)).unwrap();
     let config = kube::Config::from_custom_kubeconfig(
         kubeconfig,
         &kube::config::KubeConfigOptions::default(),
@@ -88,6 +89,93 @@ async fn run(config: SimConfig, now: &str, args: &[(&str, &str)]) -> Outcome {
     let outcome = check.run(&ctx).await;
     sim.shutdown().await;
     outcome
+}
+
+fn scenario(name: &str) -> SimConfig {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(format!("{name}.yaml"));
+    scs_kaas_sim::scenario::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The shipped scenarios, judged on the day they were written for (2026-11-22; the CVE one on
+/// 2023-09-20) with the built-in snapshot.
+#[tokio::test]
+async fn shipped_scenarios() {
+    let o = run(scenario("compliant"), "2026-11-22T10:00:00Z", &[]).await;
+    assert_eq!(o.status, Status::Pass, "{}", dump(&o));
+    assert!(
+        has(
+            &o,
+            "VER-03",
+            Severity::Info,
+            "v1.35.8 is the newest known GA patch"
+        ),
+        "{}",
+        dump(&o)
+    );
+    assert!(
+        has(
+            &o,
+            "VER-09",
+            Severity::Info,
+            "6 node(s) run kubelet v1.35.8"
+        ),
+        "{}",
+        dump(&o)
+    );
+    // The snapshot is three months old on that day: said loudly.
+    assert!(
+        has(&o, "VER-00", Severity::Warn, "RELEASE DATA IS STALE"),
+        "{}",
+        dump(&o)
+    );
+
+    let o = run(scenario("outdated-patch"), "2026-11-22T10:00:00Z", &[]).await;
+    assert_eq!(o.status, Status::Fail, "{}", dump(&o));
+    assert!(
+        has(
+            &o,
+            "VER-03",
+            Severity::Error,
+            "v1.35.6 is outdated: v1.35.7 was released 2026-07-22 and had to be rolled out by 2026-08-22"
+        ),
+        "{}",
+        dump(&o)
+    );
+
+    let o = run(scenario("eol-version"), "2026-11-22T10:00:00Z", &[]).await;
+    assert_eq!(o.status, Status::Fail, "{}", dump(&o));
+    assert!(
+        has(
+            &o,
+            "VER-02",
+            Severity::Error,
+            "reached its upstream end of life on 2026-06-28"
+        ),
+        "{}",
+        dump(&o)
+    );
+
+    let o = run(scenario("cve-affected"), "2023-09-20T10:00:00Z", &[]).await;
+    assert_eq!(o.status, Status::Fail, "{}", dump(&o));
+    assert!(
+        has(
+            &o,
+            "VER-04",
+            Severity::Error,
+            "critical CVE-2023-3676 (CVSS 8.8) affects v1.27.4; v1.27.5 fixes it"
+        ),
+        "{}",
+        dump(&o)
+    );
+    assert!(
+        !o.findings
+            .iter()
+            .any(|f| f.severity == Severity::Error && f.rule != "VER-04"),
+        "{}",
+        dump(&o)
+    );
 }
 
 fn has(o: &Outcome, rule: &str, severity: Severity, text: &str) -> bool {
