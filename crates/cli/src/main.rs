@@ -25,6 +25,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a certification scope against a cluster: verdicts, SCS report, JUnit.
+    #[command(after_help = exit::EXIT_CODES_HELP)]
+    Check(Box<cmd::check::CheckArgs>),
+    /// Show or export certificate scopes (built-in: scs-compatible-kaas, scs-kaas-extended).
+    #[command(subcommand)]
+    Scope(cmd::scope::ScopeCommand),
     /// Start the simulated cluster with the shipped compliant scenario and show what it serves.
     Demo(cmd::demo::DemoArgs),
     /// The simulated Kubernetes API server (test bed and demo).
@@ -53,6 +59,8 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Check(args) => cmd::check::run(*args).await,
+            Command::Scope(command) => cmd::scope::run(command).await,
             Command::Demo(args) => cmd::demo::run(args).await,
             Command::Sim(command) => cmd::sim::run(command).await,
             Command::Report(command) => cmd::report::run(command).await,

@@ -1,6 +1,9 @@
 //! One file per subcommand.
 
+pub mod check;
+pub mod check_render;
 pub mod demo;
 pub mod report;
+pub mod scope;
 pub mod sim;
 pub mod versions;

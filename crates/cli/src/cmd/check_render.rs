@@ -1,0 +1,135 @@
+//! The human output of `scs-kaas check`: per version and target PASS / FAIL / TENTATIVE with
+//! counts, then every failing, aborted or missing testcase with rule, reason and fix.
+
+use std::collections::BTreeMap;
+
+use scs_kaas_core::finding::{Severity, Status};
+use scs_kaas_core::scope::Scope;
+use scs_kaas_core::verdict::{TestcaseResult, Verdict, VersionVerdict};
+
+use super::check::CheckArgs;
+
+struct Paint(bool);
+
+impl Paint {
+    fn wrap(&self, code: &str, text: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+    fn verdict(&self, v: Verdict) -> String {
+        let code = match v {
+            Verdict::Pass => "1;32",
+            Verdict::Tentative => "1;33",
+            Verdict::Fail => "1;31",
+        };
+        self.wrap(code, v.as_str())
+    }
+    fn status(&self, s: Option<Status>) -> String {
+        match s {
+            Some(Status::Fail) => self.wrap("31", "FAIL"),
+            Some(Status::Abort) => self.wrap("33", "ABORT"),
+            Some(Status::Pass) => self.wrap("32", "PASS"),
+            None => self.wrap("33", "MISSING"),
+        }
+    }
+    fn dim(&self, text: &str) -> String {
+        self.wrap("2", text)
+    }
+}
+
+/// Render the table; `colour` only when stdout is a terminal.
+pub fn table(
+    subject: &str,
+    scope: &Scope,
+    args: &CheckArgs,
+    verdicts: &[VersionVerdict],
+    results: &BTreeMap<String, TestcaseResult>,
+    colour: bool,
+) -> String {
+    let p = Paint(colour);
+    let mut out = String::new();
+    let filters = args.filters();
+    let filters = if filters.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", filters.join("] ["))
+    };
+    let mut listed: Vec<String> = Vec::new();
+    for v in verdicts {
+        out.push_str(&format!(
+            "{subject} {}{filters} {} ({}):\n",
+            scope.name,
+            v.version,
+            if v.explicit {
+                v.validity.to_string()
+            } else {
+                "forced".into()
+            }
+        ));
+        if v.targets.is_empty() {
+            out.push_str("  (no targets)\n");
+        }
+        for t in &v.targets {
+            out.push_str(&format!(
+                "  {:<10} {:<10} {}\n",
+                t.target,
+                p.verdict(t.verdict),
+                t.counts()
+            ));
+            for id in t.failed.iter().chain(&t.aborted).chain(&t.missing) {
+                if !listed.contains(id) {
+                    listed.push(id.clone());
+                }
+            }
+        }
+    }
+    if !listed.is_empty() {
+        out.push('\n');
+    }
+    for id in &listed {
+        let r = results.get(id);
+        let status = r.and_then(|r| r.status);
+        out.push_str(&format!("{} {id}", p.status(status)));
+        if let Some(tc) = scope.testcase(id) {
+            if let Some(d) = &tc.description {
+                out.push_str(&format!(": {}", d.lines().next().unwrap_or("")));
+            }
+            out.push('\n');
+            if let Some(url) = &tc.url {
+                out.push_str(&format!("    {}\n", p.dim(url)));
+            }
+        } else {
+            out.push('\n');
+        }
+        if let Some(reason) = r.and_then(|r| r.reason.as_ref()) {
+            out.push_str(&format!("    reason: {reason}\n"));
+        }
+        for f in r.map(|r| r.findings.as_slice()).unwrap_or(&[]) {
+            if f.severity == Severity::Info {
+                continue;
+            }
+            out.push_str(&format!(
+                "    {} [{}] {}",
+                f.severity.prefix(),
+                f.rule,
+                f.message
+            ));
+            if let Some(o) = &f.object {
+                out.push_str(&format!(" ({o})"));
+            }
+            out.push('\n');
+            if let Some(fix) = &f.fix {
+                out.push_str(&format!("      fix: {fix}\n"));
+            }
+        }
+    }
+    let overall = scs_kaas_core::verdict::overall(verdicts);
+    out.push_str(&format!(
+        "\nOverall (main targets): {}\n",
+        p.verdict(overall)
+    ));
+    out
+}

@@ -1,0 +1,381 @@
+//! `scs-kaas check` end to end: the real binary against the simulated cluster (native checks) and
+//! against scope files whose programs are small shell scripts; exit codes, report, signature.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use scs_kaas_core::finding::Status;
+use scs_kaas_core::report;
+use scs_kaas_sim::server::{self, RunningSim};
+use tokio::process::Command;
+
+fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
+
+async fn sim(scenario: &str, kubeconfig: &Path) -> RunningSim {
+    let config =
+        scs_kaas_sim::scenario::load(&repo(&format!("scenarios/{scenario}.yaml"))).unwrap();
+    let sim = server::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    sim.write_kubeconfig(kubeconfig).unwrap();
+    sim
+}
+
+async fn scs_kaas(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_scs-kaas"))
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "rc={:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A date on which the compliant scenario's v1.35.8 is the newest patch (release data snapshot).
+const PASS_DATE: &str = "2026-08-25";
+
+#[tokio::test]
+async fn compliant_cluster_exits_0_and_writes_a_signed_valid_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let _sim = sim("compliant", &kc).await;
+    let key = dir.path().join("id");
+    let keygen = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ci", "-f"])
+        .arg(&key)
+        .output()
+        .expect("this test needs ssh-keygen: apt-get install openssh-client");
+    assert!(keygen.status.success());
+    let report_path = dir.path().join("report.yaml");
+    let out = scs_kaas(&[
+        "check",
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+        "--tests",
+        "version-policy-check",
+        "--date",
+        PASS_DATE,
+        "--subject",
+        "provider-1.35",
+        "--report",
+        report_path.to_str().unwrap(),
+        "--sign-key",
+        key.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "main       PASS       1 passed, 0 failed, 0 aborted, 0 missing, 2 not selected"
+        ),
+        "{}",
+        text(&out)
+    );
+
+    let yaml = std::fs::read_to_string(&report_path).unwrap();
+    let reports = report::parse_stream(&yaml).unwrap();
+    assert_eq!(reports.len(), 1);
+    let r = &reports[0];
+    assert_eq!(r.spec.uuid, "1fffebe6-fd4b-44d3-a36c-fc58b4bb0180");
+    assert_eq!(r.subject, "provider-1.35");
+    assert_eq!(r.reference_date.to_string(), PASS_DATE);
+    assert_eq!(r.run.forced_tests.as_deref(), Some("version-policy-check"));
+    assert_eq!(r.results().get("version-policy-check"), Some(&Status::Pass));
+    let inv = r.run.invocations.iter().next().unwrap().1;
+    assert_eq!(inv.cmd, "scs-kaas native:version-policy-check");
+    assert_eq!(inv.stdout, vec!["version-policy-check: PASS"]);
+
+    // The signature verifies with the public key, and with ssh-keygen itself.
+    let verify = scs_kaas(&[
+        "report",
+        "verify",
+        "--public-key",
+        dir.path().join("id.pub").to_str().unwrap(),
+        report_path.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
+    let pubkey = std::fs::read_to_string(dir.path().join("id.pub")).unwrap();
+    let signers = dir.path().join("allowed_signers");
+    std::fs::write(&signers, format!("provider {pubkey}")).unwrap();
+    let ssh = std::process::Command::new("ssh-keygen")
+        .args(["-Y", "verify", "-f"])
+        .arg(&signers)
+        .args(["-I", "provider", "-n", "report", "-s"])
+        .arg(dir.path().join("report.yaml.sig"))
+        .stdin(std::fs::File::open(&report_path).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        ssh.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ssh.stderr)
+    );
+}
+
+#[tokio::test]
+async fn outdated_cluster_exits_1_with_rule_and_fix_and_json_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let _sim = sim("outdated-patch", &kc).await;
+    let out = scs_kaas(&[
+        "check",
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+        "--tests",
+        "version-policy-check",
+        "--date",
+        PASS_DATE,
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("main       FAIL"), "{}", text(&out));
+    assert!(
+        stdout.contains("FAIL version-policy-check"),
+        "{}",
+        text(&out)
+    );
+    assert!(stdout.contains("ERROR [VER-"), "{}", text(&out));
+    assert!(stdout.contains("fix: "), "{}", text(&out));
+
+    let out = scs_kaas(&[
+        "check",
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+        "--tests",
+        "version-policy-check",
+        "--date",
+        PASS_DATE,
+        "--output",
+        "json",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["verdict"], "FAIL");
+    assert_eq!(json["spec"]["uuid"], "1fffebe6-fd4b-44d3-a36c-fc58b4bb0180");
+    let findings = json["results"]["version-policy-check"]["findings"]
+        .as_array()
+        .unwrap();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["severity"] == "error" && f["fix"].is_string()),
+        "{json}"
+    );
+    // The same document minus the extras is a report.
+    let report = report::parse_json(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    assert_eq!(report.results()["version-policy-check"], Status::Fail);
+}
+
+/// A scope file next to a program; `mode` picks the program's behaviour.
+fn program_scope(dir: &Path, body: &str) -> PathBuf {
+    let script = dir.join("prog.sh");
+    std::fs::write(&script, format!("#!/bin/sh\n{body}\n")).unwrap();
+    let mut perms = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&script, perms).unwrap();
+    let scope = dir.join("scope.yaml");
+    std::fs::write(
+        &scope,
+        "uuid: 5e1f0000-0000-4000-8000-000000000001\nname: program scope\nurl: x\nvariables:\n  - who\nscripts:\n- executable: ./prog.sh\n  args: '{who} {testcases}'\n  testcases:\n  - id: t-one\n  - id: t-two\nmodules:\n  - id: m\n    targets:\n      main: [t-one, t-two]\nversions:\n  - version: v1\n    include: [m]\ntimeline:\n  - date: 2024-01-01\n    versions:\n      v1: draft\n",
+    )
+    .unwrap();
+    scope
+}
+
+async fn run_program_scope(body: &str, extra: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let scope = program_scope(dir.path(), body);
+    let mut args = vec![
+        "check",
+        "--scope",
+        scope.to_str().unwrap(),
+        "--kubeconfig",
+        "/nonexistent/kubeconfig",
+        "--subject",
+        "s",
+        "-a",
+        "who=me",
+    ];
+    args.extend_from_slice(extra);
+    scs_kaas(&args).await
+}
+
+#[tokio::test]
+async fn exit_codes_follow_the_verdict_for_programs() {
+    let pass = run_program_scope("shift; for id in \"$@\"; do echo \"$id: PASS\"; done", &[]).await;
+    assert_eq!(pass.status.code(), Some(0), "{}", text(&pass));
+    let fail = run_program_scope("echo 't-one: PASS'; echo 't-two: FAIL'", &[]).await;
+    assert_eq!(fail.status.code(), Some(1), "{}", text(&fail));
+    let crash = run_program_scope("echo boom >&2; exit 1", &[]).await;
+    assert_eq!(
+        crash.status.code(),
+        Some(3),
+        "a crash is not a pass: {}",
+        text(&crash)
+    );
+    let out = String::from_utf8_lossy(&crash.stdout);
+    assert!(
+        out.contains("ABORT t-one") && out.contains("reason: the program exited with status 1"),
+        "{}",
+        text(&crash)
+    );
+    let hang = run_program_scope("sleep 600", &["--timeout", "1s"]).await;
+    assert_eq!(hang.status.code(), Some(3), "{}", text(&hang));
+    assert!(
+        String::from_utf8_lossy(&hang.stdout).contains("deadline of 1s"),
+        "{}",
+        text(&hang)
+    );
+    let junit = run_program_scope(
+        "echo 't-one: PASS'; echo 't-two: FAIL'; echo 'ERROR: two is <broken>'",
+        &["--output", "junit"],
+    )
+    .await;
+    let xml = String::from_utf8_lossy(&junit.stdout);
+    assert!(
+        xml.contains("<testsuite name=\"program scope v1\" tests=\"2\" failures=\"1\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("ERROR: [PROGRAM] two is &lt;broken&gt;</failure>"),
+        "{xml}"
+    );
+    let yaml = run_program_scope(
+        "echo 't-one: PASS'; echo 't-two: PASS'",
+        &["--output", "yaml"],
+    )
+    .await;
+    let reports = report::parse_stream(&String::from_utf8_lossy(&yaml.stdout)).unwrap();
+    let inv = reports[0].run.invocations.iter().next().unwrap().1;
+    assert_eq!(inv.cmd, "./prog.sh me t-one t-two");
+    assert_eq!(
+        reports[0].run.assignment.get("who").map(String::as_str),
+        Some("me")
+    );
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2_with_a_clear_message() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["-a", "who=a", "-a", "who=b"], "-a who=… is given twice"),
+        (&["-a", "testcases=x"], "`testcases` is computed"),
+        (&["--timeout", "soon"], "--timeout `soon` is not a duration"),
+        (
+            &["--tests", "("],
+            "--tests `(` is not a valid regular expression",
+        ),
+        (&["--version", "v9"], "has no version `v9`; it has: v1"),
+        (
+            &["--tests", "zzz"],
+            "no testcase of the selected versions matches --tests 'zzz'",
+        ),
+        (&["--date", "2023-01-01"], "is valid on 2023-01-01"),
+        (&["--date", "tomorrow"], "--date `tomorrow` is not a date"),
+    ];
+    for (extra, want) in cases {
+        let out = run_program_scope("exit 0", extra).await;
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(want),
+            "{extra:?}: {}",
+            text(&out)
+        );
+    }
+    let out = scs_kaas(&["check", "--scope", "no-such-scope", "--subject", "s"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("neither a scope file nor a built-in scope")
+    );
+    let out = run_program_scope("exit 0", &["--sign-key", "k"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--sign-key needs --report: {}",
+        text(&out)
+    );
+}
+
+#[tokio::test]
+async fn missing_variables_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let scope = program_scope(dir.path(), "exit 0");
+    let out = scs_kaas(&[
+        "check",
+        "--scope",
+        scope.to_str().unwrap(),
+        "--subject",
+        "s",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("-a who=VALUE"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test]
+async fn scope_show_and_export() {
+    let out = scs_kaas(&["scope", "export", "scs-compatible-kaas"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        std::fs::read_to_string(repo("scopes/scs-compatible-kaas.yaml")).unwrap()
+    );
+    let out = scs_kaas(&[
+        "scope",
+        "show",
+        "scs-compatible-kaas",
+        "--date",
+        "2024-06-01",
+    ])
+    .await;
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("v1: draft, stable since 2024-11-26"), "{s}");
+    assert!(
+        s.contains("main: cncf-k8s-conformance, kaas-networking-check, version-policy-check"),
+        "{s}"
+    );
+    assert!(
+        s.contains("version-policy-check\n    lifetime week, section light, attn 1, native check"),
+        "{s}"
+    );
+    let out = scs_kaas(&[
+        "scope",
+        "show",
+        repo("crates/core/tests/data/scopes/scs-compatible-kaas.2024-11-26.yaml")
+            .to_str()
+            .unwrap(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "uuid: u\nname: n\nurl: x\nscripts: []\nmodules: []\nversions: []\ntimeline: []\nowner: me\n").unwrap();
+    let out = scs_kaas(&["scope", "show", bad.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("bad.yaml:8:1: unknown key `owner` in the scope"),
+        "{}",
+        text(&out)
+    );
+}
