@@ -4,7 +4,10 @@ use crate::check::Check;
 
 /// All native checks, in a stable order.
 pub fn all() -> Vec<Box<dyn Check>> {
-    vec![Box::new(crate::native::version_policy::VersionPolicyCheck)]
+    vec![
+        Box::new(crate::native::version_policy::VersionPolicyCheck),
+        Box::new(crate::native::node_distribution::NodeDistributionCheck),
+    ]
 }
 
 /// The native check with this id, if there is one.
