@@ -15,7 +15,22 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Fixture {
-        let sim = common::start().await;
+        Fixture::with(common::start().await)
+    }
+
+    /// A sim serving a shipped scenario (with its controllers).
+    async fn scenario(name: &str) -> Fixture {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../scenarios")
+            .join(name);
+        let config = scs_kaas_sim::scenario::load(&path).expect("shipped scenario loads");
+        let sim = scs_kaas_sim::server::start(config, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        Fixture::with(sim)
+    }
+
+    fn with(sim: RunningSim) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         sim.write_kubeconfig(&dir.path().join("kubeconfig"))
             .unwrap();
@@ -69,12 +84,34 @@ fn write(path: &Path, text: &str) {
 async fn get_nodes_wide_and_pods_in_all_namespaces() {
     let f = Fixture::new().await;
     let out = f.ok(&["get", "nodes", "-o", "wide"]).await;
+    let header: Vec<&str> = out
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        &header[..5],
+        ["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
+        "{out}"
+    );
+    assert!(header.contains(&"INTERNAL-IP"), "{out}");
     for node in ["node-1", "node-2", "node-3"] {
-        assert!(out.contains(node), "{out}");
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(node))
+            .unwrap_or_else(|| panic!("{node} missing:\n{out}"));
+        assert!(line.contains("Ready") && line.contains("v1.35.1"), "{line}");
     }
     let out = f.ok(&["get", "pods", "-A"]).await;
-    assert!(
-        out.contains("kube-system") && out.contains("coredns-1"),
+    let line = out
+        .lines()
+        .find(|l| l.contains("coredns-1"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let cells: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(
+        &cells[..4],
+        ["kube-system", "coredns-1", "0/1", "Running"],
         "{out}"
     );
     let out = f.ok(&["version", "-o", "json"]).await;
@@ -128,6 +165,39 @@ async fn apply_creates_then_configures_a_deployment() {
             .await
             .contains("deployment.apps/web")
     );
+    drop(f.sim);
+}
+
+#[tokio::test]
+async fn applied_deployment_becomes_available_through_the_controllers() {
+    let f = Fixture::scenario("compliant.yaml").await;
+    let file = f.path("deploy.yaml");
+    write(&file, DEPLOYMENT);
+    f.ok(&["apply", "-f", file.to_str().unwrap()]).await;
+    let out = f
+        .ok(&[
+            "wait",
+            "--for=condition=Available",
+            "deployment/web",
+            "-n",
+            "default",
+            "--timeout=60s",
+        ])
+        .await;
+    assert!(out.contains("condition met"), "{out}");
+    let pods = f
+        .ok(&[
+            "get",
+            "pods",
+            "-n",
+            "default",
+            "-l",
+            "app=web",
+            "-o",
+            "jsonpath={.items[*].status.phase}",
+        ])
+        .await;
+    assert_eq!(pods, "Running");
     drop(f.sim);
 }
 

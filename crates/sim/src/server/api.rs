@@ -269,9 +269,14 @@ where
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
+    let as_table = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(crate::table::wanted);
     let body = read_body(req.into_body()).await?;
     match verb {
-        "list" => list(&shared, rt, &t, &params),
+        "list" => list(&shared, rt, &t, &params, as_table),
         "watch" => watch_response(shared, rt, &t, &params),
         "get" if t.sub.as_deref() == Some("log") => pod_log(&shared, &t, &params),
         "get" => {
@@ -279,6 +284,12 @@ where
             let entry = store
                 .get(t.res, &key(rt, &t))
                 .ok_or_else(|| not_found(rt, &t))?;
+            if as_table {
+                let meta = json!({"resourceVersion": entry.rv.to_string()});
+                let table =
+                    crate::table::render(rt.kind, &[&entry.bytes], meta, jiff::Timestamp::now());
+                return Ok(json_value(StatusCode::OK, &table));
+            }
             Ok(json_response(StatusCode::OK, entry.bytes.clone()))
         }
         "create" if rt.review => review(rt, user, &content_type, &body),
@@ -423,7 +434,13 @@ fn selectors(rt: &ResourceType, params: &Params) -> Result<(LabelSelector, Field
     ))
 }
 
-fn list(shared: &Shared, rt: &ResourceType, t: &Target, params: &Params) -> Result<Response<Body>> {
+fn list(
+    shared: &Shared,
+    rt: &ResourceType,
+    t: &Target,
+    params: &Params,
+    as_table: bool,
+) -> Result<Response<Body>> {
     let (labels, fields) = selectors(rt, params)?;
     let limit: Option<usize> = params.number("limit")?;
     let cont = params
@@ -451,6 +468,11 @@ fn list(shared: &Shared, rt: &ResourceType, t: &Target, params: &Params) -> Resu
     let mut meta = json!({"resourceVersion": page.rv.to_string()});
     if let Some(next) = &page.next {
         meta["continue"] = json!(encode_continue(page.rv, next));
+    }
+    if as_table {
+        let items: Vec<&[u8]> = page.items.iter().map(|b| &b[..]).collect();
+        let table = crate::table::render(rt.kind, &items, meta, jiff::Timestamp::now());
+        return Ok(json_value(StatusCode::OK, &table));
     }
     let size: usize = page.items.iter().map(|i| i.len() + 1).sum();
     let mut out = BytesMut::with_capacity(size + 256);

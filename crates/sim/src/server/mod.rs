@@ -83,21 +83,28 @@ pub struct RunningSim {
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// Load the scenario's objects: namespaces first, so that namespaced objects find theirs.
-fn load(store: &mut Store, config: &SimConfig) -> anyhow::Result<()> {
+/// Load the scenario's objects (consumed, so the JSON trees are freed as they are stored):
+/// namespaces first, so that namespaced objects find theirs.
+fn load(store: &mut Store, objects: Vec<serde_json::Value>) -> anyhow::Result<()> {
     let now = jiff::Timestamp::now();
-    let mut ordered: Vec<&serde_json::Value> = config.objects.iter().collect();
-    ordered.sort_by_key(|o| o.get("kind").and_then(|k| k.as_str()) != Some("Namespace"));
-    for (i, obj) in ordered.into_iter().enumerate() {
-        let kind = obj.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+    let (namespaces, others): (Vec<_>, Vec<_>) = objects
+        .into_iter()
+        .partition(|o| o.get("kind").and_then(|k| k.as_str()) == Some("Namespace"));
+    for (i, obj) in namespaces.into_iter().chain(others).enumerate() {
+        let kind = obj
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or("")
+            .to_string();
         let name = obj
             .pointer("/metadata/name")
             .and_then(|k| k.as_str())
-            .unwrap_or("");
-        let res = by_kind(kind).with_context(|| {
+            .unwrap_or("")
+            .to_string();
+        let res = by_kind(&kind).with_context(|| {
             format!("initial object #{i} ({name:?}) has kind {kind:?}, which the simulator does not serve")
         })?;
-        store.create(res, obj.clone(), now, true).map_err(|e| {
+        store.create(res, obj, now, true).map_err(|e| {
             anyhow::anyhow!("initial {kind} {name:?} is not acceptable: {}", e.message)
         })?;
     }
@@ -135,13 +142,19 @@ pub async fn start_with(
 ) -> anyhow::Result<RunningSim> {
     let tls = crate::tls::generate(&config.name).context("cannot generate the TLS certificates")?;
     let mut store = Store::new(options.history);
-    load(&mut store, &config)?;
+    let SimConfig {
+        name,
+        git_version,
+        users,
+        objects,
+        controllers,
+    } = config;
+    load(&mut store, objects)?;
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let (rv_tx, _) = tokio::sync::watch::channel(store.rv());
-    let controllers = config.controllers;
     let (wake_tx, wake_rx) = if controllers.is_empty() {
         (None, None)
     } else {
@@ -150,8 +163,8 @@ pub async fn start_with(
     };
     let shared = Arc::new(Shared {
         store: RwLock::new(store),
-        users: config.users.clone(),
-        git_version: config.git_version.clone(),
+        users: users.clone(),
+        git_version,
         rv_tx,
         wake_tx,
         shutdown: CancellationToken::new(),
@@ -161,15 +174,12 @@ pub async fn start_with(
     }
     let acceptor = TlsAcceptor::from(tls.config);
     let task = tokio::spawn(accept_loop(listener, acceptor, Arc::clone(&shared)));
-    tracing::info!(
-        "simulated cluster {:?} serving on https://{addr}",
-        config.name
-    );
+    tracing::info!("simulated cluster {name:?} serving on https://{addr}");
     Ok(RunningSim {
         addr,
         ca_pem: tls.ca_pem,
-        name: config.name,
-        users: config.users,
+        name,
+        users,
         shared,
         task: Some(task),
     })
