@@ -36,6 +36,9 @@ enum Command {
     /// Kubernetes versions: upstream status, offering checks, `.x` resolution, data refresh.
     #[command(subcommand)]
     Versions(cmd::versions::VersionsCommand),
+    /// The compliance monitor: report API, status pages, badges, metrics.
+    #[command(subcommand)]
+    Monitor(cmd::monitor::MonitorCommand),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Demo(args) => cmd::demo::run(args).await,
             Command::Sim(command) => cmd::sim::run(command).await,
+            Command::Monitor(command) => cmd::monitor::run(command).await,
             Command::Report(command) => cmd::report::run(command).await,
             Command::Versions(command) => cmd::versions::run(command).await,
         }

@@ -5,69 +5,9 @@
 //! a calendar period that follows the one it was produced in. Reproducing the arithmetic exactly
 //! keeps our monitor's verdicts identical to the SCS one for the same data.
 
-use std::fmt;
-use std::str::FromStr;
-
 use jiff::civil::{Date, DateTime};
-use serde::{Deserialize, Serialize};
 
-/// The lifetime of a testcase result as written in a scope YAML.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Lifetime {
-    /// Valid for the rest of the check's day and the next day.
-    Day,
-    /// Valid to the end of the following calendar week (the SCS default when absent).
-    #[default]
-    Week,
-    /// Valid to the end of the following calendar month.
-    Month,
-    /// Valid to the end of the following calendar quarter.
-    Quarter,
-    /// Valid until the 1st of the month after the next, one year later.
-    Year,
-}
-
-/// A lifetime word that is not one of `day`, `week`, `month`, `quarter`, `year`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown lifetime {0:?}: use one of day, week, month, quarter, year")]
-pub struct UnknownLifetime(pub String);
-
-impl FromStr for Lifetime {
-    type Err = UnknownLifetime;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "day" => Ok(Lifetime::Day),
-            "week" => Ok(Lifetime::Week),
-            "month" => Ok(Lifetime::Month),
-            "quarter" => Ok(Lifetime::Quarter),
-            "year" => Ok(Lifetime::Year),
-            other => Err(UnknownLifetime(other.to_string())),
-        }
-    }
-}
-
-impl Lifetime {
-    /// The YAML word for this lifetime.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Lifetime::Day => "day",
-            Lifetime::Week => "week",
-            Lifetime::Month => "month",
-            Lifetime::Quarter => "quarter",
-            Lifetime::Year => "year",
-        }
-    }
-}
-
-impl fmt::Display for Lifetime {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::scope::Lifetime;
 
 /// The first instant at which a result checked at `checked_at` is no longer valid.
 ///
@@ -133,7 +73,6 @@ mod tests {
         assert_eq!(end(2026, 11, 22, Lifetime::Week), date(2026, 11, 30));
         assert_eq!(end(2026, 11, 16, Lifetime::Week), date(2026, 11, 30));
         assert_eq!(end(2026, 11, 23, Lifetime::Week), date(2026, 12, 7));
-        assert_eq!(Lifetime::default(), Lifetime::Week);
     }
 
     #[test]
@@ -174,13 +113,5 @@ mod tests {
             Lifetime::Day,
             datetime(2026, 11, 25, 0, 0, 0, 0)
         ));
-    }
-
-    #[test]
-    fn parses_known_words_and_names_the_bad_one() {
-        assert_eq!("quarter".parse::<Lifetime>(), Ok(Lifetime::Quarter));
-        let err = "infinite".parse::<Lifetime>().unwrap_err();
-        assert!(err.to_string().contains("infinite"));
-        assert!(err.to_string().contains("day, week"));
     }
 }

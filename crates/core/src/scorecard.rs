@@ -8,49 +8,25 @@
 use std::collections::BTreeMap;
 
 use jiff::civil::{Date, DateTime};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::finding::Status;
 use crate::lifetime::{Lifetime, add_period};
 
-/// The validity a scope timeline gives a version on a date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Validity {
-    /// Certifiable.
-    Effective,
-    /// Certifiable but about to expire: a pass is shown orange.
-    Warn,
-    /// Testable, not certifiable; shown only in the `_full` views.
-    Draft,
-    /// Testable, not certifiable.
-    Deprecated,
-}
+pub use crate::scope::Validity;
 
-impl Validity {
-    /// The timeline word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Validity::Effective => "effective",
-            Validity::Warn => "warn",
-            Validity::Draft => "draft",
-            Validity::Deprecated => "deprecated",
-        }
-    }
-
-    /// The suffix `passed_str` appends to a version name (INTEROP §3.5 step 5).
-    pub fn suffix(self) -> &'static str {
-        match self {
-            Validity::Effective => "",
-            Validity::Draft => "*",
-            Validity::Warn => "†",
-            Validity::Deprecated => "††",
-        }
+/// The suffix `passed_str` appends to a version name (INTEROP §3.5 step 5).
+pub fn validity_suffix(validity: Validity) -> &'static str {
+    match validity {
+        Validity::Effective => "",
+        Validity::Draft => "*",
+        Validity::Warn => "†",
+        Validity::Deprecated => "††",
     }
 }
 
 /// One testcase as the score card needs it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CardTestcase {
     /// Testcase id, unique within the scope.
     pub id: String,
@@ -65,7 +41,7 @@ pub struct CardTestcase {
 }
 
 /// One version of a scope with its derived targets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CardVersion {
     /// Version name (`v1`, `next`, ...).
     pub name: String,
@@ -76,7 +52,7 @@ pub struct CardVersion {
 }
 
 /// One timeline entry: from `date` on, these versions have these validities.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TimelineEntry {
     /// First day of the period.
     pub date: Date,
@@ -85,7 +61,7 @@ pub struct TimelineEntry {
 }
 
 /// A scope reduced to what evaluation needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CardScope {
     /// Scope uuid (the key reports refer to).
     pub uuid: String,
@@ -102,6 +78,49 @@ pub struct CardScope {
 }
 
 impl CardScope {
+    /// The score-card view of a parsed scope; `None` for a scope without uuid (a monitor keys
+    /// everything by uuid).
+    pub fn from_scope(scope: &crate::scope::Scope) -> Option<CardScope> {
+        Some(CardScope {
+            uuid: scope.uuid.clone()?,
+            name: scope.name.clone(),
+            url: Some(scope.url.clone()).filter(|u| !u.is_empty()),
+            testcases: scope
+                .testcases
+                .iter()
+                .map(|t| {
+                    (
+                        t.id.clone(),
+                        CardTestcase {
+                            id: t.id.clone(),
+                            lifetime: t.lifetime,
+                            attn: t.attn,
+                            description: t.description.clone().unwrap_or_default(),
+                            url: t.url.clone(),
+                        },
+                    )
+                })
+                .collect(),
+            versions: scope
+                .versions
+                .iter()
+                .map(|v| CardVersion {
+                    name: v.name.clone(),
+                    stabilized_at: v.stabilized_at,
+                    targets: v.targets.clone(),
+                })
+                .collect(),
+            timeline: scope
+                .timeline
+                .iter()
+                .map(|e| TimelineEntry {
+                    date: e.date,
+                    versions: e.versions.clone(),
+                })
+                .collect(),
+        })
+    }
+
     /// The explicit validity of `version` on `date`: the entry with the greatest date ≤ `date`
     /// (ties: first in file order); `None` if that entry does not list the version.
     pub fn explicit_validity(&self, version: &str, date: Date) -> Option<Validity> {
@@ -305,7 +324,7 @@ pub fn evaluate_scope(
     }
     let passed_str = passed
         .iter()
-        .map(|v| format!("{}{}", v.name, v.validity.suffix()))
+        .map(|v| format!("{}{}", v.name, validity_suffix(v.validity)))
         .collect::<Vec<_>>()
         .join(", ");
 

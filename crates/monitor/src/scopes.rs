@@ -2,8 +2,11 @@
 //! scope page shows (modules per version), and the SCS alias names.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 
+use anyhow::Context;
+use scs_kaas_core::scope::{self, Scope};
 use scs_kaas_core::scorecard::CardScope;
 
 /// A module included by a version, for the scope page.
@@ -80,4 +83,76 @@ impl Catalogue {
     pub fn iter(&self) -> impl Iterator<Item = &Arc<ScopeInfo>> {
         self.order.iter().filter_map(|u| self.by_uuid.get(u))
     }
+}
+
+impl ScopeInfo {
+    /// The monitor's view of a parsed scope; a scope without uuid is an error naming it.
+    pub fn from_scope(scope: &Scope) -> anyhow::Result<ScopeInfo> {
+        let card = CardScope::from_scope(scope).with_context(|| {
+            format!(
+                "scope {:?} has no uuid: the monitor keys reports by scope uuid, add `uuid:`",
+                scope.name
+            )
+        })?;
+        let modules = scope
+            .versions
+            .iter()
+            .map(|v| {
+                let list = v
+                    .include
+                    .iter()
+                    .map(|inc| {
+                        let module = scope.modules.iter().find(|m| m.id == inc.module);
+                        ModuleInfo {
+                            id: inc.module.clone(),
+                            name: module
+                                .and_then(|m| m.name.clone())
+                                .unwrap_or_else(|| inc.module.clone()),
+                            url: module.and_then(|m| m.url.clone()),
+                            parameters: inc.parameters.iter().cloned().collect(),
+                        }
+                    })
+                    .collect();
+                (v.name.clone(), list)
+            })
+            .collect();
+        Ok(ScopeInfo { card, modules })
+    }
+}
+
+/// The built-in scopes plus every `*.yaml`/`*.yml` file in `dir` (sorted by name); a file
+/// with the uuid of a built-in scope replaces it. Any file that does not parse is an error
+/// naming the file.
+pub fn load(dir: Option<&Path>) -> anyhow::Result<Vec<ScopeInfo>> {
+    let mut from_dir = Vec::new();
+    if let Some(dir) = dir {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read the scope directory {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+            .collect();
+        files.sort();
+        for file in files {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read scope file {}", file.display()))?;
+            let parsed = Scope::parse(&file.display().to_string(), &text)
+                .with_context(|| format!("invalid scope file {}", file.display()))?;
+            from_dir.push(
+                ScopeInfo::from_scope(&parsed)
+                    .with_context(|| format!("scope file {}", file.display()))?,
+            );
+        }
+    }
+    let mut all = Vec::new();
+    for builtin in scope::builtin::ALL {
+        let parsed = builtin
+            .load()
+            .with_context(|| format!("built-in scope {}", builtin.name))?;
+        let info = ScopeInfo::from_scope(&parsed)?;
+        if !from_dir.iter().any(|s| s.card.uuid == info.card.uuid) {
+            all.push(info);
+        }
+    }
+    all.extend(from_dir);
+    Ok(all)
 }

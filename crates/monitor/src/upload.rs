@@ -5,13 +5,11 @@
 //! clamped to the time the server received the report, so a client cannot make its results
 //! "newest" and unexpiring by dating them in the future.
 
-use std::collections::BTreeSet;
-
 use jiff::civil::DateTime;
-use jiff::tz::Offset;
-use serde_json::Value;
 
 use scs_kaas_core::finding::Status;
+use scs_kaas_core::report::{self, Report};
+use scs_kaas_core::signature;
 
 /// Why an upload was refused; `reason()` labels the rejection metric.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,41 +64,25 @@ impl Format {
     }
 }
 
-const SEPARATOR: &[u8] = b"-----END SSH SIGNATURE-----\n&";
-
 /// Splits `<signature>&<payload>` at the first separator (as `curl --data-binary` joins them).
 pub fn split_body(body: &[u8]) -> Result<(&[u8], &[u8]), UploadError> {
-    let at = body
-        .windows(SEPARATOR.len())
-        .position(|w| w == SEPARATOR)
-        .ok_or(UploadError::MissingSignature)?;
-    let sig_end = at + SEPARATOR.len() - 1;
-    Ok((&body[..sig_end], &body[sig_end + 1..]))
+    signature::split_upload(body).map_err(|_| UploadError::MissingSignature)
 }
 
 /// Verifies an armored SSHSIG over `payload` in namespace `report` against any of `keys`.
 pub fn verify_signature(
     keys: &[ssh_key::PublicKey],
-    signature: &[u8],
+    sig: &[u8],
     payload: &[u8],
 ) -> Result<(), UploadError> {
-    let sig = ssh_key::SshSig::from_pem(signature)
-        .map_err(|e| UploadError::Verification(format!("not an SSH signature ({e})")))?;
     if keys.is_empty() {
         return Err(UploadError::Verification(
-            "the account has no public keys".into(),
+            "the account has no public keys in the bootstrap file".into(),
         ));
     }
-    if keys
-        .iter()
-        .any(|k| k.verify("report", payload, &sig).is_ok())
-    {
-        Ok(())
-    } else {
-        Err(UploadError::Verification(
-            "no key of the account verifies the signature in namespace `report`".into(),
-        ))
-    }
+    signature::verify_with_keys(sig, payload, signature::REPORT_NAMESPACE, keys)
+        .map(|_| ())
+        .map_err(|e| UploadError::Verification(e.to_string()))
 }
 
 /// A validated report ready to be stored.
@@ -118,141 +100,72 @@ pub struct IncomingReport {
     pub received_at: DateTime,
     /// (version column, testcase id, result): `*` for current reports.
     pub results: Vec<(String, String, Status)>,
-    /// The document as JSON text, stored verbatim.
+    /// The document as JSON text (the report model's canonical form).
     pub data: String,
 }
 
-/// Parses the payload into documents (as JSON values, YAML timestamps kept as their text).
-pub fn parse_documents(format: Format, payload: &[u8]) -> Result<Vec<Value>, UploadError> {
-    let docs = match format {
-        Format::Json => {
-            let value: Value = serde_json::from_slice(payload)
-                .map_err(|e| UploadError::Invalid(format!("not JSON: {e}")))?;
-            if !value.is_object() {
-                return Err(UploadError::Invalid(
-                    "a JSON upload must be exactly one report object".into(),
-                ));
-            }
-            vec![value]
-        }
-        Format::Yaml => {
-            let mut docs = Vec::new();
-            for (index, doc) in serde_yaml_ng::Deserializer::from_slice(payload).enumerate() {
-                let value: Value = serde::Deserialize::deserialize(doc).map_err(|e| {
-                    UploadError::Invalid(format!("YAML document {} is invalid: {e}", index + 1))
-                })?;
-                if !value.is_null() {
-                    docs.push(value);
-                }
-            }
-            docs
-        }
-    };
-    if docs.is_empty() {
+/// Parses the payload with the shared report model (YAML stream or one JSON object).
+pub fn parse_documents(format: Format, payload: &[u8]) -> Result<Vec<Report>, UploadError> {
+    let text = std::str::from_utf8(payload)
+        .map_err(|e| UploadError::Invalid(format!("the report is not UTF-8: {e}")))?;
+    let has_content = text.lines().any(|l| {
+        let l = l.trim();
+        !l.is_empty() && !l.starts_with('#') && l != "---" && l != "..."
+    });
+    if !has_content {
         return Err(UploadError::Empty);
     }
-    Ok(docs)
+    match format {
+        Format::Json => report::parse_json(text)
+            .map(|r| vec![r])
+            .map_err(|e| UploadError::Invalid(e.to_string())),
+        Format::Yaml => report::parse_stream(text).map_err(|e| UploadError::Invalid(e.to_string())),
+    }
 }
 
-/// Validates one document; `known_scope` says whether a scope uuid is loaded.
+/// Validates one report; `known_scope` says whether a scope uuid is loaded.
 pub fn validate(
-    doc: Value,
+    report: Report,
     received_at: DateTime,
     known_scope: impl Fn(&str) -> bool,
 ) -> Result<IncomingReport, UploadError> {
-    let invalid = |msg: String| UploadError::Invalid(msg);
-    let obj = doc
-        .as_object()
-        .ok_or_else(|| invalid("a report must be a mapping".into()))?;
-    let subject =
-        str_at(&doc, &["subject"]).ok_or_else(|| invalid("`subject` is missing".into()))?;
-    check_subject(subject).map_err(|e| invalid(format!("`subject`: {e}")))?;
-    let uuid =
-        str_at(&doc, &["run", "uuid"]).ok_or_else(|| invalid("`run.uuid` is missing".into()))?;
+    let invalid = UploadError::Invalid;
+    check_subject(&report.subject).map_err(|e| invalid(format!("`subject`: {e}")))?;
+    let uuid = &report.run.uuid;
     uuid::Uuid::parse_str(uuid)
         .map_err(|e| invalid(format!("`run.uuid` {uuid:?} is not a uuid: {e}")))?;
-    let scope =
-        str_at(&doc, &["spec", "uuid"]).ok_or_else(|| invalid("`spec.uuid` is missing".into()))?;
+    let scope = &report.spec.uuid;
     if !known_scope(scope) {
         return Err(invalid(format!(
             "`spec.uuid` {scope:?} is not a scope this monitor knows"
         )));
     }
-    let checked_at = match obj.get("checked_at") {
-        Some(Value::String(text)) => parse_checked_at(text)
-            .ok_or_else(|| invalid(format!("`checked_at` {text:?} is not a date-time")))?,
-        _ => return Err(invalid("`checked_at` is missing".into())),
+    let checked_at = report.checked_at.min(received_at);
+    let results: Vec<(String, String, Status)> = match &report.versions {
+        Some(versions) => versions
+            .iter()
+            .flat_map(|(v, tcs)| {
+                tcs.iter()
+                    .map(move |(id, r)| (v.clone(), id.clone(), r.result.0))
+            })
+            .collect(),
+        None => report
+            .results()
+            .into_iter()
+            .map(|(id, status)| ("*".to_string(), id, status))
+            .collect(),
     };
-    let checked_at = checked_at.min(received_at);
-
-    let mut results = Vec::new();
-    if let Some(versions) = obj.get("versions") {
-        let versions = versions
-            .as_object()
-            .ok_or_else(|| invalid("legacy `versions` must be a mapping".into()))?;
-        for (version, testcases) in versions {
-            let testcases = testcases
-                .as_object()
-                .ok_or_else(|| invalid(format!("`versions.{version}` must be a mapping")))?;
-            for (id, entry) in testcases {
-                let value = entry.get("result").unwrap_or(&Value::Null);
-                results.push((version.clone(), id.clone(), result_value(id, value)?));
-            }
-        }
-    } else {
-        let invocations = doc
-            .get("run")
-            .and_then(|r| r.get("invocations"))
-            .ok_or_else(|| invalid("`run.invocations` is missing".into()))?;
-        let invocations = invocations
-            .as_object()
-            .ok_or_else(|| invalid("`run.invocations` must be a mapping".into()))?;
-        let mut seen = BTreeSet::new();
-        for (inv, invocation) in invocations {
-            let Some(map) = invocation.get("results") else {
-                continue;
-            };
-            let map = map.as_object().ok_or_else(|| {
-                invalid(format!("`run.invocations.{inv}.results` must be a mapping"))
-            })?;
-            for (id, value) in map {
-                let status = result_value(id, value)?;
-                if seen.insert(id.clone()) {
-                    results.push(("*".to_string(), id.clone(), status));
-                } else if let Some(slot) = results.iter_mut().find(|r| &r.1 == id) {
-                    slot.2 = status; // later invocations override, as the SCS tool does
-                }
-            }
-        }
-    }
+    let data = serde_json::to_string(&report)
+        .map_err(|e| invalid(format!("cannot serialise the report: {e}")))?;
     Ok(IncomingReport {
-        uuid: uuid.to_string(),
-        subject: subject.to_string(),
-        scope: scope.to_string(),
+        uuid: uuid.clone(),
+        subject: report.subject.clone(),
+        scope: scope.clone(),
         checked_at,
         received_at,
         results,
-        data: doc.to_string(),
+        data,
     })
-}
-
-fn result_value(id: &str, value: &Value) -> Result<Status, UploadError> {
-    value
-        .as_i64()
-        .and_then(Status::from_report_value)
-        .ok_or_else(|| {
-            UploadError::Invalid(format!(
-                "result of testcase {id:?} is {value}: results must be -1, 0 or 1"
-            ))
-        })
-}
-
-fn str_at<'a>(doc: &'a Value, path: &[&str]) -> Option<&'a str> {
-    let mut v = doc;
-    for key in path {
-        v = v.get(key)?;
-    }
-    v.as_str()
 }
 
 /// Subject names: 1–64 characters of `A-Z a-z 0-9 . _ -`, starting alphanumeric, not `group-…`.
@@ -276,23 +189,6 @@ pub fn check_subject(subject: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Parses `checked_at` as PyYAML writes it (`2026-11-22 03:33:07.637856`, naive = UTC), with a
-/// `T`, with an offset (converted to UTC), or a bare date (midnight).
-pub fn parse_checked_at(text: &str) -> Option<DateTime> {
-    let text = text.trim();
-    if let Ok(ts) = text.parse::<jiff::Timestamp>() {
-        return Some(Offset::UTC.to_datetime(ts));
-    }
-    if let Ok(dt) = text.parse::<DateTime>() {
-        return Some(dt);
-    }
-    // Python str() of an aware datetime: `2026-11-22 03:33:07+00:00` is covered above; a space
-    // before the offset is not ISO, so normalise it once.
-    text.parse::<jiff::civil::Date>()
-        .ok()
-        .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,10 +196,11 @@ mod tests {
 
     const UUID: &str = "0dad6d59-bd4c-4d2c-9d6f-2c6a9a4b8a11";
 
-    fn doc(checked_at: &str, results: &str) -> Value {
+    fn doc(checked_at: &str, subject: &str, results: &str) -> Report {
         let yaml = format!(
-            "---\nspec: {{uuid: scope-1, name: S}}\nchecked_at: {checked_at}\nsubject: acme\n\
-             run:\n  uuid: {UUID}\n  invocations:\n    i1:\n      results: {results}\n"
+            "---\nspec: {{uuid: scope-1, name: S, url: ''}}\nchecked_at: {checked_at}\n\
+             reference_date: 2026-11-22\nsubject: {subject}\n\
+             run:\n  uuid: {UUID}\n  invocations:\n    i1:\n      id: i1\n      cmd: x\n      rc: 0\n      results: {results}\n"
         );
         parse_documents(Format::Yaml, yaml.as_bytes())
             .unwrap()
@@ -325,13 +222,13 @@ mod tests {
     #[test]
     fn clamps_future_checked_at_and_keeps_past() {
         let now = datetime(2026, 11, 22, 6, 0, 0, 0);
-        let r = validate(doc("2099-01-01 00:00:00", "{a: 1}"), now, |s| {
+        let r = validate(doc("2099-01-01 00:00:00", "acme", "{a: 1}"), now, |s| {
             s == "scope-1"
         })
         .unwrap();
         assert_eq!(r.checked_at, now);
         let r = validate(
-            doc("2026-11-22 03:33:07.637856", "{a: 1, b: -1}"),
+            doc("2026-11-22 03:33:07.637856", "acme", "{a: 1, b: -1}"),
             now,
             |_| true,
         )
@@ -344,36 +241,30 @@ mod tests {
     #[test]
     fn rejects_bad_values_with_named_reason() {
         let now = datetime(2026, 11, 22, 6, 0, 0, 0);
-        let err = validate(doc("2026-11-22 03:00:00", "{a: 2}"), now, |_| true).unwrap_err();
-        assert!(err.to_string().contains("\"a\" is 2"));
-        let err = validate(doc("2026-11-22 03:00:00", "{a: 1}"), now, |_| false).unwrap_err();
+        let yaml = "spec: {uuid: s, name: S}\nchecked_at: 2026-11-22 03:00:00\nreference_date: 2026-11-22\n\
+                    subject: acme\nrun: {uuid: x, invocations: {i: {id: i, cmd: c, rc: 0, results: {a: 2}}}}\n";
+        let err = parse_documents(Format::Yaml, yaml.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("result value 2"), "{err}");
+        let err =
+            validate(doc("2026-11-22 03:00:00", "acme", "{a: 1}"), now, |_| false).unwrap_err();
         assert!(err.to_string().contains("scope-1"));
-        let err = validate(doc("yesterday", "{a: 1}"), now, |_| true).unwrap_err();
-        assert!(err.to_string().contains("checked_at"));
+        let err = validate(doc("2026-11-22 03:00:00", "'<b>x'", "{a: 1}"), now, |_| {
+            true
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("not a valid subject"));
         assert!(check_subject("group-x").is_err());
-        assert!(check_subject("<script>").is_err());
         assert!(check_subject("gx-scs.dev_1").is_ok());
     }
 
     #[test]
-    fn accepts_offsets_and_legacy_versions() {
-        assert_eq!(
-            parse_checked_at("2026-11-22T05:00:00+02:00"),
-            Some(datetime(2026, 11, 22, 3, 0, 0, 0))
-        );
-        let yaml = format!(
-            "spec: {{uuid: s}}\nchecked_at: 2026-01-01\nsubject: acme\nrun: {{uuid: {UUID}}}\n\
-             versions: {{v1: {{a: {{result: 0, invocation: x}}}}}}\n"
-        );
-        let docs = parse_documents(Format::Yaml, yaml.as_bytes()).unwrap();
-        let r = validate(docs[0].clone(), datetime(2026, 2, 1, 0, 0, 0, 0), |_| true).unwrap();
-        assert_eq!(r.results, vec![("v1".into(), "a".into(), Status::Abort)]);
-    }
-
-    #[test]
-    fn empty_and_non_object_payloads_are_refused() {
+    fn empty_payloads_are_refused() {
         assert_eq!(
             parse_documents(Format::Yaml, b"").unwrap_err(),
+            UploadError::Empty
+        );
+        assert_eq!(
+            parse_documents(Format::Yaml, b"---\n# c\n").unwrap_err(),
             UploadError::Empty
         );
         assert!(matches!(

@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 pub mod demo;
+pub mod monitor;
 pub mod report;
 pub mod sim;
 pub mod versions;
