@@ -42,6 +42,9 @@ enum Command {
     /// Kubernetes versions: upstream status, offering checks, `.x` resolution, data refresh.
     #[command(subcommand)]
     Versions(cmd::versions::VersionsCommand),
+    /// The compliance monitor: report API, status pages, badges, metrics.
+    #[command(subcommand)]
+    Monitor(cmd::monitor::MonitorCommand),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
             Command::Scope(command) => cmd::scope::run(command).await,
             Command::Demo(args) => cmd::demo::run(args).await,
             Command::Sim(command) => cmd::sim::run(command).await,
+            Command::Monitor(command) => cmd::monitor::run(command).await,
             Command::Report(command) => cmd::report::run(command).await,
             Command::Versions(command) => cmd::versions::run(command).await,
         }

@@ -8,18 +8,22 @@
 //! - [`scope`]: SCS certificate scopes (testcases, versions, timeline) parsed with positions.
 //! - [`report`]: the SCS report document, YAML/JSON in and out, and JUnit XML.
 //! - [`verdict`]: PASS / FAIL / TENTATIVE per scope version and target.
+//! - [`lifetime`]: how long a testcase result stays valid (SCS `add_period`).
+//! - [`scorecard`]: how stored results become a verdict per subject and scope (monitor rules).
 //!
 //! Everything time-dependent takes "now" as an argument so tests can pin it.
 
 pub mod cvss;
 pub mod finding;
 pub mod k8s_version;
+pub mod lifetime;
 pub mod offering;
 pub mod osv;
 pub mod preview;
 pub mod release;
 pub mod report;
 pub mod scope;
+pub mod scorecard;
 pub mod signature;
 pub mod verdict;
 pub mod version_policy;

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod check_render;
 pub mod demo;
+pub mod monitor;
 pub mod report;
 pub mod scope;
 pub mod sim;

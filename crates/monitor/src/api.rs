@@ -1,0 +1,423 @@
+//! The JSON API (INTEROP §4.3) plus the additions: history, reload, metrics, OpenAPI.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use scs_kaas_core::finding::Status;
+use scs_kaas_core::scorecard;
+
+use crate::auth::{Account, Roles};
+use crate::board;
+use crate::db::ApprovalItem;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::upload::{self, Format, UploadError};
+use crate::writer::WriteError;
+
+type AppResult<T> = Result<T, ApiError>;
+
+/// Largest `limit` a list endpoint accepts.
+pub const MAX_LIMIT: i64 = 1000;
+
+/// Authenticates the request (401 on failure).
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> AppResult<Arc<Account>> {
+    let snapshot = state.snapshot();
+    let header = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    Ok(snapshot.directory.authenticate(header).await?)
+}
+
+/// `POST /reports`: signed report upload.
+pub async fn post_reports(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Response> {
+    let result = post_reports_inner(&state, &headers, &body).await;
+    match &result {
+        Ok(n) => state.metrics.accepted(*n),
+        Err(err) => state.metrics.rejected(match err {
+            ApiError::Auth(_) => "unauthenticated",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::Conflict(_) => "duplicate",
+            ApiError::UnsupportedMediaType(_) => "content_type",
+            ApiError::Signature(_) => "signature",
+            ApiError::BadRequest(_) => "invalid",
+            _ => "internal",
+        }),
+    }
+    result.map(|_| Json(Value::Null).into_response())
+}
+
+async fn post_reports_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<u64> {
+    let account = authenticate(state, headers).await?;
+    let format = Format::from_content_type(headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()))
+        .map_err(|e| ApiError::UnsupportedMediaType(e.to_string()))?;
+    let (signature, payload) =
+        upload::split_body(body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    upload::verify_signature(&account.keys, signature, payload)
+        .map_err(|e| ApiError::Signature(e.to_string()))?;
+    let docs = upload::parse_documents(format, payload).map_err(upload_error)?;
+    let received_at = state.clock.now_utc();
+    let snapshot = state.snapshot();
+    let mut reports = Vec::with_capacity(docs.len());
+    for doc in docs {
+        let report = upload::validate(doc, received_at, |uuid| snapshot.scopes.get(uuid).is_some())
+            .map_err(upload_error)?;
+        if !account.may_post(&report.subject) {
+            return Err(ApiError::Forbidden(format!(
+                "Permission denied: account {:?} may not post reports for subject {:?} \
+                 (it needs to be a delegate of that subject and hold append_any)",
+                account.subject, report.subject
+            )));
+        }
+        reports.push(report);
+    }
+    let n = reports.len() as u64;
+    state.writer.write(reports).await.map_err(|e| match e {
+        WriteError::Duplicate(_) => ApiError::Conflict(e.to_string()),
+        WriteError::Database(_) => ApiError::Internal(anyhow::anyhow!(e)),
+    })?;
+    Ok(n)
+}
+
+fn upload_error(err: UploadError) -> ApiError {
+    match err {
+        UploadError::ContentType => ApiError::UnsupportedMediaType(err.to_string()),
+        UploadError::Verification(_) => ApiError::Signature(err.to_string()),
+        _ => ApiError::BadRequest(err.to_string()),
+    }
+}
+
+/// Query of `GET /reports`.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    subject: Option<String>,
+    limit: Option<i64>,
+    skip: Option<i64>,
+}
+
+fn bounds(limit: Option<i64>, skip: Option<i64>, default: i64) -> AppResult<(i64, i64)> {
+    let limit = limit.unwrap_or(default);
+    let skip = skip.unwrap_or(0);
+    if !(0..=MAX_LIMIT).contains(&limit) || skip < 0 {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be between 0 and {MAX_LIMIT} and skip must not be negative"
+        )));
+    }
+    Ok((limit, skip))
+}
+
+/// `GET /reports`: stored reports, newest first.
+pub async fn list_reports(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Json<Vec<Value>>> {
+    let account = authenticate(&state, &headers).await?;
+    let (limit, skip) = bounds(q.limit, q.skip, 10)?;
+    let subject = match q.subject.as_deref() {
+        None => Some(account.subject.clone()),
+        Some("") if account.roles.contains(Roles::READ_ANY) => None,
+        Some(s) if account.may_read(s) => Some(s.to_string()),
+        Some(s) => {
+            return Err(ApiError::Forbidden(format!(
+                "Permission denied: reading reports of {s:?} needs read_any"
+            )));
+        }
+    };
+    let rows = state
+        .db
+        .list_reports(subject.as_deref(), limit, skip)
+        .await?;
+    Ok(Json(
+        rows.iter()
+            .filter_map(|r| serde_json::from_str(r).ok())
+            .collect(),
+    ))
+}
+
+/// `GET /reports/{uuid}`: one stored report.
+pub async fn get_report(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(uuid): Path<String>,
+) -> AppResult<Response> {
+    let account = authenticate(&state, &headers).await?;
+    let (subject, data) = state
+        .db
+        .get_report(&uuid)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no report with uuid {uuid}")))?;
+    if !account.may_read(&subject) {
+        return Err(ApiError::Forbidden(
+            "Permission denied: this report belongs to another subject".into(),
+        ));
+    }
+    let value: Value = serde_json::from_str(&data).map_err(anyhow::Error::from)?;
+    let text = serde_json::to_string_pretty(&value).map_err(anyhow::Error::from)?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], text).into_response())
+}
+
+/// Query of `GET /status`.
+#[derive(Debug, Deserialize)]
+pub struct StatusQuery {
+    subject: Option<String>,
+    scopeuuid: Option<String>,
+}
+
+/// `GET /status`: the evaluated status of every subject and scope (drafts excluded).
+pub async fn status(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<StatusQuery>,
+) -> AppResult<Json<Value>> {
+    if let Some(accept) = headers.get(header::ACCEPT) {
+        let accept = accept.to_str().unwrap_or("");
+        if !accept.contains("application/json") && !accept.contains("*/*") {
+            return Err(ApiError::NotAcceptable(
+                "this endpoint only produces application/json".into(),
+            ));
+        }
+    }
+    let snapshot = state.snapshot();
+    let now = state.clock.now_utc();
+    let subjects = match &q.subject {
+        Some(s) => vec![s.clone()],
+        None => state.latest.subjects(),
+    };
+    let mut out = serde_json::Map::new();
+    for subject in subjects {
+        let mut per_scope = serde_json::Map::new();
+        for scope in snapshot.scopes.iter() {
+            if q.scopeuuid.as_ref().is_some_and(|u| *u != scope.card.uuid) {
+                continue;
+            }
+            if let Some(cell) = board::cell(scope, &state.latest, &subject, now, false) {
+                per_scope.insert(scope.card.uuid.clone(), status_json(scope, &cell));
+            }
+        }
+        if !per_scope.is_empty() {
+            out.insert(subject, Value::Object(per_scope));
+        }
+    }
+    Ok(Json(Value::Object(out)))
+}
+
+fn result_json(result: Option<Status>) -> Value {
+    result.map_or(Value::Null, |s| json!(s.report_value()))
+}
+
+fn status_json(scope: &crate::scopes::ScopeInfo, cell: &board::Cell) -> Value {
+    let eval = &cell.eval;
+    let mut buckets: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+    for id in &eval.testcases {
+        let key = match cell.results.get(id).map(|r| r.result) {
+            Some(Status::Fail) => "-1",
+            None => "null",
+            Some(Status::Abort) => "0",
+            Some(Status::Pass) => "1",
+        };
+        buckets.entry(key).or_default().push(id);
+    }
+    let versions: serde_json::Map<String, Value> = eval
+        .versions
+        .iter()
+        .filter(|v| v.validity != scorecard::Validity::Draft)
+        .map(|v| {
+            let targets: serde_json::Map<String, Value> = v
+                .targets
+                .iter()
+                .map(|(name, t)| {
+                    (
+                        name.clone(),
+                        json!({ "testcases": t.testcases, "result": result_json(t.result) }),
+                    )
+                })
+                .collect();
+            (
+                v.name.clone(),
+                json!({
+                    "_idx": v.idx,
+                    "result": result_json(v.result),
+                    "targets": targets,
+                    "validity": v.validity.as_str(),
+                }),
+            )
+        })
+        .collect();
+    let results: serde_json::Map<String, Value> = cell
+        .results
+        .iter()
+        .map(|(id, r)| {
+            (
+                id.clone(),
+                json!({
+                    "result": r.result.report_value(),
+                    "checked_at": r.checked_at.to_string(),
+                    "expires_at": r.expires_at.to_string(),
+                    "report": r.report,
+                }),
+            )
+        })
+        .collect();
+    json!({
+        "name": scope.card.name,
+        "testcases": scope.card.testcases,
+        "results": results,
+        "buckets": buckets,
+        "versions": versions,
+        "relevant": eval.relevant,
+        "result": result_json(eval.result),
+        "passed": eval.passed,
+        "passed_str": eval.passed_str,
+        "best_passed": eval.best_passed,
+        "validity": eval.validity.as_str(),
+    })
+}
+
+/// Query of `GET /results`.
+#[derive(Debug, Deserialize)]
+pub struct ResultsQuery {
+    approved: Option<bool>,
+    limit: Option<i64>,
+    skip: Option<i64>,
+}
+
+/// `GET /results`: raw result rows of the last 7 days, newest first (needs read_any).
+pub async fn get_results(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<ResultsQuery>,
+) -> AppResult<Json<Value>> {
+    let account = authenticate(&state, &headers).await?;
+    if !account.roles.contains(Roles::READ_ANY) {
+        return Err(ApiError::Forbidden(
+            "Permission denied: needs read_any".into(),
+        ));
+    }
+    let (limit, skip) = bounds(q.limit, q.skip, 10)?;
+    let since = state
+        .clock
+        .now_utc()
+        .saturating_sub(jiff::Span::new().days(7));
+    let rows = state
+        .db
+        .results_since(since, q.approved, limit, skip)
+        .await?;
+    Ok(Json(
+        serde_json::to_value(rows).map_err(anyhow::Error::from)?,
+    ))
+}
+
+/// `POST /results`: set approval flags (needs approve; vestigial in SCS too).
+pub async fn post_results(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Json<Value>> {
+    let account = authenticate(&state, &headers).await?;
+    if !account.roles.contains(Roles::APPROVE) {
+        return Err(ApiError::Forbidden(
+            "Permission denied: needs approve".into(),
+        ));
+    }
+    if headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()) != Some(b"application/json") {
+        return Err(ApiError::UnsupportedMediaType(
+            "Content-Type must be application/json".into(),
+        ));
+    }
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("not JSON: {e}")))?;
+    let items: Vec<ApprovalItem> = match value {
+        Value::Array(_) => serde_json::from_value(value),
+        _ => serde_json::from_value(value).map(|one| vec![one]),
+    }
+    .map_err(|e| {
+        ApiError::BadRequest(format!(
+            "expected {{reportuuid, scopeuuid, version, check, approval}} or a list of them: {e}"
+        ))
+    })?;
+    if let Some(index) = state.db.set_approvals(&items).await? {
+        return Err(ApiError::NotFound(format!(
+            "item {index} matches no stored result; nothing was changed"
+        )));
+    }
+    Ok(Json(Value::Null))
+}
+
+/// `GET /healthz`: 200 when the database answers.
+pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+/// `GET /history/{subject}`: the subject's uploads, newest first (public, like the pages).
+pub async fn history(
+    State(state): State<Arc<AppState>>,
+    Path(subject): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Json<Value>> {
+    let (limit, _) = bounds(q.limit, None, 100)?;
+    let rows = state.db.history(&subject, limit).await?;
+    Ok(Json(json!({ "subject": subject, "reports": rows })))
+}
+
+/// `POST /admin/reload`: re-read bootstrap and scopes (needs admin).
+pub async fn reload(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> AppResult<Json<Value>> {
+    let account = authenticate(&state, &headers).await?;
+    if !account.roles.contains(Roles::ADMIN) {
+        return Err(ApiError::Forbidden("Permission denied: needs admin".into()));
+    }
+    state
+        .reload()
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("reload failed, old state kept: {e:#}")))?;
+    Ok(Json(json!({ "reloaded": true })))
+}
+
+/// `GET /metrics`: Prometheus exposition.
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let snapshot = state.snapshot();
+    let now = state.clock.now_utc();
+    let mut cells: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for subject in state.latest.subjects() {
+        for scope in snapshot.scopes.iter() {
+            let summary = board::summary(&snapshot, scope, &state.latest, &subject, now, false);
+            let colour = serde_json::to_value(summary.colour)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            *cells.entry((scope.card.name.clone(), colour)).or_default() += 1;
+        }
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(&cells),
+    )
+        .into_response()
+}
+
+/// `GET /openapi.json`: the hand-written description of the JSON endpoints.
+pub async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("../openapi.json"),
+    )
+        .into_response()
+}

@@ -1,0 +1,416 @@
+//! The monitor's database: SQLite (default) or PostgreSQL through the same code (`sqlx::Any`).
+//!
+//! One SQL dialect serves both backends: `$n` placeholders (SQLite accepts them too), `BIGINT`
+//! columns for timestamps (UTC microseconds) and flags, `RETURNING` for new ids. Only the
+//! migrations differ (id column types), and they are embedded in the binary.
+//!
+//! SQLite runs in WAL mode with `synchronous = FULL`: every commit is fsynced before the monitor
+//! answers 2xx, so an accepted report survives a power loss. The writer task batches concurrent
+//! uploads into one transaction, so the fsync cost is shared (see `writer.rs`).
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use jiff::Timestamp;
+use jiff::civil::DateTime;
+use jiff::tz::Offset;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, AssertSqlSafe, Executor, Row, SqlSafeStr};
+
+/// Which server the pool talks to (the dialects differ only in migrations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A local SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// A pooled connection to the monitor database.
+#[derive(Debug, Clone)]
+pub struct Db {
+    /// The pool; `pub(crate)` so the writer and bootstrap import can open transactions.
+    pub(crate) pool: AnyPool,
+    backend: Backend,
+}
+
+/// The newest stored result of a testcase, as read at start-up to fill the result cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultRecord {
+    /// Subject the report was for.
+    pub subject: String,
+    /// Scope uuid of the report.
+    pub scope: String,
+    /// Testcase id.
+    pub testcase: String,
+    /// -1, 0 or 1.
+    pub result: i64,
+    /// When the check ran (UTC).
+    pub checked_at: DateTime,
+    /// Run uuid of the report.
+    pub report: String,
+}
+
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../migrations/sqlite/0001_init.sql"),
+)];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../migrations/postgres/0001_init.sql"),
+)];
+
+impl Db {
+    /// Connects to `url` (`sqlite://FILE` creates the file; `postgres://…`) and migrates the schema.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite:") {
+            let mut url = format!("sqlite:{rest}");
+            if !url.contains("mode=") {
+                url.push_str(if url.contains('?') {
+                    "&mode=rwc"
+                } else {
+                    "?mode=rwc"
+                });
+            }
+            (Backend::Sqlite, url)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_string())
+        } else {
+            bail!("unsupported database URL {url:?}: use sqlite://FILE or postgres://USER@HOST/DB");
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .with_context(|| format!("invalid database URL {url:?}"))?;
+        let mut pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .acquire_timeout(Duration::from_secs(30));
+        if backend == Backend::Sqlite {
+            pool = pool.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot open the database {}", redact_url(&url)))?;
+        let db = Db { pool, backend };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn migrate(&self) -> anyhow::Result<()> {
+        let list = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        let migrations: Vec<Migration> = list
+            .iter()
+            .map(|(version, name, sql)| {
+                Migration::new(
+                    *version,
+                    Cow::Borrowed(*name),
+                    MigrationType::Simple,
+                    AssertSqlSafe(*sql).into_sql_str(),
+                    false,
+                )
+            })
+            .collect();
+        let migrator = Migrator {
+            migrations: Cow::Owned(migrations),
+            ..Migrator::DEFAULT
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .context("cannot create or migrate the monitor schema")?;
+        Ok(())
+    }
+
+    /// Cheap liveness probe for `/healthz`.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Newest result per (subject, scope, testcase) among results checked at or after `since`.
+    pub async fn latest_results(&self, since: DateTime) -> anyhow::Result<Vec<ResultRecord>> {
+        let rows = sqlx::query(
+            "SELECT r.subject, r.scopeuuid, r.testcase, r.result, r.checked_at, p.reportuuid \
+             FROM result2 r JOIN report p ON p.reportid = r.reportid \
+             WHERE r.checked_at >= $1",
+        )
+        .bind(to_micros(since))
+        .fetch_all(&self.pool)
+        .await
+        .context("cannot read stored results")?;
+        let mut newest: std::collections::HashMap<(String, String, String), ResultRecord> =
+            std::collections::HashMap::new();
+        for row in rows {
+            let record = ResultRecord {
+                subject: row.try_get(0)?,
+                scope: row.try_get(1)?,
+                testcase: row.try_get(2)?,
+                result: row.try_get(3)?,
+                checked_at: from_micros(row.try_get(4)?),
+                report: row.try_get(5)?,
+            };
+            let key = (
+                record.subject.clone(),
+                record.scope.clone(),
+                record.testcase.clone(),
+            );
+            match newest.get(&key) {
+                Some(old) if old.checked_at >= record.checked_at => {}
+                _ => {
+                    newest.insert(key, record);
+                }
+            }
+        }
+        Ok(newest.into_values().collect())
+    }
+
+    /// Stored reports, newest first; `subject = None` lists every subject's.
+    pub async fn list_reports(
+        &self,
+        subject: Option<&str>,
+        limit: i64,
+        skip: i64,
+    ) -> anyhow::Result<Vec<String>> {
+        let rows = match subject {
+            Some(subject) => {
+                sqlx::query(
+                    "SELECT data FROM report WHERE subject = $1 \
+                     ORDER BY checked_at DESC, reportid DESC LIMIT $2 OFFSET $3",
+                )
+                .bind(subject.to_string())
+                .bind(limit)
+                .bind(skip)
+                .fetch_all(&self.pool)
+                .await
+            }
+            None => {
+                sqlx::query(
+                    "SELECT data FROM report ORDER BY checked_at DESC, reportid DESC \
+                     LIMIT $1 OFFSET $2",
+                )
+                .bind(limit)
+                .bind(skip)
+                .fetch_all(&self.pool)
+                .await
+            }
+        }
+        .context("cannot list reports")?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(0).map_err(Into::into))
+            .collect()
+    }
+
+    /// One stored report: its subject and JSON text.
+    pub async fn get_report(&self, uuid: &str) -> anyhow::Result<Option<(String, String)>> {
+        let row = sqlx::query("SELECT subject, data FROM report WHERE reportuuid = $1")
+            .bind(uuid.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .context("cannot read a report")?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+    }
+
+    /// A subject's report history, newest first: (uuid, scope, checked_at, received_at, pass, abort, fail).
+    pub async fn history(&self, subject: &str, limit: i64) -> anyhow::Result<Vec<HistoryRow>> {
+        let rows = sqlx::query(
+            "SELECT p.reportuuid, p.scopeuuid, p.checked_at, p.received_at, \
+             SUM(CASE WHEN r.result = 1 THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN r.result = 0 THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN r.result = -1 THEN 1 ELSE 0 END) \
+             FROM report p LEFT JOIN result2 r ON r.reportid = p.reportid \
+             WHERE p.subject = $1 \
+             GROUP BY p.reportid, p.reportuuid, p.scopeuuid, p.checked_at, p.received_at \
+             ORDER BY p.checked_at DESC LIMIT $2",
+        )
+        .bind(subject.to_string())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .context("cannot read the report history")?;
+        rows.iter()
+            .map(|r| {
+                Ok(HistoryRow {
+                    report: r.try_get(0)?,
+                    scope: r.try_get(1)?,
+                    checked_at: from_micros(r.try_get(2)?),
+                    received_at: from_micros(r.try_get(3)?),
+                    pass: r.try_get::<Option<i64>, _>(4)?.unwrap_or(0),
+                    abort: r.try_get::<Option<i64>, _>(5)?.unwrap_or(0),
+                    fail: r.try_get::<Option<i64>, _>(6)?.unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    /// Raw result rows checked after `since`, newest first (`GET /results`).
+    pub async fn results_since(
+        &self,
+        since: DateTime,
+        approved: Option<bool>,
+        limit: i64,
+        skip: i64,
+    ) -> anyhow::Result<Vec<RawResult>> {
+        let approval_filter = match approved {
+            None => "",
+            Some(true) => " AND r.approval = 1",
+            Some(false) => " AND r.approval = 0",
+        };
+        let sql = format!(
+            "SELECT p.reportuuid, r.subject, r.checked_at, r.scopeuuid, r.version, r.testcase, \
+             r.result, r.approval FROM result2 r JOIN report p ON p.reportid = r.reportid \
+             WHERE r.checked_at > $1{approval_filter} \
+             ORDER BY r.checked_at DESC, r.resultid DESC LIMIT $2 OFFSET $3"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(to_micros(since))
+            .bind(limit)
+            .bind(skip)
+            .fetch_all(&self.pool)
+            .await
+            .context("cannot read results")?;
+        rows.iter()
+            .map(|r| {
+                Ok(RawResult {
+                    reportuuid: r.try_get(0)?,
+                    subject: r.try_get(1)?,
+                    checked_at: from_micros(r.try_get(2)?),
+                    scopeuuid: r.try_get(3)?,
+                    version: r.try_get(4)?,
+                    check: r.try_get(5)?,
+                    result: r.try_get(6)?,
+                    approval: r.try_get::<i64, _>(7)? != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// Sets approval flags; every item must match a stored row, else nothing changes and the
+    /// index of the first unmatched item is returned.
+    pub async fn set_approvals(&self, items: &[ApprovalItem]) -> anyhow::Result<Option<usize>> {
+        let mut tx = self.pool.begin().await?;
+        for (index, item) in items.iter().enumerate() {
+            let done = sqlx::query(
+                "UPDATE result2 SET approval = $1 WHERE scopeuuid = $2 AND version = $3 \
+                 AND testcase = $4 AND reportid = \
+                 (SELECT reportid FROM report WHERE reportuuid = $5)",
+            )
+            .bind(i64::from(item.approval))
+            .bind(item.scopeuuid.clone())
+            .bind(item.version.clone())
+            .bind(item.check.clone())
+            .bind(item.reportuuid.clone())
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Ok(Some(index));
+            }
+        }
+        tx.commit().await?;
+        Ok(None)
+    }
+}
+
+/// One line of a subject's JSON history.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoryRow {
+    /// Run uuid.
+    pub report: String,
+    /// Scope uuid.
+    pub scope: String,
+    /// When the check ran (UTC, clamped to receipt).
+    pub checked_at: DateTime,
+    /// When the monitor received it (UTC).
+    pub received_at: DateTime,
+    /// Number of PASS results.
+    pub pass: i64,
+    /// Number of ABORT results.
+    pub abort: i64,
+    /// Number of FAIL results.
+    pub fail: i64,
+}
+
+/// One raw result row (`GET /results`), same keys as the SCS monitor.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RawResult {
+    /// Run uuid.
+    pub reportuuid: String,
+    /// Subject.
+    pub subject: String,
+    /// When the check ran (UTC).
+    pub checked_at: DateTime,
+    /// Scope uuid.
+    pub scopeuuid: String,
+    /// `*` or the legacy version name.
+    pub version: String,
+    /// Testcase id.
+    pub check: String,
+    /// -1, 0 or 1.
+    pub result: i64,
+    /// The vestigial approval flag.
+    pub approval: bool,
+}
+
+/// One item of `POST /results`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalItem {
+    /// Run uuid.
+    pub reportuuid: String,
+    /// Scope uuid.
+    pub scopeuuid: String,
+    /// `*` or the legacy version name.
+    pub version: String,
+    /// Testcase id.
+    pub check: String,
+    /// New flag.
+    pub approval: bool,
+}
+
+/// UTC microseconds since the epoch for a naive UTC datetime.
+pub fn to_micros(at: DateTime) -> i64 {
+    Offset::UTC
+        .to_timestamp(at)
+        .map(|t| t.as_microsecond())
+        .unwrap_or(i64::MAX)
+}
+
+/// The naive UTC datetime for stored microseconds.
+pub fn from_micros(micros: i64) -> DateTime {
+    let ts = Timestamp::from_microsecond(micros).unwrap_or(Timestamp::MAX);
+    Offset::UTC.to_datetime(ts)
+}
+
+/// The URL without a password, for error messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{}@{}", &url[..scheme + 3], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}

@@ -1,0 +1,83 @@
+//! HTTP error responses: a JSON `{"detail": …}` body like the SCS monitor, with the right status
+//! (authorisation failures are 403, not 401 as in the SCS monitor, INTEROP §6.3.5).
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::auth::AuthError;
+
+/// An error a handler returns.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Not authenticated (401 with a `WWW-Authenticate` challenge).
+    #[error("{0}")]
+    Auth(#[from] AuthError),
+    /// Authenticated but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The signature of an upload did not verify.
+    #[error("{0}")]
+    Signature(String),
+    /// No such resource.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is malformed; the message says how to fix it.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Already present.
+    #[error("{0}")]
+    Conflict(String),
+    /// Wrong Content-Type.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The client does not accept JSON.
+    #[error("{0}")]
+    NotAcceptable(String),
+    /// Something failed on our side; details are logged, not sent.
+    #[error("internal server error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(err: anyhow::Error) -> Self {
+        ApiError::Internal(err)
+    }
+}
+
+impl ApiError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Auth(_) | ApiError::Signature(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(err) = &self {
+            tracing::error!(error = format!("{err:#}"), "request failed");
+        }
+        let status = self.status();
+        let mut response = (
+            status,
+            Json(serde_json::json!({ "detail": self.to_string() })),
+        )
+            .into_response();
+        if let ApiError::Auth(_) = self {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"Compliance monitor\""),
+            );
+        }
+        response
+    }
+}

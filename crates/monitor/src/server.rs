@@ -1,0 +1,99 @@
+//! The router, request metrics and logging, the SIGHUP reload task and the serve loop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+
+use crate::api;
+use crate::state::AppState;
+use crate::views;
+
+/// The monitor's routes (INTEROP §4.3 plus badges, history, metrics, OpenAPI, reload).
+pub fn router(state: Arc<AppState>) -> Router {
+    let limit = state.body_limit;
+    Router::new()
+        .route("/", get(root))
+        .route("/reports", post(api::post_reports).get(api::list_reports))
+        .route("/reports/{uuid}", get(api::get_report))
+        .route("/status", get(api::status))
+        .route("/results", get(api::get_results).post(api::post_results))
+        .route("/healthz", get(api::healthz))
+        .route("/metrics", get(api::metrics))
+        .route("/openapi.json", get(api::openapi))
+        .route("/history/{subject}", get(api::history))
+        .route("/admin/reload", post(api::reload))
+        .route("/badge/{subject}/{scope}", get(views::badge))
+        .route("/{vt}/{view}", get(views::table))
+        .route("/{vt}/scope/{scope}", get(views::scope))
+        .route("/{vt}/{view}/{uuid}", get(views::report))
+        .route("/{vt}/{view}/{subject}/{scope}", get(views::detail))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), track))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn root(State(state): State<Arc<AppState>>) -> Response {
+    Redirect::temporary(&format!("{}page/table", state.base_url)).into_response()
+}
+
+async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    let elapsed = start.elapsed();
+    let status = response.status().as_u16();
+    state.metrics.request(&route, &method, status, elapsed);
+    tracing::info!(
+        target: "scs_kaas_monitor::access",
+        %method, %route, status, micros = elapsed.as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+/// Reloads on every SIGHUP, in a task (never inside the signal handler); errors keep the old
+/// state and are logged.
+pub fn spawn_sighup_reload(state: Arc<AppState>) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            if let Err(err) = state.reload().await {
+                tracing::error!(error = format!("{err:#}"), "reload failed; old state kept");
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Serves on `listener` until SIGINT/SIGTERM.
+pub async fn serve(state: Arc<AppState>, listener: TcpListener) -> anyhow::Result<()> {
+    spawn_sighup_reload(Arc::clone(&state))?;
+    let addr: SocketAddr = listener.local_addr()?;
+    tracing::info!(%addr, "monitor listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = match signal(SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,638 @@
+//! Full HTTP tests of the monitor against a real SQLite file and (when
+//! `SCS_KAAS_TEST_POSTGRES_URL` is set) a real PostgreSQL database per test.
+
+mod common;
+
+use common::*;
+use jiff::civil::datetime;
+
+fn now() -> jiff::civil::DateTime {
+    datetime(2026, 11, 22, 12, 0, 0, 0)
+}
+
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(env) = super::start(super::Backend::Sqlite, super::now()).await {
+                    super::$name(env).await;
+                }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(env) = super::start(super::Backend::Postgres, super::now()).await {
+                    super::$name(env).await;
+                }
+            }
+        }
+    };
+}
+
+both!(upload_list_fetch_and_duplicate);
+async fn upload_list_fetch_and_duplicate(env: Env) {
+    let run = new_uuid();
+    let yaml = report_yaml(
+        "acme",
+        &run,
+        "2026-11-22 10:00:00",
+        &[("fast", 1), ("slow", 1)],
+    );
+    let r = upload_report(&env, "acme", &yaml).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.text(), "null");
+
+    let list = get(&env, "/reports", Some("acme")).await;
+    assert_eq!(list.status, 200);
+    let list = list.json();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["run"]["uuid"], run.as_str());
+
+    let one = get(&env, &format!("/reports/{run}"), Some("acme")).await;
+    assert_eq!(one.status, 200);
+    assert_eq!(one.json()["subject"], "acme");
+    assert_eq!(
+        get(&env, "/reports/no-such", Some("acme")).await.status,
+        404
+    );
+
+    // Same run uuid again: 409, and nothing else of that upload is stored.
+    let again = upload_report(&env, "acme", &yaml).await;
+    assert_eq!(again.status, 409, "{}", again.text());
+
+    // Two documents in one body where the second duplicates: all-or-nothing.
+    let fresh = new_uuid();
+    let two = format!(
+        "{}{}",
+        report_yaml("acme", &fresh, "2026-11-22 10:30:00", &[("fast", -1)]),
+        report_yaml("acme", &run, "2026-11-22 10:30:00", &[("fast", -1)])
+    );
+    assert_eq!(upload_report(&env, "acme", &two).await.status, 409);
+    assert_eq!(
+        get(&env, &format!("/reports/{fresh}"), Some("acme"))
+            .await
+            .status,
+        404
+    );
+    let status = get(&env, "/status", None).await.json();
+    assert_eq!(status["acme"][SCOPE]["results"]["fast"]["result"], 1);
+
+    // Ordering: newest first.
+    let newer = new_uuid();
+    let yaml = report_yaml("acme", &newer, "2026-11-22 11:00:00", &[("fast", 1)]);
+    assert_eq!(upload_report(&env, "acme", &yaml).await.status, 200);
+    let list = get(&env, "/reports?limit=1", Some("acme")).await.json();
+    assert_eq!(list[0]["run"]["uuid"], newer.as_str());
+    assert_eq!(
+        get(&env, "/reports?limit=100000", Some("acme"))
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        get(&env, "/reports?skip=-1", Some("acme")).await.status,
+        400
+    );
+}
+
+both!(auth_matrix);
+async fn auth_matrix(env: Env) {
+    let run = new_uuid();
+    let yaml = report_yaml("acme", &run, "2026-11-22 10:00:00", &[("fast", 1)]);
+    assert_eq!(upload_report(&env, "acme", &yaml).await.status, 200);
+
+    // (account, path, expected) for reads; None = no credentials.
+    let reads: &[(Option<&str>, String, u16)] = &[
+        (None, "/reports".into(), 401),
+        (Some("acme"), "/reports".into(), 200),
+        (Some("acme"), "/reports?subject=acme".into(), 200),
+        (Some("other"), "/reports?subject=acme".into(), 403),
+        (Some("reader"), "/reports?subject=acme".into(), 200),
+        (Some("reader"), "/reports?subject=".into(), 200),
+        (Some("other"), "/reports?subject=".into(), 403),
+        (None, format!("/reports/{run}"), 401),
+        (Some("acme"), format!("/reports/{run}"), 200),
+        (Some("other"), format!("/reports/{run}"), 403),
+        (Some("zuul"), format!("/reports/{run}"), 403),
+        (Some("reader"), format!("/reports/{run}"), 200),
+        (None, "/results".into(), 401),
+        (Some("acme"), "/results".into(), 403),
+        (Some("reader"), "/results".into(), 200),
+        (None, format!("/page/report/{run}"), 200),
+        (None, format!("/page/report_full/{run}"), 401),
+        (Some("acme"), format!("/page/report_full/{run}"), 200),
+        (Some("other"), format!("/page/report_full/{run}"), 403),
+        (Some("reader"), format!("/page/report_full/{run}"), 200),
+        (None, "/status".into(), 200),
+        (None, "/page/table".into(), 200),
+        (None, "/page/table_full".into(), 200),
+    ];
+    for (who, path, expected) in reads {
+        let r = get(&env, path, *who).await;
+        assert_eq!(r.status, *expected, "{who:?} GET {path}: {}", r.text());
+        if r.status == 401 {
+            let challenge = r.headers.get("www-authenticate").unwrap().to_str().unwrap();
+            assert_eq!(challenge, "Basic realm=\"Compliance monitor\"");
+        }
+    }
+    let rows = get(&env, "/results", Some("reader")).await.json();
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+    assert_eq!(rows[0]["check"], "fast");
+
+    // Posting: own subject, other subject, delegate with append_any, append_any without delegation.
+    let posts: &[(&str, &str, u16)] = &[
+        ("acme", "acme", 200),
+        ("other", "acme", 403),
+        ("acme", "other", 403),
+        ("zuul", "acme", 200),
+        ("zuul", "other", 403),
+        ("sneaky", "acme", 403),
+        ("reader", "acme", 403),
+        ("acme", "nobody", 403),
+    ];
+    for (account, subject, expected) in posts {
+        let yaml = report_yaml(subject, &new_uuid(), "2026-11-22 10:00:00", &[("slow", 1)]);
+        let r = upload_report(&env, account, &yaml).await;
+        assert_eq!(
+            r.status,
+            *expected,
+            "{account} posts for {subject}: {}",
+            r.text()
+        );
+    }
+
+    // Approval and reload need their roles.
+    let approve = serde_json::json!({"reportuuid": run, "scopeuuid": SCOPE, "version": "*", "check": "fast", "approval": false});
+    for (account, expected) in [("acme", 403), ("reader", 403), ("approver", 200)] {
+        let auth = basic(account);
+        let r = request(
+            &env,
+            "POST",
+            "/results",
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            approve.to_string().into_bytes(),
+        )
+        .await;
+        assert_eq!(r.status, expected, "{account} POST /results: {}", r.text());
+    }
+    let rows = get(&env, "/results?approved=false", Some("reader"))
+        .await
+        .json();
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+    let auth = basic("approver");
+    let unmatched = serde_json::json!({"reportuuid": "nope", "scopeuuid": SCOPE, "version": "*", "check": "fast", "approval": true});
+    let r = request(
+        &env,
+        "POST",
+        "/results",
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        unmatched.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    let r = request(
+        &env,
+        "POST",
+        "/results",
+        &[("authorization", &auth), ("content-type", "text/plain")],
+        b"{}".to_vec(),
+    )
+    .await;
+    assert_eq!(r.status, 415);
+    for (account, expected) in [("acme", 403), ("admin", 200)] {
+        let auth = basic(account);
+        let r = request(
+            &env,
+            "POST",
+            "/admin/reload",
+            &[("authorization", &auth)],
+            Vec::new(),
+        )
+        .await;
+        assert_eq!(r.status, expected, "{account} reload");
+    }
+    // Wrong password and unknown user look the same.
+    let bad = format!(
+        "Basic {}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "acme:wrong")
+    );
+    let r = request(
+        &env,
+        "GET",
+        "/reports",
+        &[("authorization", &bad)],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["detail"], "Incorrect username or password");
+    let ghost = format!(
+        "Basic {}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "ghost:wrong")
+    );
+    let r = request(
+        &env,
+        "GET",
+        "/reports",
+        &[("authorization", &ghost)],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(r.json()["detail"], "Incorrect username or password");
+}
+
+both!(signatures);
+async fn signatures(env: Env) {
+    let yaml = report_yaml("acme", &new_uuid(), "2026-11-22 10:00:00", &[("fast", 1)]);
+    let payload = yaml.as_bytes();
+    let acme_key = key_path(&env, "acme");
+
+    // Signed with another account's key.
+    let body = signed_body(&key_path(&env, "other"), payload);
+    let r = upload(&env, "acme", body).await;
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert!(r.text().contains("verification failed"));
+
+    // Wrong namespace.
+    let mut body = sign(&acme_key, "file", payload);
+    body.push(b'&');
+    body.extend_from_slice(payload);
+    assert_eq!(upload(&env, "acme", body).await.status, 401);
+
+    // Tampered body.
+    let mut body = signed_body(&acme_key, payload);
+    let n = body.len();
+    body[n - 3] = b'0';
+    assert_eq!(upload(&env, "acme", body).await.status, 401);
+
+    // Missing `&`.
+    let mut body = sign(&acme_key, "report", payload);
+    body.extend_from_slice(payload);
+    let r = upload(&env, "acme", body).await;
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("missing signature"));
+
+    // Garbage signature.
+    let mut body =
+        b"-----BEGIN SSH SIGNATURE-----\nbm9wZQ==\n-----END SSH SIGNATURE-----\n&".to_vec();
+    body.extend_from_slice(payload);
+    assert_eq!(upload(&env, "acme", body).await.status, 401);
+
+    // Unknown account (basic auth) and a report for an unknown subject.
+    let body = signed_body(&acme_key, payload);
+    let ghost = format!(
+        "Basic {}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "ghost:pw")
+    );
+    let r = request(
+        &env,
+        "POST",
+        "/reports",
+        &[
+            ("authorization", &ghost),
+            ("content-type", "application/x-signed-yaml"),
+        ],
+        body,
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    let stranger = report_yaml(
+        "stranger",
+        &new_uuid(),
+        "2026-11-22 10:00:00",
+        &[("fast", 1)],
+    );
+    assert_eq!(upload_report(&env, "acme", &stranger).await.status, 403);
+
+    // Content types: exact match only.
+    let body = signed_body(&acme_key, payload);
+    let auth = basic("acme");
+    let r = request(
+        &env,
+        "POST",
+        "/reports",
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/x-signed-yaml; charset=utf-8"),
+        ],
+        body.clone(),
+    )
+    .await;
+    assert_eq!(r.status, 415);
+    let r = request(
+        &env,
+        "POST",
+        "/reports",
+        &[("authorization", &auth)],
+        body.clone(),
+    )
+    .await;
+    assert_eq!(r.status, 415);
+
+    // Nothing of the above was stored; the valid one is.
+    assert_eq!(
+        get(&env, "/reports", Some("acme"))
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(upload(&env, "acme", body).await.status, 200);
+
+    // JSON variant.
+    let json_report = serde_json::json!({
+        "spec": {"uuid": SCOPE, "name": "Test KaaS", "url": ""},
+        "checked_at": "2026-11-22 10:05:00",
+        "reference_date": "2026-11-22",
+        "subject": "acme",
+        "run": {"uuid": new_uuid(), "invocations": {"i": {"id": "i", "cmd": "c", "rc": 0, "results": {"slow": 0}}}}
+    })
+    .to_string();
+    let body = signed_body(&acme_key, json_report.as_bytes());
+    let r = request(
+        &env,
+        "POST",
+        "/reports",
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/x-signed-json"),
+        ],
+        body,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // Invalid content: unknown scope, bad result value, empty.
+    let bad_scope = yaml.replacen(SCOPE, "00000000-0000-0000-0000-000000000000", 1);
+    let r = upload_report(&env, "acme", &bad_scope).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("not a scope this monitor knows"));
+    let bad_value = report_yaml("acme", &new_uuid(), "2026-11-22 10:00:00", &[("fast", 7)]);
+    let r = upload_report(&env, "acme", &bad_value).await;
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("result value 7"));
+    let r = upload_report(&env, "acme", "---\n").await;
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("empty reports"));
+
+    // Body limit.
+    let huge = vec![b'a'; 300 * 1024];
+    assert_eq!(upload(&env, "acme", huge).await.status, 413);
+
+    let metrics = get(&env, "/metrics", None).await.text();
+    assert!(
+        metrics.contains("scs_monitor_reports_rejected_total{reason=\"signature\"} 4"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("scs_monitor_reports_accepted_total 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("route=\"/reports\",method=\"POST\",status=\"401\""));
+}
+
+both!(expiry_and_evaluation_at_boundaries);
+async fn expiry_and_evaluation_at_boundaries(env: Env) {
+    // Sunday 10:00: `fast` (day) valid until Tuesday 00:00, `slow` (week) until Monday 11-30 00:00.
+    let run = new_uuid();
+    let yaml = report_yaml(
+        "acme",
+        &run,
+        "2026-11-22 10:00:00",
+        &[("fast", 1), ("slow", 1)],
+    );
+    assert_eq!(upload_report(&env, "acme", &yaml).await.status, 200);
+
+    let status = get(&env, "/status", None).await.json();
+    let card = &status["acme"][SCOPE];
+    assert_eq!(card["result"], 1);
+    assert_eq!(card["passed_str"], "v1");
+    assert_eq!(card["results"]["fast"]["expires_at"], "2026-11-24T00:00:00");
+    let table = get(&env, "/page/table", None).await.text();
+    assert!(table.contains("✅ v1"), "{table}");
+
+    // One second before expiry: still passing.
+    env.clock.set(datetime(2026, 11, 23, 23, 59, 59, 0));
+    let status = get(&env, "/status", None).await.json();
+    assert_eq!(status["acme"][SCOPE]["result"], 1);
+
+    // At expiry: `fast` is gone, the verdict turns MISSING (orange, stale).
+    env.clock.set(datetime(2026, 11, 24, 0, 0, 0, 0));
+    let status = get(&env, "/status", None).await.json();
+    let card = &status["acme"][SCOPE];
+    assert!(card["results"].get("fast").is_none());
+    assert_eq!(card["result"], serde_json::Value::Null);
+    assert_eq!(card["buckets"]["null"][0], "fast");
+    let table = get(&env, "/page/table", None).await.text();
+    assert!(table.contains("🟧 v1"), "{table}");
+    let detail = get(&env, &format!("/page/detail/acme/{SCOPE}"), None)
+        .await
+        .text();
+    assert!(detail.contains("❓ MISSING"));
+
+    // After every result expired the subject has no data.
+    env.clock.set(datetime(2026, 11, 30, 0, 0, 0, 0));
+    let status = get(&env, "/status", None).await.json();
+    assert!(status.get("acme").is_none());
+    let table = get(&env, "/page/table", None).await.text();
+    assert!(table.contains("🛑 –"));
+
+    // A fresh FAIL on an attention testcase is red; the newest result wins.
+    let yaml = report_yaml(
+        "acme",
+        &new_uuid(),
+        "2026-11-30 08:00:00",
+        &[("fast", -1), ("slow", 1)],
+    );
+    assert_eq!(upload_report(&env, "acme", &yaml).await.status, 200);
+    env.clock.set(datetime(2026, 11, 30, 9, 0, 0, 0));
+    let status = get(&env, "/status", None).await.json();
+    assert_eq!(status["acme"][SCOPE]["result"], -1);
+    let detail = get(&env, &format!("/page/detail/acme/{SCOPE}"), None)
+        .await
+        .text();
+    assert!(detail.contains("🛑 FAIL"));
+    // Drafts only in the _full views: `next` needs `extra`, which is missing.
+    let full = get(&env, &format!("/markdown/detail_full/acme/{SCOPE}"), None)
+        .await
+        .text();
+    assert!(full.contains("extra"), "{full}");
+    let public = get(&env, &format!("/markdown/detail/acme/{SCOPE}"), None)
+        .await
+        .text();
+    assert!(!public.contains("extra"), "{public}");
+}
+
+both!(future_checked_at_is_clamped);
+async fn future_checked_at_is_clamped(env: Env) {
+    let run = new_uuid();
+    let yaml = report_yaml("acme", &run, "2099-01-01 00:00:00", &[("slow", 1)]);
+    assert_eq!(upload_report(&env, "acme", &yaml).await.status, 200);
+    let status = get(&env, "/status", None).await.json();
+    assert_eq!(
+        status["acme"][SCOPE]["results"]["slow"]["checked_at"],
+        "2026-11-22T12:00:00"
+    );
+    // An honest older report cannot be overridden by the future-dated one's timestamp: a newer
+    // real result wins.
+    env.clock.set(datetime(2026, 11, 22, 13, 0, 0, 0));
+    let yaml = report_yaml("acme", &new_uuid(), "2026-11-22 12:30:00", &[("slow", -1)]);
+    assert_eq!(upload_report(&env, "acme", &yaml).await.status, 200);
+    let status = get(&env, "/status", None).await.json();
+    assert_eq!(status["acme"][SCOPE]["results"]["slow"]["result"], -1);
+}
+
+both!(pages_escape_report_content_and_redact);
+async fn pages_escape_report_content_and_redact(env: Env) {
+    let run = new_uuid();
+    let yaml = report_yaml(
+        "acme",
+        &run,
+        "2026-11-22 10:00:00",
+        &[("fast", -1), ("slow", 1)],
+    );
+    assert_eq!(upload_report(&env, "acme", &yaml).await.status, 200);
+    for path in [
+        format!("/page/report/{run}"),
+        format!("/fragment/report/{run}"),
+        format!("/page/detail/acme/{SCOPE}"),
+        format!("/page/detail/group-acme-cloud/{SCOPE}"),
+        format!("/page/scope/{SCOPE}"),
+        "/page/table".to_string(),
+    ] {
+        let r = get(&env, &path, None).await;
+        assert_eq!(r.status, 200, "{path}");
+        let html = r.text();
+        assert!(!html.contains("<script>"), "{path} has raw script");
+        assert!(
+            !html.contains("<b>with markup</b>"),
+            "{path} has raw markup"
+        );
+    }
+    let report = get(&env, &format!("/page/report/{run}"), None).await.text();
+    assert!(report.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; version too old"));
+    assert!(
+        !report.contains("s3cr3t"),
+        "cmd is redacted in the public view"
+    );
+    assert!(!report.contains("/secret/path"), "assignment is redacted");
+    assert!(
+        !report.contains("private detail"),
+        "INFO lines are redacted"
+    );
+    assert!(
+        !report.contains("leaked secret token"),
+        "non-verdict stdout is redacted"
+    );
+    assert!(report.contains("fast: PASS"));
+    let full = get(&env, &format!("/page/report_full/{run}"), Some("acme"))
+        .await
+        .text();
+    assert!(full.contains("s3cr3t") && full.contains("private detail"));
+    // The detail page shows the reason lines, escaped.
+    let detail = get(&env, &format!("/page/detail/acme/{SCOPE}"), None)
+        .await
+        .text();
+    assert!(detail.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; version too old"));
+    assert!(
+        detail.contains("in 1 d") || detail.contains("in 36 h"),
+        "{detail}"
+    );
+    // Markdown view escapes markup too.
+    let md = get(&env, &format!("/markdown/report/{run}"), None).await;
+    assert_eq!(md.headers["content-type"], "text/markdown; charset=utf-8");
+    assert!(!md.text().contains("<script>"));
+    // Group view lists members; unknown scope and group are 404, unknown view type too.
+    let group = get(
+        &env,
+        &format!("/page/detail/group-acme-cloud/{SCOPE}"),
+        None,
+    )
+    .await
+    .text();
+    assert!(group.contains("Jump to") && group.contains("other"));
+    assert_eq!(get(&env, "/page/scope/nope", None).await.status, 404);
+    assert_eq!(
+        get(&env, &format!("/page/detail/group-nope/{SCOPE}"), None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(get(&env, "/html/table", None).await.status, 404);
+    // Badges, history, OpenAPI, health, root redirect.
+    let badge = get(&env, &format!("/badge/acme/{SCOPE}.svg"), None).await;
+    assert_eq!(badge.headers["content-type"], "image/svg+xml");
+    assert!(badge.text().contains("not compliant"));
+    let history = get(&env, "/history/acme", None).await.json();
+    assert_eq!(history["reports"][0]["fail"], 1);
+    assert_eq!(
+        get(&env, "/openapi.json", None).await.json()["openapi"],
+        "3.0.3"
+    );
+    assert_eq!(get(&env, "/healthz", None).await.status, 200);
+    let root = get(&env, "/", None).await;
+    assert_eq!(root.status, 307);
+    assert_eq!(root.headers["location"], "/page/table");
+    let r = request(
+        &env,
+        "GET",
+        "/status",
+        &[("accept", "text/html")],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(r.status, 406);
+}
+
+both!(reload_replaces_accounts);
+async fn reload_replaces_accounts(env: Env) {
+    assert_eq!(get(&env, "/reports", Some("other")).await.status, 200);
+    // Drop `other`, keep the rest; a broken file keeps the old state.
+    std::fs::write(
+        &env.bootstrap,
+        "accounts:\n  - subject: acme\n    roles: [nope]\n",
+    )
+    .unwrap();
+    assert!(env.state.reload().await.is_err());
+    assert_eq!(get(&env, "/reports", Some("other")).await.status, 200);
+    let without: Vec<(&str, &[&str])> = ACCOUNTS
+        .iter()
+        .copied()
+        .filter(|(n, _)| *n != "other")
+        .collect();
+    write_bootstrap(env.dir.path(), &without);
+    env.state.reload().await.unwrap();
+    assert_eq!(get(&env, "/reports", Some("other")).await.status, 401);
+    assert_eq!(get(&env, "/reports", Some("acme")).await.status, 200);
+    // The delegation survived although zuul is listed before acme.
+    let yaml = report_yaml("acme", &new_uuid(), "2026-11-22 10:00:00", &[("slow", 1)]);
+    assert_eq!(upload_report(&env, "zuul", &yaml).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_file_is_wal_and_survives_restart() {
+    let env = start(Backend::Sqlite, now()).await.unwrap();
+    let yaml = report_yaml("acme", &new_uuid(), "2026-11-22 10:00:00", &[("fast", 1)]);
+    assert_eq!(upload_report(&env, "acme", &yaml).await.status, 200);
+    assert!(env.dir.path().join("monitor.db-wal").exists());
+    // A second server on the same file sees the stored result at start-up.
+    let state = scs_kaas_monitor::state::AppState::start(scs_kaas_monitor::state::Config {
+        db_url: format!("sqlite://{}", env.dir.path().join("monitor.db").display()),
+        bootstrap: env.bootstrap.clone(),
+        base_url: "/".into(),
+        body_limit: 1024,
+        scopes: std::sync::Arc::new(test_scopes),
+        clock: env.clock.clone(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(state.latest.rows("acme", SCOPE).len(), 1);
+}
