@@ -1,10 +1,14 @@
 //! Every native check, by id: the one place that lists them.
 
 use crate::check::Check;
+use crate::native;
 
 /// All native checks, in a stable order.
 pub fn all() -> Vec<Box<dyn Check>> {
-    vec![Box::new(crate::native::version_policy::VersionPolicyCheck)]
+    vec![
+        Box::new(native::default_storage_class::DefaultStorageClass),
+        Box::new(native::version_policy::VersionPolicyCheck),
+    ]
 }
 
 /// The native check with this id, if there is one.

@@ -1,3 +1,4 @@
 //! One module per native check. Each file holds the check's gatherer, its pure judge, and tests.
 
+pub mod default_storage_class;
 pub mod version_policy;
