@@ -8,6 +8,7 @@ pub fn all() -> Vec<Box<dyn Check>> {
     vec![
         Box::new(native::default_storage_class::DefaultStorageClass),
         Box::new(native::version_policy::VersionPolicyCheck),
+        Box::new(native::kubeapi_access::KubeapiAccess),
     ]
 }
 

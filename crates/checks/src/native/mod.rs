@@ -1,4 +1,5 @@
 //! One module per native check. Each file holds the check's gatherer, its pure judge, and tests.
 
 pub mod default_storage_class;
+pub mod kubeapi_access;
 pub mod version_policy;
