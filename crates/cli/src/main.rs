@@ -27,6 +27,8 @@ struct Cli {
 enum Command {
     /// Start the simulated cluster with the shipped compliant scenario and show what it serves.
     Demo(cmd::demo::DemoArgs),
+    /// Remove what earlier runs left in a cluster (only objects labelled managed-by=scs-kaas).
+    Cleanup(cmd::cleanup::CleanupArgs),
     /// The simulated Kubernetes API server (test bed and demo).
     #[command(subcommand)]
     Sim(cmd::sim::SimCommand),
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Demo(args) => cmd::demo::run(args).await,
+            Command::Cleanup(args) => cmd::cleanup::run(args).await,
             Command::Sim(command) => cmd::sim::run(command).await,
             Command::Report(command) => cmd::report::run(command).await,
             Command::Versions(command) => cmd::versions::run(command).await,

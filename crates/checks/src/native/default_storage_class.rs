@@ -383,8 +383,10 @@ async fn probe(client: &Client, guard: &ProbeGuard, opts: &Options) -> Result<Ob
         .await
         .map_err(|e| format!("cannot read volume {volume_name}: {e}"))?;
     let writer_end = pod_end(&pods, "sc-writer", opts.timeout).await?;
-    let reader = match &writer_end {
-        PodEnd::Succeeded { node } => {
+    let reader = match (&writer_end, judge::node_bound_reason(&volume)) {
+        // A volume pinned to one node cannot be used elsewhere; SC-05 already fails on it.
+        (_, Some(why)) => Err(format!("the volume cannot move to another node: {why}")),
+        (PodEnd::Succeeded { node }, None) => {
             read_elsewhere(client, &pods, &run, node, &image, &marker, opts.timeout).await?
         }
         _ => Err("the writer did not succeed".into()),

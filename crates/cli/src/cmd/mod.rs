@@ -1,5 +1,6 @@
 //! One file per subcommand.
 
+pub mod cleanup;
 pub mod demo;
 pub mod report;
 pub mod sim;
