@@ -11,6 +11,7 @@
 
 pub mod check;
 pub mod native;
+pub mod probe;
 pub mod registry;
 pub mod release_data;
 pub mod release_refresh;

@@ -1,12 +1,15 @@
 //! Every native check, by id: the one place that lists them.
 
 use crate::check::Check;
+use crate::native;
 
 /// All native checks, in a stable order.
 pub fn all() -> Vec<Box<dyn Check>> {
     vec![
-        Box::new(crate::native::version_policy::VersionPolicyCheck),
-        Box::new(crate::native::node_distribution::NodeDistributionCheck),
+        Box::new(native::version_policy::VersionPolicyCheck),
+        Box::new(native::default_storage_class::DefaultStorageClass),
+        Box::new(native::node_distribution::NodeDistributionCheck),
+        Box::new(native::kubeapi_access::KubeapiAccess),
     ]
 }
 

@@ -33,6 +33,8 @@ enum Command {
     Scope(cmd::scope::ScopeCommand),
     /// Start the simulated cluster with the shipped compliant scenario and show what it serves.
     Demo(cmd::demo::DemoArgs),
+    /// Remove what earlier runs left in a cluster (only objects labelled managed-by=scs-kaas).
+    Cleanup(cmd::cleanup::CleanupArgs),
     /// The simulated Kubernetes API server (test bed and demo).
     #[command(subcommand)]
     Sim(cmd::sim::SimCommand),
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
             Command::Check(args) => cmd::check::run(*args).await,
             Command::Scope(command) => cmd::scope::run(command).await,
             Command::Demo(args) => cmd::demo::run(args).await,
+            Command::Cleanup(args) => cmd::cleanup::run(args).await,
             Command::Sim(command) => cmd::sim::run(command).await,
             Command::Monitor(command) => cmd::monitor::run(command).await,
             Command::Report(command) => cmd::report::run(command).await,

@@ -205,6 +205,15 @@ pub static RESOURCES: &[ResourceType] = &[
         ),
         &["netpol"],
     ),
+    // Cluster API (OpenStack provider) for management-cluster scenarios (kubeapi-access-check).
+    kind(
+        "infrastructure.cluster.x-k8s.io",
+        "v1beta1",
+        "OpenStackCluster",
+        "openstackclusters",
+        "openstackcluster",
+        true,
+    ),
     review(kind(
         "authorization.k8s.io",
         "v1",

@@ -1,5 +1,7 @@
 //! One module per native check. Each file holds the check's gatherer, its pure judge, and tests.
 
+pub mod default_storage_class;
+pub mod kubeapi_access;
 pub mod node_distribution;
 pub mod paged;
 pub mod version_policy;

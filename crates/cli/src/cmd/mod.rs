@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod check_render;
+pub mod cleanup;
 pub mod demo;
 pub mod monitor;
 pub mod report;

@@ -1,0 +1,252 @@
+//! `kubeapi-access-check` (CHECKS.md §12: API-01, API-02, API-04): is the Kubernetes API
+//! restricted to the networks the operator declares?
+//!
+//! What one vantage point can prove, and what it cannot:
+//! - It sees the kubeconfig's endpoint address: whether it is public (API-04, INFO).
+//! - It can prove a restriction is *not* effective: a connection from an address outside the
+//!   declared allow-list succeeded (API-02, FAIL). That needs this host's public egress address:
+//!   the connection's local address when it is public, otherwise `-a vantage_ip=`.
+//! - It can never prove a restriction *is* effective: that every address outside the list is
+//!   refused needs probes from outside; from inside the list it only proves allowed clients get in.
+//!   The cloud's own SNAT addresses are admitted by the reference implementation regardless.
+//! - With `-a mgmt_kubeconfig=PATH` it reads the Cluster API `OpenStackCluster` objects and
+//!   compares `spec.apiServerLoadBalancer.allowedCIDRs` with the declaration (API-01): that is
+//!   configuration, not behaviour (the OVN provider, for one, ignores the list).
+//! - Reachability from inside the cluster (API-03) needs a probe pod and is not tested.
+//!
+//! Assignments: `kubeapi_allowed_cidrs=CIDR,...` (empty: public; `none`: closed),
+//! `vantage_ip=IP`, `mgmt_kubeconfig=PATH`, `mgmt_ip=IP` (the management host, admitted in addition).
+
+pub mod cidr;
+pub mod judge;
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use kube::api::{DynamicObject, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+use scs_kaas_core::finding::{Finding, Outcome};
+
+use crate::check::{Access, Check, CheckContext, Mode};
+use judge::{Declaration, Endpoint};
+
+/// The check id.
+pub const ID: &str = "kubeapi-access-check";
+
+/// The Cluster API infrastructure group of `OpenStackCluster`.
+pub const CAPO_GROUP: &str = "infrastructure.cluster.x-k8s.io";
+
+/// How long a TCP connection attempt to the endpoint may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The API access restriction check.
+pub struct KubeapiAccess;
+
+/// The check's parsed assignments.
+#[derive(Debug, Default)]
+struct Options {
+    declaration: Option<Declaration>,
+    vantage: Option<IpAddr>,
+    mgmt_kubeconfig: Option<String>,
+    mgmt_ip: Option<IpAddr>,
+}
+
+fn parse_ip(key: &str, value: &str) -> Result<IpAddr, String> {
+    value.trim().parse().map_err(|_| {
+        format!("{key}={value:?} is not an IP address; pass e.g. -a {key}=198.51.100.7")
+    })
+}
+
+impl Options {
+    fn from_ctx(ctx: &CheckContext) -> Result<Options, String> {
+        Ok(Options {
+            declaration: ctx
+                .arg("kubeapi_allowed_cidrs")
+                .map(Declaration::parse)
+                .transpose()
+                .map_err(|e| {
+                    format!("kubeapi_allowed_cidrs: {e}; give a comma-separated list, or `none`")
+                })?,
+            vantage: ctx
+                .arg("vantage_ip")
+                .map(|v| parse_ip("vantage_ip", v))
+                .transpose()?,
+            mgmt_kubeconfig: ctx.arg("mgmt_kubeconfig").map(str::to_string),
+            mgmt_ip: ctx
+                .arg("mgmt_ip")
+                .map(|v| parse_ip("mgmt_ip", v))
+                .transpose()?,
+        })
+    }
+}
+
+impl Check for KubeapiAccess {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn standard(&self) -> &'static str {
+        "scs-kaas-api-access"
+    }
+
+    fn description(&self) -> &'static str {
+        "The Kubernetes API is restricted to the declared CIDRs (-a kubeapi_allowed_cidrs=...): reports \
+         whether the kubeconfig's endpoint is public; FAILs when this host, outside the declared list \
+         (its public address, or -a vantage_ip=), can connect — one vantage point can prove a \
+         restriction broken, never that it holds; with -a mgmt_kubeconfig=PATH compares each Cluster \
+         API OpenStackCluster's API load-balancer allowedCIDRs with the declaration"
+    }
+
+    fn mode(&self) -> Mode {
+        Mode::ReadOnly
+    }
+
+    fn access(&self) -> Vec<Access> {
+        // Reads nothing in the workload cluster; the management cluster needs
+        // `list openstackclusters.infrastructure.cluster.x-k8s.io` (documented in the README).
+        Vec::new()
+    }
+
+    fn run<'a>(&'a self, ctx: &'a CheckContext) -> BoxFuture<'a, Outcome> {
+        Box::pin(run(ctx))
+    }
+}
+
+async fn run(ctx: &CheckContext) -> Outcome {
+    let opts = match Options::from_ctx(ctx) {
+        Ok(o) => o,
+        Err(msg) => return Outcome::abort("API-00", msg),
+    };
+    let server = match cluster_url(ctx.kubeconfig.as_deref()).await {
+        Ok(u) => u,
+        Err(msg) => return Outcome::abort("API-00", msg),
+    };
+    let endpoint = probe_endpoint(&server).await;
+    let mut findings = judge::judge_endpoint(&endpoint, opts.declaration.as_ref(), opts.vantage);
+    if let Some(path) = &opts.mgmt_kubeconfig {
+        match read_openstack_clusters(Path::new(path)).await {
+            Ok(clusters) if clusters.is_empty() => findings.push(Finding::info(
+                "API-01",
+                format!("the management cluster ({path}) holds no OpenStackCluster objects"),
+            )),
+            Ok(clusters) => {
+                for c in &clusters {
+                    let value = serde_json::to_value(c).unwrap_or_default();
+                    findings.extend(judge::judge_openstack_cluster(
+                        &value,
+                        opts.declaration.as_ref(),
+                        opts.mgmt_ip,
+                    ));
+                }
+            }
+            Err(msg) => {
+                let mut outcome = Outcome::from_findings(findings);
+                outcome.findings.push(Finding::error("API-01", msg));
+                if outcome.status != scs_kaas_core::finding::Status::Fail {
+                    outcome.status = scs_kaas_core::finding::Status::Abort;
+                }
+                return outcome;
+            }
+        }
+    }
+    Outcome::from_findings(findings)
+}
+
+/// The API server URL of the kubeconfig's current context (or of the inferred configuration).
+async fn cluster_url(kubeconfig: Option<&Path>) -> Result<http::Uri, String> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = Kubeconfig::read_from(path)
+                .map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?;
+            Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| format!("kubeconfig {}: {e}", path.display()))?
+        }
+        None => Config::infer()
+            .await
+            .map_err(|e| format!("cannot find the cluster's API endpoint: {e}"))?,
+    };
+    Ok(config.cluster_url)
+}
+
+/// Resolve the endpoint's host and try one TCP connection from here.
+async fn probe_endpoint(server: &http::Uri) -> Endpoint {
+    let host = server
+        .host()
+        .unwrap_or("")
+        .trim_matches(['[', ']'])
+        .to_string();
+    let port = server
+        .port_u16()
+        .unwrap_or(if server.scheme_str() == Some("http") {
+            80
+        } else {
+            443
+        });
+    let addresses: Vec<IpAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map(|it| it.map(|a| a.ip()).collect())
+            .unwrap_or_default(),
+    };
+    let mut reachable = false;
+    let mut local = None;
+    if let Some(ip) = addresses.first() {
+        let attempt =
+            tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect((*ip, port)))
+                .await;
+        if let Ok(Ok(stream)) = attempt {
+            reachable = true;
+            local = stream.local_addr().ok().map(|a| a.ip());
+        }
+    }
+    Endpoint {
+        server: format!("{}://{host}:{port}", server.scheme_str().unwrap_or("https")),
+        addresses,
+        reachable,
+        local,
+    }
+}
+
+/// Every `OpenStackCluster` of the management cluster, in the group's preferred version.
+async fn read_openstack_clusters(path: &Path) -> Result<Vec<DynamicObject>, String> {
+    let kc = Kubeconfig::read_from(path)
+        .map_err(|e| format!("cannot read mgmt_kubeconfig {}: {e}", path.display()))?;
+    let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .map_err(|e| format!("mgmt_kubeconfig {}: {e}", path.display()))?;
+    let client = Client::try_from(config).map_err(|e| {
+        format!(
+            "mgmt_kubeconfig {}: cannot build a client: {e}",
+            path.display()
+        )
+    })?;
+    let group = kube::discovery::group(&client, CAPO_GROUP).await.map_err(|e| {
+        format!(
+            "the management cluster ({}) does not serve {CAPO_GROUP}: {e}; is it a Cluster API management cluster with the OpenStack provider?",
+            path.display()
+        )
+    })?;
+    let (resource, _) = group.recommended_kind("OpenStackCluster").ok_or_else(|| {
+        format!("the management cluster serves {CAPO_GROUP} but no OpenStackCluster kind")
+    })?;
+    let api: Api<DynamicObject> = Api::all_with(client, &resource);
+    let mut out = Vec::new();
+    let mut params = ListParams::default().limit(500);
+    loop {
+        let page = api
+            .list(&params)
+            .await
+            .map_err(|e| format!("cannot list OpenStackClusters on the management cluster: {e}"))?;
+        out.extend(page.items);
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => break,
+        }
+    }
+    Ok(out)
+}

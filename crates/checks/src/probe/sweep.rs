@@ -1,0 +1,157 @@
+//! Finding and removing leftovers of earlier runs (`scs-kaas cleanup`): only objects labelled
+//! `app.kubernetes.io/managed-by=scs-kaas`, optionally only those older than a given age.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolume};
+use kube::api::{DeleteParams, ListParams};
+use kube::{Api, Client};
+
+use super::guard::is_not_found;
+use super::run::{CHECK_KEY, RUN_ID_KEY, STARTED_AT_KEY, managed_selector};
+use super::wait::wait_gone;
+use crate::check::Access;
+
+/// The rights `scs-kaas cleanup` needs (part of `deploy/rbac.yaml`).
+pub fn access() -> Vec<Access> {
+    vec![
+        Access::active("list", "", "namespaces"),
+        Access::active("watch", "", "namespaces"),
+        Access::active("delete", "", "namespaces"),
+        Access::active("list", "", "persistentvolumes"),
+    ]
+}
+
+/// A probe namespace left by an earlier run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftover {
+    /// Namespace name.
+    pub name: String,
+    /// The run id label, if present.
+    pub run_id: Option<String>,
+    /// The check label, if present.
+    pub check: Option<String>,
+    /// Start-time annotation, or the creation time when the annotation is missing or invalid.
+    pub started: Option<jiff::Timestamp>,
+    /// Whether deletion has already begun (a `deletionTimestamp` is set).
+    pub terminating: bool,
+}
+
+impl Leftover {
+    /// Whether this leftover is at least `min_age` old at `now` (unknown age counts as old).
+    pub fn older_than(&self, now: jiff::Timestamp, min_age: jiff::SignedDuration) -> bool {
+        self.started
+            .is_none_or(|started| now.duration_since(started) >= min_age)
+    }
+}
+
+/// A volume whose claim lived in a removed probe namespace and that survives it (reclaimPolicy
+/// `Retain`). It carries no scs-kaas label, so cleanup reports it instead of deleting it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetainedVolume {
+    /// PersistentVolume name.
+    pub name: String,
+    /// The probe namespace its claim was in.
+    pub claim_namespace: String,
+}
+
+/// Every scs-kaas probe namespace in the cluster.
+pub async fn find_leftovers(client: &Client) -> Result<Vec<Leftover>, kube::Error> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let list = api
+        .list_metadata(&ListParams::default().labels(&managed_selector()))
+        .await?;
+    Ok(list
+        .items
+        .into_iter()
+        .filter_map(|ns| {
+            let meta = ns.metadata;
+            let label = |k: &str| meta.labels.as_ref().and_then(|l| l.get(k)).cloned();
+            let started = meta
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(STARTED_AT_KEY))
+                .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+                .or_else(|| meta.creation_timestamp.as_ref().map(|t| t.0));
+            Some(Leftover {
+                run_id: label(RUN_ID_KEY),
+                check: label(CHECK_KEY),
+                started,
+                terminating: meta.deletion_timestamp.is_some(),
+                name: meta.name?,
+            })
+        })
+        .collect())
+}
+
+/// Volumes with reclaimPolicy `Retain` whose claims lived in one of `namespaces`.
+pub async fn retained_volumes(
+    client: &Client,
+    namespaces: &[String],
+) -> Result<Vec<RetainedVolume>, kube::Error> {
+    let api: Api<PersistentVolume> = Api::all(client.clone());
+    let list = api.list(&ListParams::default()).await?;
+    Ok(list
+        .items
+        .into_iter()
+        .filter_map(|pv| {
+            let spec = pv.spec?;
+            let ns = spec.claim_ref?.namespace?;
+            let retain = spec.persistent_volume_reclaim_policy.as_deref() == Some("Retain");
+            (retain && namespaces.contains(&ns)).then_some(RetainedVolume {
+                name: pv.metadata.name?,
+                claim_namespace: ns,
+            })
+        })
+        .collect())
+}
+
+/// The result of removing one leftover.
+#[derive(Debug)]
+pub enum Removal {
+    /// Deleted and confirmed gone.
+    Removed,
+    /// Still present after the timeout (or the delete failed), with the reason.
+    Remains(String),
+}
+
+/// Delete the namespace `name` (foreground) and wait until it is gone.
+pub async fn remove_namespace(client: &Client, name: &str, timeout: Duration) -> Removal {
+    let api: Api<Namespace> = Api::all(client.clone());
+    if let Err(err) = api.delete(name, &DeleteParams::foreground()).await
+        && !is_not_found(&err)
+    {
+        return Removal::Remains(format!("delete failed: {err}"));
+    }
+    match wait_gone(api, name, &format!("namespace {name} deleted"), timeout).await {
+        Ok(()) => Removal::Removed,
+        Err(err) => Removal::Remains(err.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leftover(started: Option<&str>) -> Leftover {
+        Leftover {
+            name: "scs-kaas-x-0a1b2c3d".into(),
+            run_id: Some("0a1b2c3d".into()),
+            check: Some("x".into()),
+            started: started.map(|s| s.parse().unwrap()),
+            terminating: false,
+        }
+    }
+
+    #[test]
+    fn age_filter_compares_with_the_given_now() {
+        let now: jiff::Timestamp = "2026-11-22T08:00:00Z".parse().unwrap();
+        let two_hours = jiff::SignedDuration::from_hours(2);
+        assert!(leftover(Some("2026-11-22T06:00:00Z")).older_than(now, two_hours));
+        assert!(!leftover(Some("2026-11-22T06:00:01Z")).older_than(now, two_hours));
+        assert!(
+            leftover(None).older_than(now, two_hours),
+            "unknown age counts as old"
+        );
+    }
+}

@@ -1,0 +1,147 @@
+//! `scs-kaas cleanup`: remove what earlier runs left in a cluster — only namespaces labelled
+//! `app.kubernetes.io/managed-by=scs-kaas` (and everything inside them) — and list it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use scs_kaas_checks::probe::sweep::{self, Removal};
+
+use crate::exit;
+
+/// Arguments of `scs-kaas cleanup`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Only objects labelled app.kubernetes.io/managed-by=scs-kaas are touched. \
+Volumes with reclaimPolicy Retain whose claims lived in a removed probe namespace carry no label; \
+they are listed, not deleted.\n\nExit codes: 0 everything selected is gone (or --dry-run), \
+1 something is still present, 2 bad arguments or the cluster cannot be read."
+)]
+pub struct CleanupArgs {
+    /// Kubeconfig of the cluster (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// Context in the kubeconfig (default: its current context).
+    #[arg(long, value_name = "NAME")]
+    context: Option<String>,
+    /// Only remove leftovers at least this old, e.g. `2h`, `30m`, `1d`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_age)]
+    older_than: Option<jiff::SignedDuration>,
+    /// List what would be removed, remove nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// How long to wait for each namespace to disappear (finalizers, volumes).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_age)]
+    timeout: jiff::SignedDuration,
+}
+
+fn parse_age(s: &str) -> Result<jiff::SignedDuration, String> {
+    let d: jiff::SignedDuration = s
+        .parse()
+        .map_err(|e| format!("{s:?} is not a duration like 2h, 30m or 1d: {e}"))?;
+    if d.is_negative() {
+        return Err(format!("{s:?} is negative; give an age such as 2h"));
+    }
+    Ok(d)
+}
+
+/// Run `scs-kaas cleanup`.
+pub async fn run(args: CleanupArgs) -> anyhow::Result<ExitCode> {
+    let client = client(&args).await?;
+    let now = jiff::Timestamp::now();
+    let leftovers = sweep::find_leftovers(&client)
+        .await
+        .context("cannot list scs-kaas probe namespaces (needs `list namespaces`)")?;
+    if leftovers.is_empty() {
+        println!(
+            "nothing to clean up: no namespace is labelled app.kubernetes.io/managed-by=scs-kaas"
+        );
+        return Ok(ExitCode::from(exit::OK));
+    }
+    let timeout = Duration::try_from(args.timeout).unwrap_or(Duration::from_secs(300));
+    let mut remaining = 0;
+    let mut removed = Vec::new();
+    for l in &leftovers {
+        let age = l
+            .started
+            .map(|s| {
+                format!(
+                    "{:#}",
+                    now.duration_since(s)
+                        .round(jiff::Unit::Second)
+                        .unwrap_or_default()
+                )
+            })
+            .unwrap_or_else(|| "unknown".into());
+        let about = format!(
+            "namespace/{} (check {}, run {}, age {age})",
+            l.name,
+            l.check.as_deref().unwrap_or("?"),
+            l.run_id.as_deref().unwrap_or("?"),
+        );
+        if let Some(min) = args.older_than
+            && !l.older_than(now, min)
+        {
+            println!("kept         {about}: younger than --older-than");
+            continue;
+        }
+        if args.dry_run {
+            println!("would remove {about}");
+            continue;
+        }
+        match sweep::remove_namespace(&client, &l.name, timeout).await {
+            Removal::Removed => {
+                println!("removed      {about}");
+                removed.push(l.name.clone());
+            }
+            Removal::Remains(why) => {
+                remaining += 1;
+                println!("NOT removed  {about}: {why}");
+            }
+        }
+    }
+    if !removed.is_empty() {
+        match sweep::retained_volumes(&client, &removed).await {
+            Ok(volumes) => {
+                for v in volumes {
+                    println!(
+                        "left         persistentvolume/{} (reclaimPolicy Retain, claim was in {}): delete it with `kubectl delete pv {}` if its data is not needed",
+                        v.name, v.claim_namespace, v.name
+                    );
+                }
+            }
+            Err(err) => eprintln!(
+                "warning: cannot list persistent volumes to find retained probe volumes: {err}"
+            ),
+        }
+    }
+    Ok(ExitCode::from(if remaining == 0 {
+        exit::OK
+    } else {
+        exit::FAILED
+    }))
+}
+
+async fn client(args: &CleanupArgs) -> anyhow::Result<kube::Client> {
+    let kubeconfig = match &args.kubeconfig {
+        Some(path) => Kubeconfig::read_from(path)
+            .with_context(|| format!("cannot read kubeconfig {}", path.display()))?,
+        None => Kubeconfig::read().context(
+            "cannot read a kubeconfig ($KUBECONFIG or ~/.kube/config); pass --kubeconfig FILE",
+        )?,
+    };
+    let options = KubeConfigOptions {
+        context: args.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .with_context(|| match &args.context {
+            Some(c) => format!("kubeconfig context {c:?} is not usable"),
+            None => "the kubeconfig's current context is not usable".to_string(),
+        })?;
+    kube::Client::try_from(config).context("cannot build a Kubernetes client from the kubeconfig")
+}
