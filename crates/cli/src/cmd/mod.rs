@@ -8,4 +8,5 @@ pub mod monitor;
 pub mod report;
 pub mod scope;
 pub mod sim;
+pub mod sim_generate;
 pub mod versions;

@@ -14,6 +14,8 @@ use crate::exit;
 pub enum SimCommand {
     /// Serve a scenario over HTTPS until Ctrl-C/SIGTERM; writes a kubeconfig once serving.
     Serve(ServeArgs),
+    /// Write a large, valid scenario (for benchmarks) to a file or standard output.
+    Generate(super::sim_generate::GenerateArgs),
 }
 
 /// Arguments of `scs-kaas sim serve`.
@@ -38,6 +40,7 @@ pub struct ServeArgs {
 pub async fn run(command: SimCommand) -> anyhow::Result<ExitCode> {
     match command {
         SimCommand::Serve(args) => serve(args).await,
+        SimCommand::Generate(args) => super::sim_generate::run(args),
     }
 }
 

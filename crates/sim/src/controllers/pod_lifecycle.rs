@@ -27,47 +27,43 @@ impl Controller for PodLifecycle {
         let mut volumes = probe::Volumes::default();
         let now = now.to_string();
         let mut actions = Vec::new();
-        let mut candidates = world.list("Pod", None, Some(("status.phase", "Pending")));
-        // Only run-to-completion pods ever leave Running; listing just those keeps large
-        // clusters cheap.
-        for policy in ["Never", "OnFailure"] {
-            candidates.extend(
-                world
-                    .list("Pod", None, Some(("spec.restartPolicy", policy)))
-                    .into_iter()
-                    .filter(|p| phase(p) == "Running"),
-            );
-        }
-        for pod in candidates {
+        // Only Pending pods are looked at (an indexed, cheap list even with many pods): a
+        // run-to-completion pod starts and finishes in the same round, so nothing ever has to
+        // look for Running pods.
+        for pod in world.list("Pod", None, Some(("status.phase", "Pending"))) {
             let Some(node_name) = str_at(&pod, "spec.nodeName").map(str::to_string) else {
                 continue;
             };
             if is_terminating(&pod) {
                 continue;
             }
-            if phase(&pod) == "Pending" {
-                let nodes = nodes.get_or_insert_with(|| {
-                    world
-                        .list("Node", None, None)
-                        .into_iter()
-                        .map(|n| (name(&n).to_string(), n))
-                        .collect()
-                });
-                if let Some(node) = nodes.get(&node_name) {
-                    start(world, &pod, node, &now, &mut actions);
-                }
-            } else if annotation(&pod, PROBE_ANNOTATION).is_some() {
-                let outcome = probe::run(world, &pod, &node_name, &mut volumes);
-                finish(&pod, outcome.succeeded, &now, &mut actions);
+            let nodes = nodes.get_or_insert_with(|| {
+                world
+                    .list("Node", None, None)
+                    .into_iter()
+                    .map(|n| (name(&n).to_string(), n))
+                    .collect()
+            });
+            let Some(running) = nodes.get(&node_name).and_then(|node| start(world, &pod, node, &now, &mut actions))
+            else {
+                continue;
+            };
+            if !runs_to_completion(&running) {
+                continue;
+            }
+            let succeeded = if annotation(&running, PROBE_ANNOTATION).is_some() {
+                let outcome = probe::run(world, &running, &node_name, &mut volumes);
                 actions.push(Action::AppendLog {
-                    namespace: namespace(&pod).to_string(),
-                    pod: name(&pod).to_string(),
-                    container: first_container(&pod),
+                    namespace: namespace(&running).to_string(),
+                    pod: name(&running).to_string(),
+                    container: first_container(&running),
                     text: outcome.log,
                 });
+                outcome.succeeded
             } else {
-                finish(&pod, true, &now, &mut actions);
-            }
+                true
+            };
+            finish(&running, succeeded, &now, &mut actions);
         }
         actions.extend(volumes.into_updates());
         actions
@@ -96,14 +92,20 @@ fn claims_bound(world: &dyn World, pod: &Value) -> bool {
     })
 }
 
-fn start(world: &dyn World, pod: &Value, node: &Value, now: &str, actions: &mut Vec<Action>) {
+/// Pods whose containers exit instead of being restarted.
+fn runs_to_completion(pod: &Value) -> bool {
+    matches!(str_at(pod, "spec.restartPolicy"), Some("Never" | "OnFailure"))
+}
+
+/// Starts the pod if its node is Ready and its claims are bound; returns the running pod.
+fn start(world: &dyn World, pod: &Value, node: &Value, now: &str, actions: &mut Vec<Action>) -> Option<Value> {
     if !super::node_match::node_ready(node) || !claims_bound(world, pod) {
-        return;
+        return None;
     }
     let host_ip = node_ip(node).unwrap_or("10.0.0.1");
     let mut started = pod.clone();
     started["status"] = pod_status::running(pod, host_ip, &object::pod_ip(uid(pod)), now);
-    actions.push(Action::Update(started));
+    actions.push(Action::Update(started.clone()));
     actions.push(Action::Event {
         namespace: namespace(pod).to_string(),
         involved: object::involved(pod),
@@ -111,10 +113,16 @@ fn start(world: &dyn World, pod: &Value, node: &Value, now: &str, actions: &mut 
         reason: "Started".into(),
         message: format!("Started container {}", first_container(pod)),
     });
+    Some(started)
 }
 
+/// Finishes a pod started in the same round: the update carries no resourceVersion because the
+/// start before it will have changed the stored one.
 fn finish(pod: &Value, succeeded: bool, now: &str, actions: &mut Vec<Action>) {
     let mut done = pod.clone();
     done["status"] = pod_status::finished(pod, &pod["status"], succeeded, now);
+    if let Some(meta) = done.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("resourceVersion");
+    }
     actions.push(Action::Update(done));
 }
