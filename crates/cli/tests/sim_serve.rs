@@ -90,3 +90,44 @@ async fn a_bad_scenario_exits_2_naming_the_place() {
         "no kubeconfig for a server that never served"
     );
 }
+
+#[tokio::test]
+async fn generate_writes_a_scenario_the_loader_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("large.yaml");
+    let status = Command::new(env!("CARGO_BIN_EXE_scs-kaas"))
+        .args([
+            "sim", "generate", "--nodes", "7", "--pods", "1500", "--seed", "3", "-o",
+        ])
+        .arg(&out)
+        .status()
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let config = scs_kaas_sim::scenario::load(&out).expect("the generated scenario loads");
+    let count = |kind: &str| config.objects.iter().filter(|o| o["kind"] == kind).count();
+    assert_eq!(count("Node"), 7);
+    assert_eq!(count("Pod"), 1500);
+    // Same seed, same file.
+    let again = Command::new(env!("CARGO_BIN_EXE_scs-kaas"))
+        .args([
+            "sim", "generate", "--nodes", "7", "--pods", "1500", "--seed", "3",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(again.stdout, std::fs::read(&out).unwrap());
+}
+
+#[tokio::test]
+async fn generate_refuses_pods_without_nodes() {
+    let output = Command::new(env!("CARGO_BIN_EXE_scs-kaas"))
+        .args(["sim", "generate", "--nodes", "0", "--pods", "5"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--nodes"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}

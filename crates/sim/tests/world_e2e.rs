@@ -41,20 +41,26 @@ fn available() -> impl Condition<Deployment> {
     |d: Option<&Deployment>| {
         d.and_then(|d| d.status.as_ref())
             .and_then(|s| s.conditions.as_ref())
-            .is_some_and(|c| c.iter().any(|c| c.type_ == "Available" && c.status == "True"))
+            .is_some_and(|c| {
+                c.iter()
+                    .any(|c| c.type_ == "Available" && c.status == "True")
+            })
     }
 }
 
 fn pod_phase(phase: &'static str) -> impl Condition<Pod> {
     move |p: Option<&Pod>| {
-        p.and_then(|p| p.status.as_ref()).and_then(|s| s.phase.as_deref()) == Some(phase)
+        p.and_then(|p| p.status.as_ref())
+            .and_then(|s| s.phase.as_deref())
+            == Some(phase)
     }
 }
 
 fn finished() -> impl Condition<Pod> {
     |p: Option<&Pod>| {
         matches!(
-            p.and_then(|p| p.status.as_ref()).and_then(|s| s.phase.as_deref()),
+            p.and_then(|p| p.status.as_ref())
+                .and_then(|s| s.phase.as_deref()),
             Some("Succeeded" | "Failed")
         )
     }
@@ -72,27 +78,49 @@ async fn deployment_becomes_available() {
                               "spec": {"containers": [{"name": "web", "image": "registry.k8s.io/e2e-test-images/agnhost:2.53"}]}}},
     }))
     .unwrap();
-    api.create(&PostParams::default(), &deployment).await.unwrap();
+    api.create(&PostParams::default(), &deployment)
+        .await
+        .unwrap();
     let done = wait(&api, "web", available()).await;
     let status = done.status.unwrap();
     assert_eq!(status.ready_replicas, Some(3));
     let pods: Api<Pod> = Api::namespaced(client, "default");
-    let list = pods.list(&ListParams::default().labels("app=web")).await.unwrap();
+    let list = pods
+        .list(&ListParams::default().labels("app=web"))
+        .await
+        .unwrap();
     assert_eq!(list.items.len(), 3);
     for pod in &list.items {
-        let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).unwrap();
-        assert!(node.starts_with("worker-"), "control-plane nodes are tainted: {node}");
+        let node = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_deref())
+            .unwrap();
+        assert!(
+            node.starts_with("worker-"),
+            "control-plane nodes are tainted: {node}"
+        );
     }
     // The scenario's own workloads were not disturbed at start.
     let system: Api<Deployment> = Api::namespaced(sim_client(&sim).await, "kube-system");
     let coredns = system.get("coredns").await.unwrap();
     assert_eq!(coredns.status.and_then(|s| s.available_replicas), Some(2));
     let sets: Api<ReplicaSet> = Api::namespaced(sim_client(&sim).await, "kube-system");
-    let dns = sets.list(&ListParams::default().labels("k8s-app=kube-dns")).await.unwrap();
+    let dns = sets
+        .list(&ListParams::default().labels("k8s-app=kube-dns"))
+        .await
+        .unwrap();
     assert_eq!(dns.items.len(), 1, "no second rollout at start");
     let system_pods: Api<Pod> = Api::namespaced(sim_client(&sim).await, "kube-system");
-    let dns_pods = system_pods.list(&ListParams::default().labels("k8s-app=kube-dns")).await.unwrap();
-    assert_eq!(dns_pods.items.len(), 2, "the scenario's pods were kept, not replaced");
+    let dns_pods = system_pods
+        .list(&ListParams::default().labels("k8s-app=kube-dns"))
+        .await
+        .unwrap();
+    assert_eq!(
+        dns_pods.items.len(),
+        2,
+        "the scenario's pods were kept, not replaced"
+    );
     sim.shutdown().await;
 }
 
@@ -135,22 +163,48 @@ async fn claim_binds_to_the_default_class_and_carries_data_across_nodes() {
     let (sim, client) = start_compliant().await;
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    claims.create(&PostParams::default(), &claim("data")).await.unwrap();
-    pods.create(&PostParams::default(), &probe("writer", "write-marker", None)).await.unwrap();
-    let bound = wait(&claims, "data", |c: Option<&PersistentVolumeClaim>| {
-        c.and_then(|c| c.status.as_ref()).and_then(|s| s.phase.as_deref()) == Some("Bound")
-    })
-    .await;
-    assert_eq!(bound.spec.as_ref().and_then(|s| s.storage_class_name.as_deref()), Some("network"));
-    let writer = wait(&pods, "writer", pod_phase("Succeeded")).await;
-    let writer_node = writer.spec.unwrap().node_name.unwrap();
-    pods.create(&PostParams::default(), &probe("reader", "read-marker", Some(&writer_node)))
+    claims
+        .create(&PostParams::default(), &claim("data"))
         .await
         .unwrap();
+    pods.create(
+        &PostParams::default(),
+        &probe("writer", "write-marker", None),
+    )
+    .await
+    .unwrap();
+    let bound = wait(&claims, "data", |c: Option<&PersistentVolumeClaim>| {
+        c.and_then(|c| c.status.as_ref())
+            .and_then(|s| s.phase.as_deref())
+            == Some("Bound")
+    })
+    .await;
+    assert_eq!(
+        bound
+            .spec
+            .as_ref()
+            .and_then(|s| s.storage_class_name.as_deref()),
+        Some("network")
+    );
+    let writer = wait(&pods, "writer", pod_phase("Succeeded")).await;
+    let writer_node = writer.spec.unwrap().node_name.unwrap();
+    pods.create(
+        &PostParams::default(),
+        &probe("reader", "read-marker", Some(&writer_node)),
+    )
+    .await
+    .unwrap();
     let reader = wait(&pods, "reader", finished()).await;
     let log = pods.logs("reader", &LogParams::default()).await.unwrap();
-    assert_eq!(reader.status.unwrap().phase.as_deref(), Some("Succeeded"), "{log}");
-    assert_ne!(reader.spec.unwrap().node_name.as_deref(), Some(writer_node.as_str()));
+    assert_eq!(
+        reader.status.unwrap().phase.as_deref(),
+        Some("Succeeded"),
+        "{log}"
+    );
+    assert_ne!(
+        reader.spec.unwrap().node_name.as_deref(),
+        Some(writer_node.as_str())
+    );
     assert!(log.contains("marker-42"), "{log}");
     sim.shutdown().await;
 }

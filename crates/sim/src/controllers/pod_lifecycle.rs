@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::object::{self, annotation, is_terminating, name, namespace, node_ip, str_at, uid};
-use super::pod_status::{self, phase};
+use super::pod_status;
 use super::probe::{self, PROBE_ANNOTATION};
 use crate::world::{Action, Controller, World};
 
@@ -44,7 +44,9 @@ impl Controller for PodLifecycle {
                     .map(|n| (name(&n).to_string(), n))
                     .collect()
             });
-            let Some(running) = nodes.get(&node_name).and_then(|node| start(world, &pod, node, &now, &mut actions))
+            let Some(running) = nodes
+                .get(&node_name)
+                .and_then(|node| start(world, &pod, node, &now, &mut actions))
             else {
                 continue;
             };
@@ -94,11 +96,20 @@ fn claims_bound(world: &dyn World, pod: &Value) -> bool {
 
 /// Pods whose containers exit instead of being restarted.
 fn runs_to_completion(pod: &Value) -> bool {
-    matches!(str_at(pod, "spec.restartPolicy"), Some("Never" | "OnFailure"))
+    matches!(
+        str_at(pod, "spec.restartPolicy"),
+        Some("Never" | "OnFailure")
+    )
 }
 
 /// Starts the pod if its node is Ready and its claims are bound; returns the running pod.
-fn start(world: &dyn World, pod: &Value, node: &Value, now: &str, actions: &mut Vec<Action>) -> Option<Value> {
+fn start(
+    world: &dyn World,
+    pod: &Value,
+    node: &Value,
+    now: &str,
+    actions: &mut Vec<Action>,
+) -> Option<Value> {
     if !super::node_match::node_ready(node) || !claims_bound(world, pod) {
         return None;
     }
