@@ -4,4 +4,5 @@ pub mod default_storage_class;
 pub mod kubeapi_access;
 pub mod node_distribution;
 pub mod paged;
+pub mod registry_frozen_images;
 pub mod version_policy;
