@@ -184,6 +184,25 @@ pub struct Store {
     dirty: Vec<&'static str>,
 }
 
+/// Finalizers the simulator's own controllers would drop at once; they never hold a deletion.
+const INSTANT_FINALIZERS: &[&str] = &[
+    "kubernetes.io/pv-protection",
+    "kubernetes.io/pvc-protection",
+    "foregroundDeletion",
+    "orphan",
+];
+
+/// Whether `metadata.finalizers` names one that must be removed before the object goes.
+fn has_pending_finalizers(obj: &Value) -> bool {
+    obj.pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|f| {
+            f.iter()
+                .filter_map(Value::as_str)
+                .any(|f| !INSTANT_FINALIZERS.contains(&f))
+        })
+}
+
 fn now_rfc3339(now: jiff::Timestamp) -> String {
     now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
@@ -396,11 +415,18 @@ impl Store {
     /// be the current one (409 Conflict otherwise). Identity fields are kept from the stored
     /// object; `generation` grows when `spec` changes. An update that changes nothing commits
     /// nothing (no new resourceVersion, no event), which keeps controllers from looping.
-    pub fn update(
+    pub fn update(&mut self, res: ResourceId, obj: Value, commit: bool) -> Result<Entry, ApiError> {
+        self.replace(res, obj, commit, false)
+    }
+
+    /// [`Store::update`]; with `marking`, the object's own `deletionTimestamp` is kept (the
+    /// deletion of an object with finalizers), otherwise the stored one wins.
+    fn replace(
         &mut self,
         res: ResourceId,
         mut obj: Value,
         commit: bool,
+        marking: bool,
     ) -> Result<Entry, ApiError> {
         let rt = &RESOURCES[res];
         let name = obj
@@ -441,6 +467,9 @@ impl Store {
             ));
         };
         for field in ["uid", "creationTimestamp", "deletionTimestamp"] {
+            if marking && field == "deletionTimestamp" {
+                continue;
+            }
             match old_value.pointer(&format!("/metadata/{field}")) {
                 Some(v) => meta.insert(field.into(), v.clone()),
                 None => meta.remove(field),
@@ -463,6 +492,13 @@ impl Store {
         }
         if !commit {
             return Entry::of(&obj, old.rv);
+        }
+        if rt.kind != "Namespace"
+            && obj.pointer("/metadata/deletionTimestamp").is_some()
+            && !has_pending_finalizers(&obj)
+        {
+            // The last finalizer of an object being deleted was removed: it goes now.
+            return self.remove(res, &key, obj);
         }
         let rv = self.rv + 1;
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
@@ -520,6 +556,15 @@ impl Store {
                 value["metadata"]["deletionTimestamp"] = json!(now_rfc3339(now));
                 value["status"] = json!({"phase": "Terminating"});
                 return self.update(res, value, commit);
+            }
+            return Ok(old);
+        }
+        if has_pending_finalizers(&value) {
+            // Like the real API server: mark the object and let whoever owns the finalizers
+            // finish; it goes once an update leaves none (see `update`).
+            if value.pointer("/metadata/deletionTimestamp").is_none() {
+                value["metadata"]["deletionTimestamp"] = json!(now_rfc3339(now));
+                return self.replace(res, value, commit, true);
             }
             return Ok(old);
         }
@@ -917,6 +962,43 @@ mod tests {
         assert_eq!(
             view.list("Pod", None, Some(("spec.nodeName", "n9"))).len(),
             0
+        );
+    }
+
+    #[test]
+    fn finalizers_hold_a_deletion_until_removed() {
+        let (mut s, pods) = store_with_pods(0);
+        let key: Key = ("default".into(), "held".into());
+        let mut held = pod("held", "n1");
+        held["metadata"]["finalizers"] =
+            json!(["service.kubernetes.io/load-balancer-cleanup", "orphan"]);
+        s.create(pods, held, now(), true).unwrap();
+        let marked = s
+            .delete(pods, &key, (None, None), true, now(), true)
+            .unwrap();
+        let marked = marked.value();
+        assert!(marked.pointer("/metadata/deletionTimestamp").is_some());
+        assert!(s.get(pods, &key).is_some(), "a pending finalizer keeps it");
+        // A second delete changes nothing.
+        s.delete(pods, &key, (None, None), true, now(), true)
+            .unwrap();
+        let mut released = marked.clone();
+        released["metadata"]["finalizers"] = json!(["orphan"]);
+        s.update(pods, released, true).unwrap();
+        assert!(
+            s.get(pods, &key).is_none(),
+            "gone once only instant ones are left"
+        );
+
+        let plain: Key = ("default".into(), "plain".into());
+        let mut protected = pod("plain", "n1");
+        protected["metadata"]["finalizers"] = json!(["kubernetes.io/pv-protection"]);
+        s.create(pods, protected, now(), true).unwrap();
+        s.delete(pods, &plain, (None, None), true, now(), true)
+            .unwrap();
+        assert!(
+            s.get(pods, &plain).is_none(),
+            "protection finalizers never hold"
         );
     }
 }

@@ -57,12 +57,16 @@ pub fn config(s: &Scenario) -> SimConfig {
         .iter()
         .map(|c| (c.name.clone(), c.behaviour))
         .collect();
+    let mut controllers = controllers::all(behaviours);
+    controllers.push(Box::new(
+        controllers::loadbalancer::LoadBalancerController::new(s.network.clone()),
+    ));
     SimConfig {
         name: s.name.clone(),
         git_version: s.kubernetes.version.clone(),
         users: users(s),
         objects,
-        controllers: controllers::all(behaviours),
+        controllers,
     }
 }
 

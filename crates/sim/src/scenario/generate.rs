@@ -133,6 +133,7 @@ pub fn generate(nodes: usize, pods: usize, seed: u64) -> Result<Scenario, Genera
         namespaces,
         workloads,
         users: None,
+        network: NetworkSpec::default(),
     })
 }
 

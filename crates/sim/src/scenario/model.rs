@@ -35,6 +35,57 @@ pub struct Scenario {
     /// Users; `admin` and `viewer` with documented tokens when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Vec<UserSpec>>,
+    /// Networking: load balancer and NetworkPolicy behaviour (none of either when absent).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub network: NetworkSpec,
+}
+
+/// How the cluster's networking behaves; described in `docs/sim-network.md`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NetworkSpec {
+    /// What Services of type LoadBalancer get (default `pending`: no load balancer at all).
+    #[serde(default)]
+    pub load_balancer: LoadBalancerMode,
+    /// Whether the load balancer honours `loadbalancer.openstack.org/proxy-protocol: "true"`
+    /// (only with `proxy` or `local-no-healthcheck`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub proxy_protocol: bool,
+    /// Whether NetworkPolicies are enforced (default `ignored`, like Flannel alone).
+    #[serde(default)]
+    pub network_policy: NetworkPolicyMode,
+    /// Name of the network plugin the scenario stands for, e.g. `calico` (informational).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cni: Option<String>,
+}
+
+/// What the simulated cloud load balancer does with Services of type LoadBalancer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadBalancerMode {
+    /// Forwards at L3 with health checks: backends see the client address.
+    L3,
+    /// Forwards with source NAT and health checks: backends see a node address.
+    Snat,
+    /// Terminates TCP (like an Octavia amphora) with health checks: backends see the LB address.
+    Proxy,
+    /// Like `proxy` but without health checks: with `externalTrafficPolicy: Local`, connections
+    /// sent to nodes without a local endpoint are reset.
+    LocalNoHealthcheck,
+    /// No load balancer: Services stay without an ingress address.
+    #[default]
+    Pending,
+}
+
+/// Whether the simulated network plugin enforces NetworkPolicies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetworkPolicyMode {
+    /// Policies decide which probe connections succeed.
+    Enforced,
+    /// Policies are stored but have no effect.
+    #[default]
+    Ignored,
 }
 
 /// Control-plane version facts.

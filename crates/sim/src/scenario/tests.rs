@@ -357,3 +357,35 @@ fn generated_scenario_round_trips() {
     );
     assert!(generate::generate(0, 5, 1).is_err());
 }
+
+#[test]
+fn network_defaults_to_no_load_balancer_and_no_enforcement() {
+    let scenario = parse_model(BASE, "test.yaml").unwrap();
+    assert_eq!(scenario.network.load_balancer, LoadBalancerMode::Pending);
+    assert_eq!(scenario.network.network_policy, NetworkPolicyMode::Ignored);
+    let text = format!(
+        "{BASE}network:\n  loadBalancer: local-no-healthcheck\n  proxyProtocol: true\n  networkPolicy: enforced\n  cni: calico\n"
+    );
+    let network = parse_model(&text, "test.yaml").unwrap().network;
+    assert_eq!(network.load_balancer, LoadBalancerMode::LocalNoHealthcheck);
+    assert!(network.proxy_protocol);
+    assert_eq!(network.network_policy, NetworkPolicyMode::Enforced);
+    assert_eq!(network.cni.as_deref(), Some("calico"));
+}
+
+#[test]
+fn proxy_protocol_without_a_terminating_balancer_is_reported() {
+    let text = format!("{BASE}network:\n  loadBalancer: l3\n  proxyProtocol: true\n");
+    let (line, column, message) = error_at(&text);
+    assert_eq!((line, column), (9, 18), "{message}");
+    assert!(
+        message.contains("proxy or local-no-healthcheck"),
+        "{message}"
+    );
+    let text = format!("{BASE}network:\n  loadBalancer: magic\n");
+    let (_, _, message) = error_at(&text);
+    assert!(
+        message.contains("l3") && message.contains("pending"),
+        "{message}"
+    );
+}

@@ -49,7 +49,29 @@ pub fn check(s: &Scenario) -> Check {
     check_storage(s)?;
     check_namespaces(s)?;
     check_workloads(s)?;
+    check_network(&s.network)?;
     check_users(s)
+}
+
+fn check_network(n: &NetworkSpec) -> Check {
+    if n.proxy_protocol
+        && !matches!(
+            n.load_balancer,
+            LoadBalancerMode::Proxy | LoadBalancerMode::LocalNoHealthcheck
+        )
+    {
+        return problem(
+            vec![Key("network"), Key("proxyProtocol")],
+            "proxyProtocol needs a load balancer that terminates TCP; set loadBalancer to proxy or local-no-healthcheck, or remove proxyProtocol",
+        );
+    }
+    if n.cni.as_deref().is_some_and(|c| c.trim().is_empty()) {
+        return problem(
+            vec![Key("network"), Key("cni")],
+            "cni is empty; name the network plugin (e.g. calico) or remove the key",
+        );
+    }
+    Ok(())
 }
 
 /// A Kubernetes `gitVersion` such as `v1.35.8` (pre-release and build suffixes allowed).
