@@ -31,7 +31,7 @@ enum Command {
     /// Show or export certificate scopes (built-in: scs-compatible-kaas, scs-kaas-extended).
     #[command(subcommand)]
     Scope(cmd::scope::ScopeCommand),
-    /// Start the simulated cluster with the shipped compliant scenario and show what it serves.
+    /// Start a simulated compliant cluster, check it with both built-in scopes, show the verdicts.
     Demo(cmd::demo::DemoArgs),
     /// Remove what earlier runs left in a cluster (only objects labelled managed-by=scs-kaas).
     Cleanup(cmd::cleanup::CleanupArgs),

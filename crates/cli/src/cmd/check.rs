@@ -12,11 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use clap::{Args, ValueEnum};
+use clap::{Args, Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use scs_kaas_checks::runner::{self, Event, Job, Options, Selection};
 use scs_kaas_checks::{Check, CheckContext, registry};
 use scs_kaas_core::report::{OrderedMap, Report, ReportSpec, Run, junit};
+use scs_kaas_core::scope::Scope;
 use scs_kaas_core::verdict::{self, TestcaseResult, Verdict, VersionVerdict};
 use serde::Serialize;
 
@@ -103,8 +104,127 @@ struct JsonOutput<'a> {
     results: &'a BTreeMap<String, TestcaseResult>,
 }
 
+/// Everything one check run produced, before anything is printed or written; `demo` runs several
+/// scopes through [`evaluate`] and prints them itself.
+pub struct Checked {
+    /// Subject name in the report.
+    pub subject: String,
+    /// The scope that was run.
+    pub scope: Scope,
+    /// Verdict per selected version, with its targets.
+    pub verdicts: Vec<VersionVerdict>,
+    /// Worst main-target verdict over the versions: decides the exit code.
+    pub overall: Verdict,
+    /// One result per selected testcase (missing ones with their reason).
+    pub results: BTreeMap<String, TestcaseResult>,
+    /// The SCS report document.
+    pub report: Report,
+    /// The report serialised as the SCS tooling writes it (one `---` document).
+    pub yaml: String,
+}
+
 /// Run `scs-kaas check`.
 pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    validate(&args)?;
+    // Load the key before the run, so a bad key or passphrase does not waste a long run.
+    let sign_key = match &args.sign_key {
+        Some(path) => Some(super::report::load_signing_key(path)?),
+        None => None,
+    };
+    let checked = evaluate(&args, std::env::args().skip(1).collect()).await?;
+
+    match args.output {
+        OutputFormat::Table => print!(
+            "{}",
+            check_render::table(
+                &checked.subject,
+                &checked.scope,
+                &args,
+                &checked.verdicts,
+                &checked.results,
+                use_colour(
+                    std::io::stdout().is_terminal(),
+                    std::env::var_os("NO_COLOR")
+                ),
+            )
+        ),
+        OutputFormat::Yaml => print!("{}", checked.yaml),
+        OutputFormat::Json => {
+            let json = JsonOutput {
+                report: &checked.report,
+                verdict: checked.overall,
+                verdicts: &checked.verdicts,
+                results: &checked.results,
+            };
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+        OutputFormat::Junit => print!(
+            "{}",
+            junit::render(&checked.scope.name, &checked.verdicts, &checked.results)
+        ),
+    }
+
+    if let Some(path) = &args.report {
+        write_report(path, &checked.yaml, sign_key.as_ref())?;
+    }
+    Ok(ExitCode::from(exit_code(checked.overall)))
+}
+
+/// The exit code of a verdict (0 pass, 1 fail, 3 tentative: aborted or missing).
+pub fn exit_code(verdict: Verdict) -> u8 {
+    match verdict {
+        Verdict::Pass => exit::OK,
+        Verdict::Fail => exit::FAILED,
+        Verdict::Tentative => exit::INCOMPLETE,
+    }
+}
+
+/// Colour only on a terminal, and never when `NO_COLOR` is set (to anything, per no-color.org).
+pub fn use_colour(stdout_is_terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    stdout_is_terminal && no_color.is_none()
+}
+
+/// Write the report file and, with a key, its `.sig` next to it (as `ssh-keygen -Y sign` would).
+pub fn write_report(
+    path: &std::path::Path,
+    yaml: &str,
+    key: Option<&scs_kaas_core::signature::PrivateKey>,
+) -> anyhow::Result<()> {
+    std::fs::write(path, yaml)
+        .with_context(|| format!("cannot write the report to {}", path.display()))?;
+    eprintln!("report written to {}", path.display());
+    if let Some(key) = key {
+        let sig = super::report::write_signature(key, path)?;
+        eprintln!("signature written to {}", sig.display());
+    }
+    Ok(())
+}
+
+/// Reject bad flag values before anything slow happens (key prompt, cluster connection).
+pub fn validate(args: &CheckArgs) -> anyhow::Result<()> {
+    parse_assignments(&args.assign)?;
+    scope_cmd::parse_date(args.date.as_deref())?;
+    parse_duration(&args.timeout)?;
+    if args.jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
+    tests_regex(args.tests.as_deref())?;
+    Ok(())
+}
+
+fn tests_regex(tests: Option<&str>) -> anyhow::Result<Option<regex::Regex>> {
+    tests
+        .map(|t| {
+            regex::Regex::new(t)
+                .with_context(|| format!("--tests `{t}` is not a valid regular expression"))
+        })
+        .transpose()
+}
+
+/// Plan, connect, execute and build the report: the whole of `check` except output. `argv` is
+/// recorded in the report (what reproduces the run).
+pub async fn evaluate(args: &CheckArgs, argv: Vec<String>) -> anyhow::Result<Checked> {
+    validate(args)?;
     let given = parse_assignments(&args.assign)?;
     let date = scope_cmd::parse_date(args.date.as_deref())?;
     let now = match &args.date {
@@ -115,25 +235,10 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         None => jiff::Timestamp::now(),
     };
     let deadline = parse_duration(&args.timeout)?;
-    if args.jobs == 0 {
-        bail!("--jobs must be at least 1");
-    }
-    let tests = args
-        .tests
-        .as_deref()
-        .map(|t| {
-            regex::Regex::new(t)
-                .with_context(|| format!("--tests `{t}` is not a valid regular expression"))
-        })
-        .transpose()?;
-    // Load the key before the run, so a bad key or passphrase does not waste a long run.
-    let sign_key = match &args.sign_key {
-        Some(path) => Some(super::report::load_signing_key(path)?),
-        None => None,
-    };
+    let tests = tests_regex(args.tests.as_deref())?;
 
     let loaded = scope_cmd::load(&args.scope)?;
-    let scope = &loaded.scope;
+    let scope = loaded.scope;
     for note in &scope.notes {
         eprintln!("note: {note}");
     }
@@ -144,9 +249,9 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         sections: args.sections.clone(),
         tests,
     };
-    let plan = runner::plan(scope, loaded.dir.as_deref(), &selection, &natives)?;
+    let plan = runner::plan(&scope, loaded.dir.as_deref(), &selection, &natives)?;
 
-    let cluster = connect(&args).await;
+    let cluster = connect(args).await;
     let subject = match (&args.subject, &cluster) {
         (Some(s), _) => s.clone(),
         (None, Ok(c)) => c.context.clone(),
@@ -209,7 +314,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let outcome = runner::execute(
-        scope,
+        &scope,
         &plan,
         ctx.as_ref().map_err(String::as_str),
         &values,
@@ -253,7 +358,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         subject: subject.clone(),
         run: Run {
             uuid: uuid_v4(),
-            argv: std::env::args().skip(1).collect(),
+            argv,
             assignment,
             sections: args.sections.clone(),
             forced_version: args.scope_version.clone(),
@@ -270,48 +375,36 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: the scope has no uuid; monitors will not accept this report");
     }
     let yaml = report.to_yaml()?;
-
-    match args.output {
-        OutputFormat::Table => {
-            let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            print!(
-                "{}",
-                check_render::table(&subject, scope, &args, &verdicts, &outcome.results, colour)
-            );
-        }
-        OutputFormat::Yaml => print!("{yaml}"),
-        OutputFormat::Json => {
-            let json = JsonOutput {
-                report: &report,
-                verdict: overall,
-                verdicts: &verdicts,
-                results: &outcome.results,
-            };
-            println!("{}", serde_json::to_string_pretty(&json)?);
-        }
-        OutputFormat::Junit => print!(
-            "{}",
-            junit::render(&scope.name, &verdicts, &outcome.results)
-        ),
-    }
-
-    if let Some(path) = &args.report {
-        std::fs::write(path, &yaml)
-            .with_context(|| format!("cannot write the report to {}", path.display()))?;
-        eprintln!("report written to {}", path.display());
-        if let Some(key) = &sign_key {
-            let sig = super::report::write_signature(key, path)?;
-            eprintln!("signature written to {}", sig.display());
-        }
-    }
-    Ok(ExitCode::from(match overall {
-        Verdict::Pass => exit::OK,
-        Verdict::Fail => exit::FAILED,
-        Verdict::Tentative => exit::INCOMPLETE,
-    }))
+    Ok(Checked {
+        subject,
+        scope,
+        verdicts,
+        overall,
+        results: outcome.results,
+        report,
+        yaml,
+    })
 }
 
 impl CheckArgs {
+    /// Parse `check` arguments from words, exactly as the command line would be parsed (so
+    /// `demo` runs `check` with the same defaults and checks).
+    pub fn from_words<I, S>(words: I) -> anyhow::Result<CheckArgs>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<std::ffi::OsString> + Clone,
+    {
+        #[derive(Parser)]
+        #[command(name = "check", no_binary_name = true)]
+        struct Words {
+            #[command(flatten)]
+            args: CheckArgs,
+        }
+        Words::try_parse_from(words)
+            .map(|w| w.args)
+            .map_err(|e| anyhow!("{e}"))
+    }
+
     /// Whether `--sections` or `--tests` narrowed the run (the table says so in its header).
     pub fn filters(&self) -> Vec<String> {
         let mut f = Vec::new();

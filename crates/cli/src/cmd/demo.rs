@@ -1,12 +1,20 @@
-//! `scs-kaas demo`: start the simulated cluster with the compliant scenario and show what it serves.
+//! `scs-kaas demo`: start the simulated cluster with the compliant scenario, check it, show the
+//! verdict and write the report.
 //!
-//! The demo is the newcomer's first contact: one command, no cluster needed. It starts the
-//! simulated API server in-process, talks to it through the real `kube` client (exactly as the
-//! checks do), and prints what a provider's cluster would show.
+//! The demo is the newcomer's first contact: one command, no cluster, no network. It starts the
+//! simulated API server in-process, shows what it serves through the real `kube` client, and then
+//! runs `check` against it — the same code path, a real HTTPS connection through a kubeconfig —
+//! for the official scope and the `scs-kaas-extended` scope. Testcases this build cannot decide
+//! (the sonobuoy conformance runs, checks not implemented yet) show as MISSING with the reason.
+//!
+//! For a reproducible demo the checks judge by the built-in release data only (no cache, no
+//! network) and, unless `--date` is given, on that data's date: the shipped scenario was recorded
+//! as compliant then. The exit code says whether the demo ran (0) or could not (2); the verdicts
+//! judge a simulated cluster, so they do not decide it (the output says what `check` would exit).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -14,25 +22,63 @@ use clap::Args;
 use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, ListParams};
+use scs_kaas_core::verdict::Verdict;
 use scs_kaas_sim::server::RunningSim;
 
+use super::check::{self, CheckArgs};
+use super::check_render;
 use crate::exit;
 
 /// The shipped compliant scenario, embedded so the demo works from any directory.
 const COMPLIANT: &str = include_str!("../../../../scenarios/compliant.yaml");
 
+/// The scopes the demo checks when no `--scope` is given: the official one and ours.
+const DEFAULT_SCOPES: [&str; 2] = ["scs-compatible-kaas", "scs-kaas-extended"];
+
 /// Arguments of `scs-kaas demo`.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Exit codes:
+  0  the demo ran and showed its verdicts (they judge a simulated cluster; the output says what
+     `scs-kaas check` would exit for each scope)
+  2  usage or configuration error (bad arguments, unreadable scenario, scope or key)")]
 pub struct DemoArgs {
     /// Scenario file to simulate instead of the shipped compliant one (see docs/scenario-format.md).
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
 
+    /// Scope to check, FILE or built-in NAME (repeatable; default: scs-compatible-kaas and
+    /// scs-kaas-extended).
+    #[arg(long = "scope", value_name = "FILE|NAME")]
+    pub scopes: Vec<String>,
+
+    /// Reference date for the checks (YYYY-MM-DD; default: the date of the built-in release data,
+    /// on which the shipped scenario is compliant).
+    #[arg(long, value_name = "DATE")]
+    pub date: Option<String>,
+
+    /// Subject name in the report (default: sim-<scenario name>).
+    #[arg(long, value_name = "NAME")]
+    pub subject: Option<String>,
+
+    /// Write the SCS report here: one YAML document per scope, as `scs-kaas check` writes them.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Sign the report with this OpenSSH private key (writes FILE.sig, as
+    /// `ssh-keygen -Y sign -n report`); needs --report.
+    #[arg(long, value_name = "KEY", requires = "report")]
+    pub sign_key: Option<PathBuf>,
+
+    /// Deadline of each check (e.g. 30s, 2m).
+    #[arg(long, value_name = "DUR", default_value = "60s")]
+    pub timeout: String,
+
     /// Also write a kubeconfig for the simulated cluster here (for kubectl).
     #[arg(long, value_name = "PATH")]
     pub kubeconfig_out: Option<PathBuf>,
 
-    /// Keep the simulated cluster running after the tour until Ctrl-C, so you can use kubectl.
+    /// Keep the simulated cluster running after the checks until Ctrl-C, so you can use kubectl.
     #[arg(long)]
     pub serve: bool,
 
@@ -43,12 +89,48 @@ pub struct DemoArgs {
 
 /// Run the demo.
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    // Everything the user gave is checked before the cluster starts.
+    let date = match &args.date {
+        Some(d) => super::scope::parse_date(Some(d))?,
+        None => {
+            scs_kaas_core::release::snapshot()
+                .context("the built-in release data is unusable")?
+                .data
+                .as_of
+        }
+    };
+    let scopes: Vec<String> = if args.scopes.is_empty() {
+        DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()
+    } else {
+        args.scopes.clone()
+    };
     let config = match &args.scenario {
         Some(path) => scs_kaas_sim::scenario::load(path).map_err(|e| anyhow::anyhow!("{e}"))?,
         None => scs_kaas_sim::scenario::parse(COMPLIANT, "scenarios/compliant.yaml")
             .map_err(|e| anyhow::anyhow!("{e}"))?,
     };
     let scenario_name = config.name.clone();
+    let subject: String = args
+        .subject
+        .clone()
+        .unwrap_or_else(|| format!("sim-{scenario_name}"));
+
+    let work = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let kubeconfig = match &args.kubeconfig_out {
+        Some(path) => path.clone(),
+        None => work.path().join("kubeconfig"),
+    };
+    // An empty cache directory: the checks judge by the built-in release data only.
+    let cache = work.path().join("release-cache");
+    let runs = scopes
+        .iter()
+        .map(|scope| CheckRun::new(scope, &kubeconfig, &cache, subject.as_str(), date, &args))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let sign_key = match &args.sign_key {
+        Some(path) => Some(super::report::load_signing_key(path)?),
+        None => None,
+    };
+
     let sim = scs_kaas_sim::server::start(config, args.listen)
         .await
         .context("cannot start the simulated cluster")?;
@@ -56,29 +138,152 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "Simulated cluster {scenario_name:?} serving at {}",
         sim.url()
     );
+    let result = demo(&args, &sim, &kubeconfig, &cache, &runs, date, sign_key).await;
+    sim.shutdown().await;
+    result
+}
 
-    let client = client_for(&sim).await?;
+/// One `check` run of the demo: its words (as on a command line) and the parsed arguments.
+struct CheckRun {
+    scope: String,
+    words: Vec<String>,
+    args: CheckArgs,
+}
+
+impl CheckRun {
+    /// Build and validate the `check` arguments for one scope (before the sim starts).
+    fn new(
+        scope: &str,
+        kubeconfig: &Path,
+        cache: &Path,
+        subject: &str,
+        date: jiff::civil::Date,
+        demo: &DemoArgs,
+    ) -> anyhow::Result<CheckRun> {
+        let words: Vec<String> = [
+            "--kubeconfig",
+            &kubeconfig.display().to_string(),
+            "--scope",
+            scope,
+            "--subject",
+            subject,
+            "--date",
+            &date.to_string(),
+            "--timeout",
+            &demo.timeout,
+            "--cache-dir",
+            &cache.display().to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let args = CheckArgs::from_words(&words)?;
+        check::validate(&args)?;
+        super::scope::load(scope)?;
+        Ok(CheckRun {
+            scope: scope.to_owned(),
+            words,
+            args,
+        })
+    }
+}
+
+/// Tour, checks, report, serve: everything between starting and stopping the sim.
+async fn demo(
+    args: &DemoArgs,
+    sim: &RunningSim,
+    kubeconfig: &Path,
+    cache: &Path,
+    runs: &[CheckRun],
+    date: jiff::civil::Date,
+    sign_key: Option<scs_kaas_core::signature::PrivateKey>,
+) -> anyhow::Result<ExitCode> {
+    let client = client_for(sim).await?;
     tour(&client).await?;
 
-    if let Some(path) = &args.kubeconfig_out {
-        sim.write_kubeconfig(path)
-            .with_context(|| format!("cannot write the kubeconfig to {}", path.display()))?;
-        println!("\nKubeconfig written to {}", path.display());
+    sim.write_kubeconfig(kubeconfig)
+        .with_context(|| format!("cannot write the kubeconfig to {}", kubeconfig.display()))?;
+    if args.kubeconfig_out.is_some() {
+        println!("\nKubeconfig written to {}", kubeconfig.display());
     }
-    if args.serve {
-        match &args.kubeconfig_out {
-            Some(path) => println!(
-                "Try: kubectl --kubeconfig {} get nodes -o wide",
-                path.display()
-            ),
-            None => println!("(add --kubeconfig-out PATH to use kubectl against it)"),
+    std::fs::create_dir_all(cache).with_context(|| format!("cannot create {}", cache.display()))?;
+
+    println!(
+        "\nChecking it as `scs-kaas check` would a real cluster, on {date}{}, with the built-in \
+         release data (no network).",
+        if args.date.is_none() {
+            " (the date of that data)"
+        } else {
+            ""
         }
-        println!("Serving until Ctrl-C.");
+    );
+    let mut yaml = String::new();
+    for run in runs {
+        let scope = &run.scope;
+        let check_args = &run.args;
+        let argv = std::iter::once("check".to_string())
+            .chain(run.words.iter().cloned())
+            .collect();
+        let checked = check::evaluate(check_args, argv).await?;
+        println!("\n── scope {scope} ──");
+        print!(
+            "{}",
+            check_render::table(
+                &checked.subject,
+                &checked.scope,
+                check_args,
+                &checked.verdicts,
+                &checked.results,
+                check::use_colour(
+                    std::io::IsTerminal::is_terminal(&std::io::stdout()),
+                    std::env::var_os("NO_COLOR")
+                ),
+            )
+        );
+        println!(
+            "(`scs-kaas check --scope {scope}` would exit {} here: {})",
+            check::exit_code(checked.overall),
+            match checked.overall {
+                Verdict::Pass => "every main-target testcase passed",
+                Verdict::Fail => "a main-target testcase failed",
+                Verdict::Tentative =>
+                    "nothing failed, but main-target testcases are missing or aborted",
+            }
+        );
+        yaml.push_str(&checked.yaml);
+    }
+
+    println!();
+    match &args.report {
+        Some(path) => {
+            check::write_report(path, &yaml, sign_key.as_ref())?;
+            println!(
+                "Report ({} document{}) written to {}{}",
+                runs.len(),
+                if runs.len() == 1 { "" } else { "s" },
+                path.display(),
+                if sign_key.is_some() {
+                    " and signed"
+                } else {
+                    ""
+                }
+            );
+        }
+        None => println!("Add --report FILE (and --sign-key KEY) to keep the SCS report."),
+    }
+    println!(
+        "Against your own cluster: scs-kaas check --kubeconfig FILE --report report.yaml --sign-key KEY"
+    );
+
+    if args.serve {
+        println!(
+            "\nServing until Ctrl-C. Try: kubectl --kubeconfig {} get nodes -o wide",
+            kubeconfig.display()
+        );
         tokio::signal::ctrl_c()
             .await
             .context("cannot wait for Ctrl-C")?;
     }
-    sim.shutdown().await;
     Ok(ExitCode::from(exit::OK))
 }
 
