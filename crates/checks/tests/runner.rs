@@ -202,6 +202,38 @@ async fn ten_megabytes_of_output_are_bounded_and_later_results_win() {
     assert_eq!(inv.stdout.last().unwrap(), "ok2: PASS");
 }
 
+#[tokio::test]
+async fn ten_megabytes_without_a_result_abort_never_pass() {
+    let out = program("floodsilent").await;
+    for id in ["ok", "ok2"] {
+        assert_eq!(status(&out, id), Some(Status::Abort), "{id}");
+        let reason = out.results[id].reason.as_deref().unwrap();
+        assert!(reason.contains("printed no result for ok, ok2"), "{reason}");
+    }
+    let inv = &out.invocations[0];
+    assert_eq!(inv.rc, 0);
+    let kept: usize = inv.stdout.iter().map(String::len).sum();
+    assert!(kept < 400 * 1024, "kept {kept} bytes of 10 MB");
+    assert_eq!(inv.critical, 1);
+}
+
+#[tokio::test]
+async fn non_utf8_output_without_a_result_aborts_never_passes() {
+    let out = program("binarysilent").await;
+    assert_eq!(status(&out, "ok"), Some(Status::Abort));
+    assert_eq!(status(&out, "ok2"), Some(Status::Abort));
+    let inv = &out.invocations[0];
+    assert_eq!(
+        inv.stdout,
+        vec![
+            "caf\u{FFFD} \u{FFFD}\u{FFFD} ok: PASS? no",
+            "\u{FFFD}\u{FFFD}\u{FFFD}"
+        ]
+    );
+    assert!(inv.stderr.iter().any(|l| l.contains("not valid UTF-8")));
+    assert_eq!(inv.critical, 1);
+}
+
 fn process_gone(pid: &str) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
