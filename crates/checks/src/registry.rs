@@ -10,6 +10,7 @@ pub fn all() -> Vec<Box<dyn Check>> {
         Box::new(native::default_storage_class::DefaultStorageClass),
         Box::new(native::node_distribution::NodeDistributionCheck),
         Box::new(native::kubeapi_access::KubeapiAccess),
+        Box::new(native::loadbalancer::LoadBalancerCheck),
         Box::new(native::registry_frozen_images::RegistryFrozenImagesCheck),
     ]
 }

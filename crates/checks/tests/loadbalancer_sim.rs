@@ -1,0 +1,144 @@
+//! The load balancer checks end to end against the simulator's load balancer scenarios: a kube
+//! client from the sim's kubeconfig, real TCP requests to the loopback addresses it assigns.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Namespace, Service};
+use kube::Api;
+use kube::api::ListParams;
+use scs_kaas_checks::CheckContext;
+use scs_kaas_checks::probe::finish_detached_cleanups;
+use scs_kaas_checks::probe::wait::wait_for;
+use scs_kaas_checks::registry;
+use scs_kaas_core::finding::{Outcome, Severity, Status};
+use scs_kaas_sim::server::{self, RunningSim};
+
+async fn start(scenario: &str) -> (RunningSim, kube::Client) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(format!("{scenario}.yaml"));
+    let config = scs_kaas_sim::scenario::load(&path).unwrap();
+    let sim = server::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("the sim starts");
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&sim.kubeconfig_yaml("admin")).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(
+        kubeconfig,
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .unwrap();
+    (sim, kube::Client::try_from(config).unwrap())
+}
+
+fn context(client: &kube::Client, args: &[(&str, &str)]) -> CheckContext {
+    CheckContext {
+        client: client.clone(),
+        kubeconfig: None,
+        args: args
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<BTreeMap<_, _>>(),
+        now: "2026-11-22T10:00:00Z".parse().unwrap(),
+        deadline: Duration::from_secs(60),
+        run_id: "0badcafe".into(),
+        cache_dir: None,
+        denied: Vec::new(),
+    }
+}
+
+async fn run_check(id: &str, client: &kube::Client, args: &[(&str, &str)]) -> Outcome {
+    let check = registry::find(id).expect("registered");
+    check.run(&context(client, args)).await
+}
+
+fn dump(o: &Outcome) -> String {
+    o.findings
+        .iter()
+        .map(|f| f.log_line())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Nothing labelled managed-by scs-kaas is left: no namespace, no Service.
+async fn assert_clean(client: &kube::Client) {
+    let selector = ListParams::default().labels("app.kubernetes.io/managed-by=scs-kaas");
+    let namespaces = Api::<Namespace>::all(client.clone())
+        .list(&selector)
+        .await
+        .unwrap();
+    assert!(namespaces.items.is_empty(), "left: {:?}", namespaces.items);
+    let services = Api::<Service>::all(client.clone())
+        .list(&selector)
+        .await
+        .unwrap();
+    assert!(services.items.is_empty(), "left: {:?}", services.items);
+}
+
+#[tokio::test]
+async fn loadbalancer_check_passes_on_compliant_with_latencies_and_hairpin() {
+    let (_sim, client) = start("compliant").await;
+    let started = Instant::now();
+    let o = run_check("loadbalancer-check", &client, &[]).await;
+    assert_eq!(o.status, Status::Pass, "{}", dump(&o));
+    let text = dump(&o);
+    assert!(text.contains("20 of 20 requests from the tool"), "{text}");
+    assert!(text.contains("median"), "{text}");
+    assert!(
+        text.contains("5 of 5 requests from inside the cluster"),
+        "{text}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert_clean(&client).await;
+}
+
+#[tokio::test]
+async fn loadbalancer_check_fails_on_pending_naming_the_deadline() {
+    let (_sim, client) = start("lb-pending").await;
+    let o = run_check("loadbalancer-check", &client, &[("lb_timeout", "2s")]).await;
+    assert_eq!(o.status, Status::Fail, "{}", dump(&o));
+    let error = o
+        .findings
+        .iter()
+        .find(|f| f.severity == Severity::Error)
+        .unwrap();
+    assert_eq!(error.rule, "LB-01");
+    assert!(
+        error.message.contains("deadline of 2s (lb_timeout)"),
+        "{}",
+        error.message
+    );
+    assert_clean(&client).await;
+}
+
+#[tokio::test]
+async fn plain_services_work_without_health_checks_too() {
+    // No health monitor only hurts `externalTrafficPolicy: Local`; LB-01 uses Cluster.
+    let (_sim, client) = start("lb-local-no-healthcheck").await;
+    let o = run_check("loadbalancer-check", &client, &[]).await;
+    assert_eq!(o.status, Status::Pass, "{}", dump(&o));
+    assert_clean(&client).await;
+}
+
+#[tokio::test]
+async fn interrupted_probe_leaves_nothing_behind() {
+    let (_sim, client) = start("lb-pending").await;
+    let services: Api<Service> =
+        Api::namespaced(client.clone(), "scs-kaas-loadbalancer-check-0badcafe");
+    let check = run_check("loadbalancer-check", &client, &[("lb_timeout", "10m")]);
+    // Interrupt once the Service exists (the check then waits for an address that never comes).
+    let created = wait_for(
+        services,
+        "lb-plain",
+        "probe Service created",
+        Duration::from_secs(30),
+        |s| s.is_some(),
+    );
+    tokio::select! {
+        o = check => panic!("the check should still be waiting: {}", dump(&o)),
+        r = created => assert!(r.is_ok(), "the probe Service appears"),
+    }
+    assert!(finish_detached_cleanups(Duration::from_secs(30)).await);
+    assert_clean(&client).await;
+}
