@@ -544,10 +544,32 @@ async fn sections_and_forced_version_are_applied_shown_and_recorded() {
         "{}",
         text(&out)
     );
-    assert!(
-        stdout.contains(
-            "preview    TENTATIVE  0 passed, 0 failed, 0 aborted, 3 missing, 2 not selected"
+    // The heavy checks implemented so far pass on the compliant sim; the others are missing.
+    let preview = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("preview"))
+        .unwrap_or_default();
+    let count = |what: &str| -> u32 {
+        preview
+            .split(", ")
+            .find_map(|part| {
+                part.trim()
+                    .strip_suffix(what)?
+                    .split_whitespace()
+                    .last()?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(99)
+    };
+    assert_eq!(
+        (
+            count(" passed") + count(" missing"),
+            count(" failed"),
+            count(" aborted"),
+            count(" not selected")
         ),
+        (3, 0, 0, 2),
         "{}",
         text(&out)
     );
