@@ -265,6 +265,19 @@ async fn check_sign_upload_then_status_shows_passing_and_expiry_turns_it_stale()
     )
     .await;
     assert!(badge.contains("compliant") && !badge.contains("not compliant"));
+    let (_, metrics) = http(&addr, "GET", "/metrics", None).await;
+    assert!(
+        metrics.contains("scs_monitor_subjects{scope=\"End-to-end KaaS\",status=\"green\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("scs_monitor_reports_accepted_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("scs_monitor_reports_rejected_total{reason=\"duplicate\"} 1"),
+        "{metrics}"
+    );
 
     // 5. Two days later the day-long version-policy result has expired: no longer passing.
     clock.set(checked.checked_add(jiff::Span::new().days(2)).unwrap());
@@ -278,6 +291,11 @@ async fn check_sign_upload_then_status_shows_passing_and_expiry_turns_it_stale()
     assert_eq!(card["result"], serde_json::Value::Null, "{json}");
     assert!(card["results"].get("version-policy-check").is_none());
     assert_eq!(card["buckets"]["null"][0], "version-policy-check");
+    let (_, metrics) = http(&addr, "GET", "/metrics", None).await;
+    assert!(
+        metrics.contains("scs_monitor_subjects{scope=\"End-to-end KaaS\",status=\"orange\"} 1"),
+        "{metrics}"
+    );
 }
 
 /// The server's stderr lines, read continuously so it never blocks on a full pipe.
