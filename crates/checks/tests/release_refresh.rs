@@ -17,7 +17,13 @@ use scs_kaas_core::release::{self, Origin};
 enum Mode {
     Normal,
     RateLimited,
+    /// HTTP 429 without GitHub's rate-limit headers (secondary limits, proxies).
+    TooManyRequests,
     Malformed,
+    /// Releases fine, the schedule is not the YAML upstream publishes.
+    MalformedSchedule,
+    /// Releases, schedule and feed fine, an OSV record is not JSON.
+    MalformedOsv,
 }
 
 /// Path and query, authorization header, if-none-match header.
@@ -69,6 +75,7 @@ async fn releases(
             recorded("rate-limit.json"),
         )
             .into_response(),
+        Mode::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "slow down").into_response(),
         Mode::Malformed => (
             StatusCode::OK,
             [("content-type", "application/json")],
@@ -76,16 +83,18 @@ async fn releases(
             recorded("releases-page1.json")[..200].to_string(),
         )
             .into_response(),
-        Mode::Normal if page == "2" => (
+        Mode::Normal | Mode::MalformedSchedule | Mode::MalformedOsv if page == "2" => (
             StatusCode::OK,
             [("content-type", "application/json")],
             recorded("releases-page2.json"),
         )
             .into_response(),
-        Mode::Normal if h("if-none-match").as_deref() == Some(ETAG) => {
+        Mode::Normal | Mode::MalformedSchedule | Mode::MalformedOsv
+            if h("if-none-match").as_deref() == Some(ETAG) =>
+        {
             StatusCode::NOT_MODIFIED.into_response()
         }
-        Mode::Normal => {
+        Mode::Normal | Mode::MalformedSchedule | Mode::MalformedOsv => {
             let link = format!(
                 "<{}/repos/kubernetes/kubernetes/releases?per_page=100&page=2>; rel=\"next\", <{}/repos/kubernetes/kubernetes/releases?per_page=100&page=2>; rel=\"last\"",
                 up.base, up.base
@@ -104,7 +113,19 @@ async fn releases(
     }
 }
 
-async fn osv(UrlPath(id): UrlPath<String>) -> Response {
+async fn schedule(State(up): State<Upstream>) -> Response {
+    if *up.mode.lock().unwrap() == Mode::MalformedSchedule {
+        // A branch without its end-of-life date.
+        return "schedules:\n- release: \"1.37\"\n  maintenanceModeStartDate: \"2027-08-28\"\n"
+            .into_response();
+    }
+    recorded("schedule.yaml").into_response()
+}
+
+async fn osv(State(up): State<Upstream>, UrlPath(id): UrlPath<String>) -> Response {
+    if *up.mode.lock().unwrap() == Mode::MalformedOsv {
+        return (StatusCode::OK, "<html>maintenance</html>").into_response();
+    }
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/refresh/osv/{id}.json"));
     match std::fs::read_to_string(path) {
@@ -127,10 +148,7 @@ async fn start(mode: Mode) -> (Upstream, Sources) {
     };
     let app = axum::Router::new()
         .route("/repos/kubernetes/kubernetes/releases", get(releases))
-        .route(
-            "/schedule.yaml",
-            get(|| async { recorded("schedule.yaml") }),
-        )
+        .route("/schedule.yaml", get(schedule))
         .route("/feed.json", get(|| async { recorded("feed.json") }))
         .route("/osv/{id}", get(osv))
         .with_state(up.clone());
@@ -309,4 +327,85 @@ async fn offline_is_a_clear_error() {
         "{text}"
     );
     assert!(files(dir.path()).is_empty(), "nothing written");
+}
+
+/// Failures after the releases were fetched must not leave a half-refreshed cache either.
+#[tokio::test]
+async fn later_malformed_sources_keep_the_old_cache() {
+    for (mode, url_part, reason) in [
+        (
+            Mode::MalformedSchedule,
+            "/schedule.yaml",
+            "branch 1.37 has no `endOfLifeDate`",
+        ),
+        (Mode::MalformedOsv, "/osv/CVE-2099-", "not an OSV record"),
+    ] {
+        let (up, sources) = start(mode).await;
+        let dir = tempfile::tempdir().unwrap();
+        let old = write_old_cache(dir.path());
+        let err = refresh(&sources, dir.path(), now()).await.unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, RefreshError::Malformed { .. }), "{text}");
+        assert!(
+            text.contains(url_part)
+                && text.contains(reason)
+                && text.contains("cache was left unchanged"),
+            "{text}"
+        );
+        // Both release pages had been read before the failure.
+        assert_eq!(up.log.lock().unwrap().len(), 2);
+        assert_eq!(std::fs::read(dir.path().join(CACHE_FILE)).unwrap(), old);
+        assert_eq!(
+            files(dir.path()).len(),
+            1,
+            "no temporary or ETag files left"
+        );
+    }
+}
+
+#[tokio::test]
+async fn http_429_is_a_rate_limit_too() {
+    let (_up, sources) = start(Mode::TooManyRequests).await;
+    let dir = tempfile::tempdir().unwrap();
+    let old = write_old_cache(dir.path());
+    let err = refresh(&sources, dir.path(), now()).await.unwrap_err();
+    assert!(matches!(err, RefreshError::RateLimited { .. }), "{err}");
+    assert!(err.to_string().contains("GITHUB_TOKEN"), "{err}");
+    assert_eq!(std::fs::read(dir.path().join(CACHE_FILE)).unwrap(), old);
+}
+
+#[tokio::test]
+async fn anonymous_refresh_sends_no_authorization() {
+    let (up, mut sources) = start(Mode::Normal).await;
+    sources.token = None;
+    let dir = tempfile::tempdir().unwrap();
+    refresh(&sources, dir.path(), now()).await.unwrap();
+    let log = up.log.lock().unwrap().clone();
+    assert_eq!(log.len(), 2);
+    assert!(log.iter().all(|(_, auth, _)| auth.is_none()), "{log:?}");
+}
+
+#[tokio::test]
+async fn a_silent_server_times_out() {
+    // Accepts connections (the kernel's backlog does) but never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let sources = Sources {
+        github_api: base.clone(),
+        schedule_url: format!("{base}/s"),
+        cve_feed_url: format!("{base}/f"),
+        osv_url: format!("{base}/o/"),
+        token: None,
+        timeout: Duration::from_secs(1),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let old = write_old_cache(dir.path());
+    let err = refresh(&sources, dir.path(), now()).await.unwrap_err();
+    assert!(matches!(err, RefreshError::Timeout { .. }), "{err}");
+    assert!(
+        err.to_string().contains("did not answer within 1 s"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(dir.path().join(CACHE_FILE)).unwrap(), old);
+    drop(listener);
 }

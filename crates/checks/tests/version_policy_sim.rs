@@ -342,6 +342,43 @@ async fn cve_affected_cluster_fails_on_the_fix_deadline() {
     );
 }
 
+/// TP-04 end to end: the check reads each node's creationTimestamp (the sim stamps its start,
+/// which is after 2026-09-05 on any machine running this) and notes nodes created with a patch
+/// older than the newest one at that time.
+#[tokio::test]
+async fn nodes_created_from_a_stale_resolution_are_noted() {
+    let o = run(
+        config("stale-resolution", "v1.35.8", &["v1.35.7", "v1.35.8"]),
+        "2026-09-05T10:00:00Z",
+        &[],
+    )
+    .await;
+    assert_eq!(o.status, Status::Pass, "{}", dump(&o));
+    let tp04: Vec<_> = o.findings.iter().filter(|f| f.rule == "TP-04").collect();
+    assert_eq!(tp04.len(), 1, "{}", dump(&o));
+    assert_eq!(tp04[0].severity, Severity::Info);
+    assert!(
+        tp04[0].message.contains(
+            "with kubelet v1.35.7 although v1.35.8 (released 2026-08-20) was already the newest GA patch of 1.35"
+        ),
+        "{}",
+        dump(&o)
+    );
+    assert_eq!(tp04[0].object.as_deref(), Some("node/node-0"));
+    // Judged as of a day before v1.35.8 existed, nothing is noted.
+    let o = run(
+        config("stale-resolution", "v1.35.7", &["v1.35.7"]),
+        "2026-08-15T10:00:00Z",
+        &[],
+    )
+    .await;
+    assert!(
+        !o.findings.iter().any(|f| f.rule == "TP-04"),
+        "{}",
+        dump(&o)
+    );
+}
+
 #[tokio::test]
 async fn unparsable_server_version_aborts() {
     let o = run(

@@ -324,8 +324,20 @@ fn resolve_refuses_eol_and_unknown_naming_the_range() {
     let r = run(&["versions", "resolve", "v1.38.x", "--date", "2026-08-22"]);
     assert_eq!(r.code, 1);
     assert!(
+        r.stderr.contains(
+            "error: branch 1.38 has no GA release in the release data (as of 2026-08-22); supported upstream branches on 2026-08-22: 1.34 to 1.36"
+        ),
+        "{}",
         r.stderr
-            .contains("branch 1.38 has no GA release in the release data"),
+    );
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    // A patch that does not exist is refused with the known range, never passed through.
+    let r = run(&["versions", "resolve", "1.35.99", "--date", "2026-08-22"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains(
+            "v1.35.99 is not a known GA release (known GA patches of 1.35: v1.35.0 to v1.35.8)"
+        ),
         "{}",
         r.stderr
     );

@@ -1,9 +1,9 @@
-//! The scs-0210 judge for one cluster: VER-01..04 and VER-09 (CHECKS.md §3).
+//! The scs-0210 judge for one cluster: VER-01..04 and VER-09 (CHECKS.md §3), plus TP-04 (§3.1).
 //!
-//! A pure function of what the cluster reports (`/version`, the nodes' kubelet versions), the
-//! release data and "now". Unlike the reference script it is fix-aware: for a critical CVE the
-//! 14-day clock starts at the first patch of the branch that actually fixes it, not at any newer
-//! patch. Every finding names the rule, the versions, the dates and the deadline; a PASS still
+//! A pure function of what the cluster reports (`/version`, the nodes' kubelet versions and
+//! creation times), the release data and "now". Unlike the reference script it is fix-aware: for
+//! a critical CVE the 14-day clock starts at the first patch of the branch that actually fixes
+//! it, not at any newer patch. Every finding names the rule, the versions, the dates and the deadline; a PASS still
 //! tells what is coming ("v1.35.9 was released 2026-11-10: roll out by 2026-12-11").
 //!
 //! Days are UTC days and a deadline day is valid through 23:59:59 UTC: a patch published on day
@@ -99,6 +99,8 @@ pub struct ClusterVersions {
     pub server: String,
     /// `(node name, status.nodeInfo.kubeletVersion)` of every node.
     pub kubelets: Vec<(String, String)>,
+    /// Node name → `metadata.creationTimestamp`, where known (TP-04).
+    pub created: BTreeMap<String, jiff::Timestamp>,
 }
 
 /// How a version stands against the newer patches of its branch.
@@ -301,6 +303,9 @@ pub fn judge(
 
     // VER-09: kubelets.
     kubelet_findings(&v, &cluster.kubelets, db, window, today, &mut findings);
+
+    // TP-04: nodes created with a patch older than the newest one at their creation.
+    creation_findings(cluster, db, today, &mut findings);
 
     Outcome::from_findings(findings)
 }
@@ -509,6 +514,68 @@ fn kubelet_findings(
             f.message = format!("{} node(s) run kubelet {v}: {}", nodes.len(), f.message);
         }
         findings.push(f.with_object(object));
+    }
+}
+
+/// TP-04 (INFO): a node whose kubelet is older than the newest GA patch of its branch published
+/// before the day the node was created was provisioned from a stale resolution table (the
+/// reference scripts' `.x` lookup). Releases of the creation day itself are not counted, since
+/// the node may have been created hours before they appeared. Nodes are grouped per
+/// (kubelet, newest then) so large clusters give one line per combination.
+fn creation_findings(
+    cluster: &ClusterVersions,
+    db: &ReleaseDb,
+    today: Date,
+    findings: &mut Vec<Finding>,
+) {
+    // (kubelet, newest then) → (nodes, first and last creation day, newest's publication day)
+    type Group<'a> = (Vec<&'a str>, Date, Date, Date);
+    let mut stale: BTreeMap<(K8sVersion, K8sVersion), Group> = BTreeMap::new();
+    for (node, raw) in &cluster.kubelets {
+        let (Some(created), Ok(v)) = (cluster.created.get(node), K8sVersion::parse(raw)) else {
+            continue;
+        };
+        if v.is_prerelease() {
+            continue;
+        }
+        // A node "created" after the judgement day (sim clocks, `--date` in the past) is judged
+        // as of that day: later releases are not known then.
+        let day = utc_date(*created);
+        let Some((newest, published)) = db
+            .ga_releases(v.branch(), add_days(day.min(today), -1))
+            .last()
+            .cloned()
+        else {
+            continue;
+        };
+        if newest <= v {
+            continue;
+        }
+        let entry =
+            stale
+                .entry((v.upstream(), newest))
+                .or_insert((Vec::new(), day, day, published));
+        entry.0.push(node);
+        entry.1 = entry.1.min(day);
+        entry.2 = entry.2.max(day);
+    }
+    for ((v, newest), (nodes, first, last, published)) in stale {
+        let when = if first == last {
+            format!("created {first}")
+        } else {
+            format!("created {first} to {last}")
+        };
+        findings.push(
+            Finding::info(
+                "TP-04",
+                format!(
+                    "{} node(s) {when} with kubelet {v} although {newest} (released {published}) was already the newest GA patch of {}: the version resolution that provisioned them may be stale",
+                    nodes.len(),
+                    v.branch()
+                ),
+            )
+            .with_object(node_list(&nodes)),
+        );
     }
 }
 

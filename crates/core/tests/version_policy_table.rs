@@ -73,6 +73,8 @@ struct Case {
     name: &'static str,
     server: &'static str,
     kubelets: &'static [(&'static str, &'static str)],
+    /// `(node, creationTimestamp)` for TP-04.
+    created: &'static [(&'static str, &'static str)],
     now: &'static str,
     data: Data,
     policy: PolicyVersion,
@@ -80,7 +82,7 @@ struct Case {
     status: Status,
     /// A finding that must be present: rule, severity, text it contains.
     expect: (&'static str, Severity, &'static str),
-    /// Text no finding may contain.
+    /// Text no finding may contain, or a rule no finding may have.
     absent: Option<&'static str>,
 }
 
@@ -95,6 +97,7 @@ const fn case(
         name,
         server,
         kubelets: &[],
+        created: &[],
         now,
         data: Data::Snapshot,
         policy: PolicyVersion::V2,
@@ -587,6 +590,84 @@ fn cases() -> Vec<Case> {
                 ),
             )
         },
+        // TP-04: v1.35.8 was published 2026-08-20. A node created with v1.35.7 after that day
+        // came from a stale resolution; on that day or before, it did not (yet).
+        Case {
+            kubelets: &[("n1", "v1.35.7")],
+            created: &[("n1", "2026-08-19T23:00:00Z")],
+            absent: Some("TP-04"),
+            ..case(
+                "TP-04 created the day before the patch",
+                "v1.35.8",
+                "2026-09-05T00:00:00Z",
+                Pass,
+                (
+                    "VER-09",
+                    W,
+                    "v1.35.8 was released 2026-08-20: roll out by 2026-09-20",
+                ),
+            )
+        },
+        Case {
+            kubelets: &[("n1", "v1.35.7")],
+            created: &[("n1", "2026-08-20T23:59:59Z")],
+            absent: Some("TP-04"),
+            ..case(
+                "TP-04 created on the patch day",
+                "v1.35.8",
+                "2026-09-05T00:00:00Z",
+                Pass,
+                ("VER-09", W, "v1.35.8 was released 2026-08-20"),
+            )
+        },
+        Case {
+            kubelets: &[("n1", "v1.35.7"), ("n2", "v1.35.7"), ("n3", "v1.35.8")],
+            created: &[
+                ("n1", "2026-08-21T00:00:00Z"),
+                ("n2", "2026-09-02T08:00:00Z"),
+                ("n3", "2026-09-02T08:00:00Z"),
+            ],
+            ..case(
+                "TP-04 created the day after the patch",
+                "v1.35.8",
+                "2026-09-05T00:00:00Z",
+                Pass,
+                (
+                    "TP-04",
+                    I,
+                    "2 node(s) created 2026-08-21 to 2026-09-02 with kubelet v1.35.7 although v1.35.8 (released 2026-08-20) was already the newest GA patch of 1.35",
+                ),
+            )
+        },
+        // A creation time after the judgement day (a sim, `--date` in the past) cannot make
+        // later releases known: on 2026-08-15 v1.35.7 was the newest.
+        Case {
+            kubelets: &[("n1", "v1.35.7")],
+            created: &[("n1", "2026-11-01T00:00:00Z")],
+            absent: Some("TP-04"),
+            ..case(
+                "TP-04 creation after the judgement day",
+                "v1.35.7",
+                "2026-08-15T00:00:00Z",
+                Pass,
+                ("VER-03", I, "v1.35.7 is the newest known GA patch of 1.35"),
+            )
+        },
+        Case {
+            kubelets: &[("n1", "v1.35.7-gke.3")],
+            created: &[("n1", "2026-09-01T00:00:00Z")],
+            ..case(
+                "TP-04 with a vendor suffix",
+                "v1.35.8",
+                "2026-09-05T00:00:00Z",
+                Pass,
+                (
+                    "TP-04",
+                    I,
+                    "1 node(s) created 2026-09-01 with kubelet v1.35.7 although v1.35.8",
+                ),
+            )
+        },
     ]
 }
 
@@ -603,6 +684,11 @@ fn version_policy_table() {
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect(),
+            created: c
+                .created
+                .iter()
+                .map(|(n, t)| (n.to_string(), t.parse().unwrap()))
+                .collect(),
         };
         let options = PolicyOptions {
             policy: c.policy,
@@ -615,9 +701,12 @@ fn version_policy_table() {
             .findings
             .iter()
             .any(|f| f.rule == rule && f.severity == severity && f.message.contains(text));
-        let leaked = c
-            .absent
-            .is_some_and(|t| outcome.findings.iter().any(|f| f.message.contains(t)));
+        let leaked = c.absent.is_some_and(|t| {
+            outcome
+                .findings
+                .iter()
+                .any(|f| f.rule == t || f.message.contains(t))
+        });
         if outcome.status != c.status || !found || leaked {
             failures.push(format!(
                 "case `{}`: status {} (want {}), finding {rule}/{severity:?}/`{text}` found={found}, absent-violated={leaked}\n  {}",
@@ -643,6 +732,7 @@ fn kubelet_lines_group_nodes() {
         kubelets: (1..=5)
             .map(|i| (format!("n{i}"), "v1.35.8".to_string()))
             .collect(),
+        ..Default::default()
     };
     let now: jiff::Timestamp = "2026-08-22T00:00:00Z".parse().unwrap();
     let outcome = judge(

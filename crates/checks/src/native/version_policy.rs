@@ -1,10 +1,12 @@
 //! `version-policy-check` (scs-0210): is the cluster's Kubernetes version supported and patched?
 //!
-//! Gathers `/version` and every node's kubelet version, then hands them to the pure judge
-//! [`scs_kaas_core::version_policy::judge`] with the release data (newer of cache and snapshot,
-//! loaded once per process). Assignments:
+//! Gathers `/version` and every node's kubelet version and creation time, then hands them to
+//! the pure judge [`scs_kaas_core::version_policy::judge`] (VER-01..04, VER-09, TP-04) with the
+//! release data (newer of cache and snapshot, loaded once per process). Assignments:
 //! - `version_policy=v1|v2` (default v2): which edition of scs-0210 to judge by;
 //! - `eol=fail|warn` (default fail): whether an end-of-life branch fails or only warns.
+
+use std::collections::BTreeMap;
 
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::Node;
@@ -75,20 +77,25 @@ pub async fn gather(client: &kube::Client) -> Result<ClusterVersions, String> {
         .map_err(|e| format!("cannot read /version: {e}"))?;
     let nodes: Api<Node> = Api::all(client.clone());
     let mut kubelets = Vec::new();
+    let mut created = BTreeMap::new();
     let mut params = ListParams::default().limit(PAGE);
     loop {
         let page = nodes
             .list(&params)
             .await
             .map_err(|e| format!("cannot list nodes: {e}"))?;
-        kubelets.extend(page.items.into_iter().map(|n| {
+        for n in page.items {
+            let name = n.metadata.name.unwrap_or_default();
+            if let Some(t) = n.metadata.creation_timestamp {
+                created.insert(name.clone(), t.0);
+            }
             let kubelet = n
                 .status
                 .and_then(|s| s.node_info)
                 .map(|i| i.kubelet_version)
                 .unwrap_or_default();
-            (n.metadata.name.unwrap_or_default(), kubelet)
-        }));
+            kubelets.push((name, kubelet));
+        }
         match page.metadata.continue_ {
             Some(token) if !token.is_empty() => params = params.continue_token(&token),
             _ => break,
@@ -97,6 +104,7 @@ pub async fn gather(client: &kube::Client) -> Result<ClusterVersions, String> {
     Ok(ClusterVersions {
         server: info.git_version,
         kubelets,
+        created,
     })
 }
 
