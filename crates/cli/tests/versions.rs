@@ -110,6 +110,39 @@ fn status_judges_an_offering() {
 }
 
 #[test]
+fn status_flags_a_preview_only_newest_minor() {
+    let r = run(&[
+        "versions",
+        "status",
+        "--date",
+        "2026-08-22",
+        "--offered",
+        "v1.36.4:preview,v1.35.8,v1.34.11",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("offering: v1.36.4 (preview), v1.35.8, v1.34.11"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(
+            "WARNING: [TP-03] newest minor 1.36 only available as preview; it had to be offered from 2026-08-21"
+        ),
+        "{}",
+        r.stdout
+    );
+    let bad = run(&["versions", "status", "--offered", "v1.36.4:beta"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("unknown marker `beta`"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
 fn status_reads_an_offered_file_and_renders_json_and_markdown() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("offered.txt");

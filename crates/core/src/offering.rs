@@ -23,18 +23,38 @@ pub struct Offered {
 }
 
 /// Parse a list of offered versions separated by commas, spaces or newlines (`#` starts a comment).
-pub fn parse_offered_list(text: &str) -> Result<Vec<Offered>, VersionError> {
+///
+/// `v1.36.4:preview` marks a version offered only as a technical preview (TP-03).
+pub fn parse_offered_list(text: &str) -> Result<Vec<Offered>, String> {
     text.lines()
         .map(|line| line.split('#').next().unwrap_or_default())
         .flat_map(|line| line.split([',', ' ', '\t']))
         .filter(|item| !item.trim().is_empty())
         .map(|item| {
-            K8sVersion::parse(item).map(|version| Offered {
-                version,
-                preview: false,
-            })
+            let (version, preview) = match item.split_once(':') {
+                Some((v, mark)) if mark.eq_ignore_ascii_case("preview") => (v, true),
+                Some((_, mark)) => {
+                    return Err(format!(
+                        "`{item}`: unknown marker `{mark}` (the only marker is `:preview`, e.g. v1.36.4:preview)"
+                    ));
+                }
+                None => (item, false),
+            };
+            K8sVersion::parse(version)
+                .map(|version| Offered { version, preview })
+                .map_err(|e: VersionError| e.to_string())
         })
         .collect()
+}
+
+impl std::fmt::Display for Offered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.preview {
+            write!(f, "{} (preview)", self.version)
+        } else {
+            write!(f, "{}", self.version)
+        }
+    }
 }
 
 /// A date a provider must act by.
@@ -346,6 +366,25 @@ mod tests {
             2
         );
         let err = parse_offered_list("v1.35.8, v1.34").unwrap_err();
-        assert!(err.to_string().contains("`v1.34`"), "{err}");
+        assert!(err.contains("`v1.34`"), "{err}");
+        let err = parse_offered_list("v1.36.4:beta").unwrap_err();
+        assert!(err.contains("unknown marker `beta`"), "{err}");
+    }
+
+    #[test]
+    fn preview_marker_reaches_tp03() {
+        let offered = parse_offered_list("v1.36.4:preview, v1.35.8 v1.34.11").unwrap();
+        assert!(offered[0].preview && !offered[1].preview);
+        assert_eq!(offered[0].to_string(), "v1.36.4 (preview)");
+        let o = judge("v1.36.4:preview, v1.35.8 v1.34.11", "2026-08-22T00:00:00Z");
+        assert!(has(
+            &o,
+            "TP-03",
+            Severity::Warn,
+            "newest minor 1.36 only available as preview"
+        ));
+        assert!(!has(&o, "VER-05", Severity::Info, "is offered"));
+        let ga = judge("v1.36.4, v1.35.8 v1.34.11", "2026-08-22T00:00:00Z");
+        assert!(!ga.findings.iter().any(|f| f.rule == "TP-03"));
     }
 }

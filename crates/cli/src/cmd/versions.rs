@@ -69,10 +69,11 @@ pub enum StatusOutput {
 /// Arguments of `scs-kaas versions status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Offered versions, comma-separated (e.g. v1.34.2,v1.35.9).
+    /// Offered versions, comma-separated (e.g. v1.34.2,v1.35.9,v1.36.1:preview; `:preview` marks
+    /// a technical preview).
     #[arg(long, value_name = "LIST", conflicts_with = "offered_file")]
     offered: Option<String>,
-    /// File with offered versions (one per line or comma-separated; `#` comments).
+    /// File with offered versions (one per line or comma-separated; `#` comments; `:preview`).
     #[arg(long, value_name = "FILE")]
     offered_file: Option<PathBuf>,
     /// Output format.
@@ -232,7 +233,7 @@ fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                 "data": data_json(db, now),
                 "branches": infos,
                 "next_deadlines": deadlines,
-                "offered": offered.as_ref().map(|o| o.iter().map(|v| v.version.to_string()).collect::<Vec<_>>()),
+                "offered": offered.as_ref().map(|o| o.iter().map(|v| json!({"version": v.version.to_string(), "preview": v.preview})).collect::<Vec<_>>()),
                 "status": outcome.as_ref().map(|o| o.status),
                 "findings": outcome.as_ref().map(|o| &o.findings),
             });
@@ -318,7 +319,7 @@ fn render_table(
         }
     }
     if let (Some(offered), Some(outcome)) = (offered, outcome) {
-        let list: Vec<_> = offered.iter().map(|o| o.version.to_string()).collect();
+        let list: Vec<_> = offered.iter().map(ToString::to_string).collect();
         let _ = writeln!(out, "\noffering: {}", list.join(", "));
         let _ = writeln!(out, "verdict: {}", outcome.status);
         for f in &outcome.findings {
@@ -373,7 +374,7 @@ fn render_markdown(
         }
     }
     if let (Some(offered), Some(outcome)) = (offered, outcome) {
-        let list: Vec<_> = offered.iter().map(|o| format!("`{}`", o.version)).collect();
+        let list: Vec<_> = offered.iter().map(|o| format!("`{o}`")).collect();
         let _ = writeln!(
             out,
             "\n## Offering\n\nOffered versions: {}\n",
