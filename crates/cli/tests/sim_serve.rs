@@ -18,6 +18,16 @@ fn scenario(name: &str) -> PathBuf {
 
 #[tokio::test]
 async fn serve_writes_a_working_kubeconfig_and_stops_on_sigterm() {
+    serve_then_stop_with("-TERM").await;
+}
+
+#[tokio::test]
+async fn serve_stops_on_ctrl_c() {
+    serve_then_stop_with("-INT").await;
+}
+
+/// Serve the compliant scenario, use the kubeconfig once it is announced, stop with `signal`.
+async fn serve_then_stop_with(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
     let mut child = Command::new(env!("CARGO_BIN_EXE_scs-kaas"))
@@ -56,7 +66,7 @@ async fn serve_writes_a_working_kubeconfig_and_stops_on_sigterm() {
     let pid = child.id().unwrap().to_string();
     assert!(
         Command::new("kill")
-            .args(["-TERM", &pid])
+            .args([signal, &pid])
             .status()
             .await
             .unwrap()
@@ -130,4 +140,64 @@ async fn generate_refuses_pods_without_nodes() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--nodes"), "{stderr}");
     assert!(output.stdout.is_empty());
+}
+
+#[tokio::test]
+async fn every_subcommand_of_the_issue_has_help() {
+    for args in [
+        &["--help"][..],
+        &["demo", "--help"],
+        &["sim", "--help"],
+        &["sim", "serve", "--help"],
+        &["sim", "generate", "--help"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_scs-kaas"))
+            .args(args)
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        assert!(stdout.contains("Usage: scs-kaas"), "{args:?}: {stdout}");
+    }
+    let top = Command::new(env!("CARGO_BIN_EXE_scs-kaas"))
+        .arg("--help")
+        .output()
+        .await
+        .unwrap();
+    let top = String::from_utf8_lossy(&top.stdout);
+    assert!(top.contains("demo") && top.contains("sim"), "{top}");
+    let serve = Command::new(env!("CARGO_BIN_EXE_scs-kaas"))
+        .args(["sim", "serve", "--help"])
+        .output()
+        .await
+        .unwrap();
+    let serve = String::from_utf8_lossy(&serve.stdout);
+    for flag in ["--scenario", "--kubeconfig-out", "--listen"] {
+        assert!(serve.contains(flag), "{flag}: {serve}");
+    }
+}
+
+#[tokio::test]
+async fn demo_serves_the_compliant_scenario_and_shows_it() {
+    let output = tokio::time::timeout(
+        Duration::from_secs(120),
+        Command::new(env!("CARGO_BIN_EXE_scs-kaas"))
+            .arg("demo")
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the demo finishes")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("serving at https://127.0.0.1:"), "{stdout}");
+    // What it serves: the compliant scenario's nodes.
+    let compliant = std::fs::read_to_string(scenario("compliant.yaml")).unwrap();
+    let first_node = compliant
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("- name: "))
+        .unwrap();
+    assert!(stdout.contains(first_node.trim()), "{first_node}: {stdout}");
 }

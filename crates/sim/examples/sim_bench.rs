@@ -1,67 +1,25 @@
-//! Benchmark of the simulated API server (issue 2): start-up time, peak RSS of the server and
-//! the wall time for a kube client to list every pod in pages of 500.
+//! Benchmark of the simulated API server (issue 2) on a generated scenario: start-up time, peak
+//! RSS of the server and the wall time for a kube client to list every pod in pages of 500.
 //!
 //! Run it by hand (release build):
 //! `cargo run --release -p scs-kaas-sim --example sim_bench -- [NODES] [PODS]`
-//! (defaults 5000 and 50000; targets: full list ≤ 1.5 s, server RSS ≤ 500 MiB).
+//! (defaults 5000 and 50000; targets: full list ≤ 1.5 s, server RSS ≤ 500 MiB), or
+//! `... --example sim_bench -- --scenario FILE` for an existing scenario file.
 //!
-//! The server runs in a child process (this example started with `serve`) so that its peak RSS
-//! (`VmHWM`) is measured apart from the client's.
+//! The scenario is written as YAML (what `scs-kaas sim generate` writes) and a child process
+//! (this example started with `serve`) loads it exactly as `scs-kaas sim serve` does: parse,
+//! validate, build the objects, start the server and its controllers. Start-up is measured in
+//! the child from before reading the file until the server answers; its peak RSS (`VmHWM`) is
+//! measured apart from the client's.
 
 use std::io::BufRead;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use anyhow::Context;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, ListParams};
-use scs_kaas_sim::world::{Permission, SimConfig, User};
-use serde_json::{Value, json};
-
-const TOKEN: &str = "bench-admin-token";
-
-fn config(nodes: usize, pods: usize) -> SimConfig {
-    let namespaces = pods.div_ceil(1000).max(1);
-    let mut objects: Vec<Value> = (0..namespaces)
-        .map(|i| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": format!("load-{i:03}")}}))
-        .collect();
-    for i in 0..nodes {
-        objects.push(json!({"apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": format!("worker-{i:05}"), "labels": {
-                "kubernetes.io/hostname": format!("worker-{i:05}"), "kubernetes.io/os": "linux",
-                "topology.kubernetes.io/zone": format!("zone-{}", i % 3), "topology.kubernetes.io/region": "region-1"}},
-            "spec": {"podCIDR": format!("10.{}.{}.0/24", i / 256, i % 256)},
-            "status": {"capacity": {"cpu": "8", "memory": "32Gi", "pods": "110"},
-                "allocatable": {"cpu": "7800m", "memory": "30Gi", "pods": "110"},
-                "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}],
-                "addresses": [{"type": "InternalIP", "address": format!("10.0.{}.{}", i / 256, i % 256)}, {"type": "Hostname", "address": format!("worker-{i:05}")}],
-                "nodeInfo": {"kubeletVersion": "v1.35.1", "kubeProxyVersion": "v1.35.1", "osImage": "Ubuntu 24.04 LTS", "containerRuntimeVersion": "containerd://2.0.0", "kernelVersion": "6.8.0", "architecture": "amd64", "operatingSystem": "linux"}}}));
-    }
-    for i in 0..pods {
-        let node = format!("worker-{:05}", i % nodes.max(1));
-        objects.push(json!({"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": format!("app-{i:06}-7d9f8c6b5-x2k4q"), "namespace": format!("load-{:03}", i / 1000),
-                "labels": {"app": format!("app-{}", i % 50), "pod-template-hash": "7d9f8c6b5"},
-                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": format!("app-{}-7d9f8c6b5", i % 50), "uid": "3b0c7d4e-8f1a-4c2b-9d3e-5f6a7b8c9d0e", "controller": true, "blockOwnerDeletion": true}]},
-            "spec": {"nodeName": node, "restartPolicy": "Always", "schedulerName": "default-scheduler",
-                "containers": [{"name": "app", "image": "registry.k8s.io/e2e-test-images/agnhost:2.53", "args": ["netexec", "--http-port=8080"],
-                    "ports": [{"containerPort": 8080, "protocol": "TCP"}],
-                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}}}]},
-            "status": {"phase": "Running", "hostIP": "10.0.0.1", "podIP": format!("10.244.{}.{}", (i / 250) % 256, i % 250), "startTime": "2026-11-22T00:00:00Z", "qosClass": "Burstable",
-                "conditions": [{"type": "Ready", "status": "True"}, {"type": "PodScheduled", "status": "True"}],
-                "containerStatuses": [{"name": "app", "ready": true, "restartCount": 0, "image": "registry.k8s.io/e2e-test-images/agnhost:2.53", "started": true, "state": {"running": {"startedAt": "2026-11-22T00:00:01Z"}}}]}}));
-    }
-    SimConfig {
-        name: "bench".into(),
-        git_version: "v1.35.1".into(),
-        users: vec![User {
-            name: "admin".into(),
-            token: TOKEN.into(),
-            permission: Permission::Admin,
-        }],
-        objects,
-        controllers: Vec::new(),
-    }
-}
 
 fn proc_status(pid: u32, field: &str) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -72,39 +30,53 @@ fn proc_status(pid: u32, field: &str) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
+/// Child: load and serve the scenario until the parent closes stdin.
+async fn serve(scenario: PathBuf, kubeconfig: PathBuf) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    let config = scs_kaas_sim::scenario::load(&scenario)?;
+    let loaded = t0.elapsed();
+    let load_peak = proc_status(std::process::id(), "VmHWM:");
+    let sim = scs_kaas_sim::server::start(config, "127.0.0.1:0".parse()?).await?;
+    let started = t0.elapsed();
+    sim.write_kubeconfig(&kubeconfig)?;
+    println!(
+        "ready load_ms={} startup_ms={} peak_after_load={:?}",
+        loaded.as_millis(),
+        started.as_millis(),
+        load_peak
+    );
+    tokio::task::spawn_blocking(|| std::io::stdin().lines().count()).await?;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("serve") {
-        let nodes: usize = args[1].parse()?;
-        let pods: usize = args[2].parse()?;
-        let kubeconfig = std::path::PathBuf::from(&args[3]);
-        let t0 = Instant::now();
-        let config = config(nodes, pods);
-        let built = t0.elapsed();
-        let t1 = Instant::now();
-        let sim = scs_kaas_sim::server::start(config, "127.0.0.1:0".parse()?).await?;
-        let started = t1.elapsed();
-        sim.write_kubeconfig(&kubeconfig)?;
-        println!(
-            "ready build_config_ms={} start_ms={}",
-            built.as_millis(),
-            started.as_millis()
-        );
-        // Serve until the parent closes our stdin.
-        tokio::task::spawn_blocking(|| std::io::stdin().lines().count()).await?;
-        return Ok(());
+        return serve(args[1].clone().into(), args[2].clone().into()).await;
     }
-    let nodes: usize = args.first().map(|a| a.parse()).transpose()?.unwrap_or(5000);
-    let pods: usize = args
-        .get(1)
-        .map(|a| a.parse())
-        .transpose()?
-        .unwrap_or(50_000);
     let dir = tempfile::tempdir()?;
+    let scenario = if args.first().map(String::as_str) == Some("--scenario") {
+        PathBuf::from(args.get(1).context("--scenario needs a FILE")?)
+    } else {
+        let nodes: usize = args.first().map(|a| a.parse()).transpose()?.unwrap_or(5000);
+        let pods: usize = args
+            .get(1)
+            .map(|a| a.parse())
+            .transpose()?
+            .unwrap_or(50_000);
+        let generated = scs_kaas_sim::scenario::generate::generate(nodes, pods, 1)?;
+        let path = dir.path().join("generated.yaml");
+        std::fs::write(
+            &path,
+            scs_kaas_sim::scenario::generate::to_yaml(&generated)?,
+        )?;
+        path
+    };
     let kubeconfig = dir.path().join("kubeconfig");
     let mut child = Command::new(std::env::current_exe()?)
-        .args(["serve", &nodes.to_string(), &pods.to_string()])
+        .arg("serve")
+        .arg(&scenario)
         .arg(&kubeconfig)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -112,7 +84,13 @@ async fn main() -> anyhow::Result<()> {
     let pid = child.id();
     let mut ready = String::new();
     std::io::BufReader::new(child.stdout.take().expect("piped")).read_line(&mut ready)?;
-    println!("server: {} nodes, {} pods; {}", nodes, pods, ready.trim());
+    anyhow::ensure!(ready.starts_with("ready"), "the server did not start");
+    println!(
+        "scenario {} ({} bytes); server {}",
+        scenario.display(),
+        std::fs::metadata(&scenario)?.len(),
+        ready.trim()
+    );
     println!(
         "server RSS after start: {} (peak {})",
         proc_status(pid, "VmRSS:"),
@@ -147,7 +125,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         println!(
-            "round {round}: listed {count} pods in {pages} pages of 500 in {} ms (nodes listed: {node_count})",
+            "round {round}: listed {count} pods in {pages} pages of 500 in {} ms (nodes: {node_count})",
             t.elapsed().as_millis()
         );
     }

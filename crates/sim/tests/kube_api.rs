@@ -632,3 +632,153 @@ async fn kubeconfig_file_is_written_atomically_with_every_user() {
     );
     sim.shutdown().await;
 }
+
+/// Every kind issue 2 names: (apiVersion, plural, kind, namespaced).
+const ISSUE_KINDS: &[(&str, &str, &str, bool)] = &[
+    ("v1", "namespaces", "Namespace", false),
+    ("v1", "nodes", "Node", false),
+    ("v1", "pods", "Pod", true),
+    ("v1", "services", "Service", true),
+    ("v1", "endpoints", "Endpoints", true),
+    (
+        "v1",
+        "persistentvolumeclaims",
+        "PersistentVolumeClaim",
+        true,
+    ),
+    ("v1", "persistentvolumes", "PersistentVolume", false),
+    ("v1", "configmaps", "ConfigMap", true),
+    ("v1", "events", "Event", true),
+    ("v1", "serviceaccounts", "ServiceAccount", true),
+    ("apps/v1", "deployments", "Deployment", true),
+    ("apps/v1", "replicasets", "ReplicaSet", true),
+    ("apps/v1", "daemonsets", "DaemonSet", true),
+    ("apps/v1", "statefulsets", "StatefulSet", true),
+    ("batch/v1", "jobs", "Job", true),
+    ("batch/v1", "cronjobs", "CronJob", true),
+    ("storage.k8s.io/v1", "storageclasses", "StorageClass", false),
+    ("storage.k8s.io/v1", "csidrivers", "CSIDriver", false),
+    (
+        "networking.k8s.io/v1",
+        "networkpolicies",
+        "NetworkPolicy",
+        true,
+    ),
+];
+
+#[tokio::test]
+async fn every_kind_of_the_issue_is_discovered_and_served() {
+    let sim = start().await;
+    let c = client(&sim, "admin").await;
+    // The groups are announced at /apis.
+    let (code, groups) = raw(&c, "GET", "/apis", "application/json", "").await;
+    assert_eq!(code, 200);
+    for group in ["apps", "batch", "storage.k8s.io", "networking.k8s.io"] {
+        assert!(
+            groups["groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g["name"] == group
+                    && g["versions"][0]["groupVersion"] == format!("{group}/v1")),
+            "{group} missing from /apis: {groups}"
+        );
+    }
+    let (code, core) = raw(&c, "GET", "/api", "application/json", "").await;
+    assert_eq!((code, core["versions"][0].as_str()), (200, Some("v1")));
+    for &(api_version, plural, kind, namespaced) in ISSUE_KINDS {
+        let base = if api_version == "v1" {
+            "/api/v1".to_string()
+        } else {
+            format!("/apis/{api_version}")
+        };
+        let (code, discovery) = raw(&c, "GET", &base, "application/json", "").await;
+        assert_eq!(code, 200, "{base}");
+        let entry = discovery["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == plural)
+            .unwrap_or_else(|| panic!("{plural} missing from {base}"));
+        assert_eq!(
+            (entry["kind"].as_str(), entry["namespaced"].as_bool()),
+            (Some(kind), Some(namespaced)),
+            "{plural}"
+        );
+        let verbs = entry["verbs"].to_string();
+        for verb in [
+            "create", "delete", "get", "list", "patch", "update", "watch",
+        ] {
+            assert!(verbs.contains(verb), "{plural} lacks {verb}: {verbs}");
+        }
+
+        let collection = if namespaced {
+            format!("{base}/namespaces/default/{plural}")
+        } else {
+            format!("{base}/{plural}")
+        };
+        let name = format!("probe-{}", plural.trim_end_matches('s'));
+        let body = json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name}});
+        let (code, created) = raw(
+            &c,
+            "POST",
+            &collection,
+            "application/json",
+            &body.to_string(),
+        )
+        .await;
+        assert_eq!(code, 201, "create {kind}: {created}");
+        let item = format!("{collection}/{name}");
+        let (code, got) = raw(&c, "GET", &item, "application/json", "").await;
+        assert_eq!(
+            (code, got["kind"].as_str()),
+            (200, Some(kind)),
+            "get {kind}"
+        );
+        let meta = &got["metadata"];
+        assert!(
+            meta["uid"].is_string()
+                && meta["resourceVersion"].is_string()
+                && meta["creationTimestamp"].is_string(),
+            "{kind}: {meta}"
+        );
+        let (code, patched) = raw(
+            &c,
+            "PATCH",
+            &item,
+            "application/merge-patch+json",
+            r#"{"metadata":{"labels":{"seen":"yes"}}}"#,
+        )
+        .await;
+        assert_eq!(
+            (code, patched["metadata"]["labels"]["seen"].as_str()),
+            (200, Some("yes")),
+            "patch {kind}"
+        );
+        let (code, list) = raw(
+            &c,
+            "GET",
+            &format!("{collection}?labelSelector=seen%3Dyes"),
+            "application/json",
+            "",
+        )
+        .await;
+        assert_eq!(code, 200, "list {kind}");
+        assert_eq!(list["kind"].as_str(), Some(format!("{kind}List").as_str()));
+        let names: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|i| i["metadata"]["name"].as_str())
+            .collect();
+        assert_eq!(names, [name.as_str()], "list {kind}");
+        let (code, _) = raw(&c, "DELETE", &item, "application/json", "").await;
+        assert_eq!(code, 200, "delete {kind}");
+        // Namespaces go through Terminating; everything else is gone at once.
+        if kind != "Namespace" {
+            let (code, _) = raw(&c, "GET", &item, "application/json", "").await;
+            assert_eq!(code, 404, "{kind} after delete");
+        }
+    }
+    sim.shutdown().await;
+}

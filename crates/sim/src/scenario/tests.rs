@@ -389,3 +389,66 @@ fn proxy_protocol_without_a_terminating_balancer_is_reported() {
         "{message}"
     );
 }
+
+/// The scenario library of issue 2: each file exists and is broken in exactly its named way
+/// (compared with `compliant`).
+#[test]
+fn scenario_library_is_what_its_names_say() {
+    let model = |name: &str| {
+        let path = scenarios_dir().join(format!("{name}.yaml"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        parse_model(&text, name).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let defaults = |s: &Scenario| -> Vec<Behaviour> {
+        s.storage_classes
+            .iter()
+            .filter(|c| c.default)
+            .map(|c| c.behaviour)
+            .collect()
+    };
+    let control_plane_zones = |s: &Scenario| -> std::collections::BTreeSet<Option<String>> {
+        s.nodes
+            .iter()
+            .filter(|n| n.roles.contains(&Role::ControlPlane))
+            .map(|n| n.zone.clone())
+            .collect()
+    };
+    let frozen_images = |s: &Scenario| -> usize {
+        s.workloads
+            .iter()
+            .flat_map(|w| w.containers.iter().chain(&w.init_containers))
+            .filter(|c| c.image.starts_with("k8s.gcr.io/"))
+            .count()
+    };
+    let compliant = model("compliant");
+    assert_eq!(defaults(&compliant), [Behaviour::Network]);
+    assert_eq!(control_plane_zones(&compliant).len(), 3);
+    assert_eq!(frozen_images(&compliant), 0);
+    assert_eq!(compliant.kubernetes.version, "v1.35.8");
+
+    let outdated = model("outdated-patch");
+    assert!(outdated.kubernetes.version.starts_with("v1.35."));
+    assert_ne!(outdated.kubernetes.version, compliant.kubernetes.version);
+    assert!(
+        !model("eol-version")
+            .kubernetes
+            .version
+            .starts_with("v1.35.")
+    );
+    assert_eq!(defaults(&model("no-default-storage-class")), []);
+    assert_eq!(
+        defaults(&model("local-default-storage-class")),
+        [Behaviour::Local]
+    );
+    assert_eq!(defaults(&model("two-default-storage-classes")).len(), 2);
+    assert_eq!(
+        control_plane_zones(&model("single-zone-control-plane")).len(),
+        1
+    );
+    let frozen = model("frozen-registry-images");
+    assert!(frozen_images(&frozen) > 0);
+    assert_eq!(
+        frozen.kubeadm.map(|k| k.image_repository).as_deref(),
+        Some("k8s.gcr.io")
+    );
+}
