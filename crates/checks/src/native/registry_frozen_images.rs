@@ -898,17 +898,13 @@ async fn gather_kubeadm(client: &kube::Client) -> Result<(Observed, usize), Stri
     ))
 }
 
-/// Gather pods, workload templates and kubeadm's configuration (all lists concurrently, each
-/// page by page). Returns the facts and the number of API requests made.
+/// Gather pods, workload templates and kubeadm's configuration, one list after the other, each
+/// page by page. Returns the facts and the number of API requests made.
 pub async fn gather(client: &kube::Client) -> Result<(Observed, usize), String> {
-    let mut tasks: Vec<BoxFuture<'_, Result<(Observed, usize), String>>> = vec![
-        Box::pin(gather_pods(client)),
-        Box::pin(gather_kubeadm(client)),
-    ];
+    let mut parts = vec![gather_pods(client).await?, gather_kubeadm(client).await?];
     for (kind, path) in WORKLOADS {
-        tasks.push(Box::pin(gather_workloads(client, kind, path)));
+        parts.push(gather_workloads(client, kind, path).await?);
     }
-    let parts = futures::future::try_join_all(tasks).await?;
     let mut observed = Observed::default();
     let mut requests = 0;
     for (part, n) in parts {
