@@ -27,12 +27,12 @@ use kube::{Api, Client};
 use scs_kaas_core::finding::{Finding, Outcome, Severity, Status};
 
 use crate::check::{Access, Check, CheckContext, Mode};
-use crate::probe::access::{describe, missing_access};
 use crate::probe::guard::DEFAULT_CLEANUP_TIMEOUT;
 use crate::probe::image::{AGNHOST, ImageSource, MIRROR_ARG};
 use crate::probe::pod::{HOSTNAME_LABEL, ProbePod};
 use crate::probe::wait::{WaitError, wait_for, wait_gone};
 use crate::probe::{ProbeGuard, ProbeRun};
+use crate::runner::preflight::describe;
 use judge::{Inventory, Observation, PodEnd, Rules, Semantics};
 
 /// The check id (SCS testcase id).
@@ -260,16 +260,19 @@ async fn gather(client: &Client) -> Result<Inventory, kube::Error> {
 /// Run the active probe; `Err` is the reason it could not be judged (ABORT of the active part).
 async fn active(ctx: &CheckContext, opts: &Options) -> Result<(Observation, Vec<Finding>), String> {
     let client = &ctx.client;
-    match missing_access(client, &active_access()).await {
-        Ok(missing) if !missing.is_empty() => {
-            let names: Vec<String> = missing.iter().map(describe).collect();
-            return Err(format!(
-                "active probe not run (nothing was created): the user lacks {}; grant deploy/rbac.yaml or pass -a storage_probe=off",
-                names.join(", ")
-            ));
-        }
-        Ok(_) => {}
-        Err(err) => tracing::info!("access review unavailable ({err}); trying the probe directly"),
+    // The runner's pre-flight (SelfSubjectAccessReview) lists active rights the user lacks.
+    let mine = active_access();
+    let missing: Vec<String> = ctx
+        .denied
+        .iter()
+        .filter(|d| mine.contains(d))
+        .map(describe)
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "active probe not run (nothing was created): the user lacks {}; grant deploy/rbac.yaml or pass -a storage_probe=off",
+            missing.join(", ")
+        ));
     }
     let run = ProbeRun::new(&ctx.run_id, ID, ctx.now).map_err(|e| e.to_string())?;
     let guard = ProbeGuard::new(client.clone(), run, DEFAULT_CLEANUP_TIMEOUT);
