@@ -57,6 +57,16 @@ fn context(
     args: &[(&str, &str)],
     denied: Vec<scs_kaas_checks::Access>,
 ) -> CheckContext {
+    context_with_deadline(client, run_id, args, denied, Duration::from_secs(120))
+}
+
+fn context_with_deadline(
+    client: kube::Client,
+    run_id: &str,
+    args: &[(&str, &str)],
+    denied: Vec<scs_kaas_checks::Access>,
+    deadline: Duration,
+) -> CheckContext {
     CheckContext {
         client,
         kubeconfig: None,
@@ -65,7 +75,7 @@ fn context(
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect::<BTreeMap<_, _>>(),
         now: "2026-11-22T07:00:00Z".parse().unwrap(),
-        deadline: Duration::from_secs(120),
+        deadline,
         run_id: run_id.into(),
         cache_dir: None,
         denied,
@@ -305,4 +315,44 @@ async fn run_cut_off_by_its_deadline_is_cleaned_up_in_the_background() {
         Vec::<String>::new()
     );
     assert_eq!(ID, "default-storage-class-check");
+}
+
+#[tokio::test]
+async fn probe_that_reaches_the_check_deadline_stops_itself_and_cleans_up_first() {
+    let sim = start("storage-never-binds").await;
+    let admin = client(&sim, "admin").await;
+    let before = inventory(&admin).await;
+    // The claim never binds and each wait may take 10 minutes, but the check's deadline is 8s:
+    // the check must stop its probe, remove what it created and return before the runner would
+    // cut it off (the runner's deadline here is far longer, so only the check can end it).
+    let ctx = context_with_deadline(
+        admin.clone(),
+        "c8a1b2c3",
+        &[("storage_timeout", "10m")],
+        Vec::new(),
+        Duration::from_secs(8),
+    );
+    let check: Arc<dyn Check> = Arc::new(DefaultStorageClass);
+    let outcome = scs_kaas_checks::runner::native::run(check, ctx, Duration::from_secs(600)).await;
+    assert_eq!(outcome.status, Status::Abort, "{outcome:#?}");
+    assert!(
+        has(
+            &outcome,
+            "SC-04",
+            "cut off after 6s by the check's deadline of 8s"
+        ),
+        "{outcome:#?}"
+    );
+    assert!(
+        outcome
+            .findings
+            .iter()
+            .all(|f| f.rule != "HARN-02" && f.rule != "HARN-01"),
+        "{outcome:#?}"
+    );
+    assert!(probe_namespaces(&admin).await.is_empty());
+    assert_eq!(
+        differences(&before, &inventory(&admin).await),
+        Vec::<String>::new()
+    );
 }

@@ -169,6 +169,7 @@ impl Check for DefaultStorageClass {
 }
 
 async fn run(ctx: &CheckContext) -> Outcome {
+    let end = tokio::time::Instant::now() + ctx.deadline;
     let opts = match Options::from_args(&ctx.args) {
         Ok(o) => o,
         Err(msg) => return Outcome::abort("SC-00", msg),
@@ -198,22 +199,19 @@ async fn run(ctx: &CheckContext) -> Outcome {
         ));
         return Outcome::from_findings(findings);
     }
-    match active(ctx, &opts).await {
-        Ok((obs, cleanup)) => {
+    let (observed, cleanup) = active(ctx, &opts, end).await;
+    match observed {
+        Ok(obs) => {
             findings.extend(judge::judge_observation(&obs, &defaults, &opts.rules));
             findings.extend(cleanup);
             Outcome::from_findings(findings)
         }
         Err(reason) => {
+            // The cluster already fails on what could be read: that verdict stands.
+            let failed = findings.iter().any(|f| f.severity == Severity::Error);
             findings.push(Finding::error("SC-04", reason));
-            let status = if findings[..findings.len() - 1]
-                .iter()
-                .any(|f| f.severity == Severity::Error)
-            {
-                Status::Fail
-            } else {
-                Status::Abort
-            };
+            findings.extend(cleanup);
+            let status = if failed { Status::Fail } else { Status::Abort };
             Outcome { status, findings }
         }
     }
@@ -257,8 +255,25 @@ async fn gather(client: &Client) -> Result<Inventory, kube::Error> {
     })
 }
 
-/// Run the active probe; `Err` is the reason it could not be judged (ABORT of the active part).
-async fn active(ctx: &CheckContext, opts: &Options) -> Result<(Observation, Vec<Finding>), String> {
+/// When the probe must stop so cleanup still fits in the check's deadline `total`: a quarter of
+/// it, at most [`CLEANUP_RESERVE`], is kept for deleting what the probe created.
+fn probe_budget(total: Duration) -> Duration {
+    total - (total / 4).min(CLEANUP_RESERVE)
+}
+
+/// Most time kept back from the probe for cleanup.
+const CLEANUP_RESERVE: Duration = Duration::from_secs(120);
+
+/// Run the active probe and clean up after it: the observation, or the reason it could not be
+/// judged (ABORT of the active part), and the cleanup's findings (leftovers).
+///
+/// The probe stops early enough that its own cleanup finishes before `end` (the check's
+/// deadline), so a run that hits `--timeout` still removes what it created.
+async fn active(
+    ctx: &CheckContext,
+    opts: &Options,
+    end: tokio::time::Instant,
+) -> (Result<Observation, String>, Vec<Finding>) {
     let client = &ctx.client;
     // The runner's pre-flight (SelfSubjectAccessReview) lists active rights the user lacks.
     let mine = active_access();
@@ -269,16 +284,34 @@ async fn active(ctx: &CheckContext, opts: &Options) -> Result<(Observation, Vec<
         .map(describe)
         .collect();
     if !missing.is_empty() {
-        return Err(format!(
+        let reason = format!(
             "active probe not run (nothing was created): the user lacks {}; grant deploy/rbac.yaml or pass -a storage_probe=off",
             missing.join(", ")
-        ));
+        );
+        return (Err(reason), Vec::new());
     }
-    let run = ProbeRun::new(&ctx.run_id, ID, ctx.now).map_err(|e| e.to_string())?;
+    let run = match ProbeRun::new(&ctx.run_id, ID, ctx.now) {
+        Ok(run) => run,
+        Err(err) => return (Err(err.to_string()), Vec::new()),
+    };
+    let start = end - ctx.deadline;
+    let stop = start + probe_budget(ctx.deadline);
     let guard = ProbeGuard::new(client.clone(), run, DEFAULT_CLEANUP_TIMEOUT);
-    let result = probe(client, &guard, opts).await;
-    let report = guard.cleanup().await;
-    result.map(|obs| (obs, report.findings))
+    let result = match tokio::time::timeout_at(stop, probe(client, &guard, opts)).await {
+        Ok(result) => result,
+        Err(_) => Err(format!(
+            "active probe cut off after {}s by the check's deadline of {}s (--timeout) before it could judge the storage; raise --timeout or lower -a storage_timeout",
+            stop.saturating_duration_since(start).as_secs(),
+            ctx.deadline.as_secs()
+        )),
+    };
+    // Leave a twentieth of the deadline for reporting after cleanup.
+    let cleanup_end = end - ctx.deadline / 20;
+    let within = cleanup_end
+        .saturating_duration_since(tokio::time::Instant::now())
+        .min(DEFAULT_CLEANUP_TIMEOUT);
+    let report = guard.cleanup_within(within).await;
+    (result, report.findings)
 }
 
 async fn probe(client: &Client, guard: &ProbeGuard, opts: &Options) -> Result<Observation, String> {

@@ -6,7 +6,8 @@
 //! On the normal path the check calls [`ProbeGuard::cleanup`] and reports its findings. When the
 //! check's future is dropped instead (the runner's timeout, Ctrl-C), `Drop` starts the same
 //! cleanup as a detached task; the runner awaits those with [`finish_detached_cleanups`] before
-//! the process exits.
+//! the process exits. A live guard counts as pending cleanup too, because an aborted task drops
+//! its future (and so the guard) only some time after the abort was requested.
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
@@ -17,6 +18,7 @@ use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::{Api, Client};
 use scs_kaas_core::finding::Finding;
 use tokio_util::task::TaskTracker;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use super::run::ProbeRun;
 use super::wait::wait_gone;
@@ -29,9 +31,10 @@ pub const DEFAULT_CLEANUP_TIMEOUT: Duration = Duration::from_secs(300);
 
 static DETACHED: LazyLock<TaskTracker> = LazyLock::new(TaskTracker::new);
 
-/// Wait until every cleanup started from a dropped guard has finished, at most `timeout`.
+/// Wait until every live guard is gone and every cleanup started from a dropped guard has
+/// finished, at most `timeout`.
 ///
-/// Returns `true` when none is left running. Call it before the process exits (after a timeout
+/// Returns `true` when none is left. Call it before the process exits (after a timeout
 /// or Ctrl-C), otherwise the runtime shuts down with cleanups half done.
 pub async fn finish_detached_cleanups(timeout: Duration) -> bool {
     DETACHED.close();
@@ -55,6 +58,9 @@ pub struct ProbeGuard {
     run: ProbeRun,
     timeout: Duration,
     armed: bool,
+    /// Keeps [`finish_detached_cleanups`] waiting while this guard lives (released after `Drop`
+    /// has spawned its cleanup, which the tracker then follows).
+    _pending: TaskTrackerToken,
 }
 
 impl ProbeGuard {
@@ -65,6 +71,7 @@ impl ProbeGuard {
             run,
             timeout,
             armed: true,
+            _pending: DETACHED.token(),
         }
     }
 
@@ -95,9 +102,15 @@ impl ProbeGuard {
     }
 
     /// Delete everything the run created, wait until it is gone, and report leftovers.
-    pub async fn cleanup(mut self) -> CleanupReport {
+    pub async fn cleanup(self) -> CleanupReport {
+        let timeout = self.timeout;
+        self.cleanup_within(timeout).await
+    }
+
+    /// Like [`cleanup`](Self::cleanup), but wait at most `timeout` (what is left of a deadline).
+    pub async fn cleanup_within(mut self, timeout: Duration) -> CleanupReport {
         self.armed = false;
-        cleanup_run(&self.client, &self.run, self.timeout).await
+        cleanup_run(&self.client, &self.run, timeout).await
     }
 }
 
