@@ -334,6 +334,13 @@ async fn missing_variables_are_named() {
 
 #[tokio::test]
 async fn scope_show_and_export() {
+    let out = scs_kaas(&["scope", "list"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect();
+    assert_eq!(names, ["scs-compatible-kaas", "scs-kaas-extended"]);
     let out = scs_kaas(&["scope", "export", "scs-compatible-kaas"]).await;
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
@@ -665,4 +672,65 @@ async fn exit_codes_are_documented_in_help_and_readme_alike() {
             assert!(readme.contains(&row), "README lacks `{row}`");
         }
     }
+}
+
+#[tokio::test]
+async fn programs_get_the_kubeconfig_kube_read_without_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join(".kube")).unwrap();
+    let _sim = sim("compliant", &home.join(".kube/config")).await;
+    let script = dir.path().join("prog.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nk=$1; shift\nfor id in \"$@\"; do if [ -f \"$k\" ]; then echo \"$id: PASS\"; else echo \"$id: FAIL\"; fi; done\n",
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&script, perms).unwrap();
+    let scope = dir.path().join("scope.yaml");
+    std::fs::write(
+        &scope,
+        "uuid: 5e1f0000-0000-4000-8000-000000000002\nname: kubeconfig scope\nurl: x\nvariables:\n  - kubeconfig\nscripts:\n- executable: ./prog.sh\n  args: '{kubeconfig} {testcases}'\n  testcases:\n  - id: t-k\nmodules:\n  - id: m\n    targets:\n      main: [t-k]\nversions:\n  - version: v1\n    include: [m]\ntimeline:\n  - date: 2024-01-01\n    versions:\n      v1: draft\n",
+    )
+    .unwrap();
+    let run = |kubeconfig_env: Option<String>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_scs-kaas"));
+        c.args([
+            "check",
+            "--scope",
+            scope.to_str().unwrap(),
+            "--output",
+            "yaml",
+        ])
+        .env("HOME", &home)
+        .env("NO_COLOR", "1");
+        match kubeconfig_env {
+            Some(v) => c.env("KUBECONFIG", v),
+            None => c.env_remove("KUBECONFIG"),
+        };
+        c.output()
+    };
+    // No flag, no $KUBECONFIG: ~/.kube/config is what kube read, and what the program gets.
+    let out = run(None).await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let r = &report::parse_stream(&String::from_utf8_lossy(&out.stdout)).unwrap()[0];
+    let want = home.join(".kube/config").canonicalize().unwrap();
+    assert_eq!(
+        r.run.assignment.get("kubeconfig").map(String::as_str),
+        want.to_str()
+    );
+    assert_eq!(r.subject, "admin", "the current context names the subject");
+    // Several files in $KUBECONFIG: no single path to hand over, so the user is asked for one.
+    let other = dir.path().join("other");
+    std::fs::copy(&want, &other).unwrap();
+    let list = format!("{}:{}", want.display(), other.display());
+    let out = run(Some(list)).await.unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("-a kubeconfig=VALUE"),
+        "{}",
+        text(&out)
+    );
 }

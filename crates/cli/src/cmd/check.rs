@@ -470,9 +470,10 @@ async fn connect(args: &CheckArgs) -> anyhow::Result<Cluster> {
             kube::config::Kubeconfig::read().context(
                 "cannot read a kubeconfig ($KUBECONFIG or ~/.kube/config); pass --kubeconfig",
             )?,
-            std::env::var_os("KUBECONFIG")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from),
+            default_kubeconfig_path(
+                std::env::var_os("KUBECONFIG").as_deref(),
+                std::env::var_os("HOME").as_deref(),
+            ),
         ),
     };
     let context = args
@@ -506,6 +507,30 @@ async fn connect(args: &CheckArgs) -> anyhow::Result<Cluster> {
     })
 }
 
+/// The one file kube read without `--kubeconfig`, as scope programs need it (`{kubeconfig}`):
+/// `$KUBECONFIG` if it names exactly one file, else `~/.kube/config` when `$KUBECONFIG` is unset.
+/// A list of several files has no single path: programs then need `-a kubeconfig=FILE`.
+fn default_kubeconfig_path(
+    kubeconfig_env: Option<&std::ffi::OsStr>,
+    home: Option<&std::ffi::OsStr>,
+) -> Option<PathBuf> {
+    match kubeconfig_env.filter(|v| !v.is_empty()) {
+        Some(list) => {
+            let paths: Vec<PathBuf> = std::env::split_paths(list)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect();
+            match paths.as_slice() {
+                [one] => Some(one.canonicalize().unwrap_or_else(|_| one.clone())),
+                _ => None,
+            }
+        }
+        None => home
+            .filter(|h| !h.is_empty())
+            .map(|h| PathBuf::from(h).join(".kube").join("config"))
+            .filter(|p| p.is_file()),
+    }
+}
+
 fn progress_bar(len: usize) -> Option<ProgressBar> {
     if !std::io::stderr().is_terminal() || len == 0 {
         return None;
@@ -525,4 +550,37 @@ fn uuid_v4() -> String {
 
 fn rand_u32() -> u32 {
     rand::random()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn default_kubeconfig_path_is_the_one_file_kube_reads() {
+        let home = tempfile::tempdir().unwrap();
+        let h = Some(home.path().as_os_str());
+        assert_eq!(default_kubeconfig_path(None, h), None, "no ~/.kube/config");
+        std::fs::create_dir_all(home.path().join(".kube")).unwrap();
+        let config = home.path().join(".kube/config");
+        std::fs::write(&config, "apiVersion: v1\n").unwrap();
+        assert_eq!(default_kubeconfig_path(None, h), Some(config.clone()));
+        assert_eq!(
+            default_kubeconfig_path(Some(OsStr::new("")), h),
+            Some(config.clone()),
+            "an empty $KUBECONFIG counts as unset"
+        );
+        let one = home.path().join("one.yaml");
+        assert_eq!(
+            default_kubeconfig_path(Some(one.as_os_str()), h),
+            Some(one.clone())
+        );
+        let two = format!("{}:{}", one.display(), config.display());
+        assert_eq!(
+            default_kubeconfig_path(Some(OsStr::new(&two)), h),
+            None,
+            "several files have no single path"
+        );
+    }
 }
