@@ -71,7 +71,6 @@ async fn demo_checks_the_compliant_sim_with_both_scopes_and_writes_a_signed_repo
         "sim-compliant scs-kaas extended KaaS checks v1 (draft):",
         "  main       PASS       3 passed, 0 failed, 0 aborted, 0 missing\n",
         "would exit 0 here",
-        "manual check: the scope names no program and this build has no native check for it",
         "Report (2 documents) written to",
     ] {
         assert!(stdout.contains(want), "missing {want:?}\n{}", text(&out));
@@ -145,6 +144,9 @@ async fn demo_of_a_failing_scenario_shows_fail_with_rule_and_fix() {
         "scs-kaas-extended",
         "--subject",
         "old",
+        // This scenario has no load balancers: do not wait for an address (default 10m).
+        "-a",
+        "lb_timeout=2s",
     ])
     .await;
     assert_eq!(
@@ -178,6 +180,7 @@ async fn demo_rejects_bad_input_before_starting_with_exit_2() {
         (&["--date", "someday"], "--date `someday` is not a date"),
         (&["--sign-key", "/nonexistent/key"], "--report"),
         (&["--timeout", "soon"], "--timeout `soon` is not a duration"),
+        (&["-a", "novalue"], "-a `novalue` is not KEY=VALUE"),
     ];
     for (extra, want) in cases {
         let mut args = vec!["demo"];

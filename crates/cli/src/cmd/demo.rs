@@ -70,6 +70,11 @@ pub struct DemoArgs {
     #[arg(long, value_name = "KEY", requires = "report")]
     pub sign_key: Option<PathBuf>,
 
+    /// Assign a scope variable or check parameter, passed on to `check` (repeatable; e.g.
+    /// `-a lb_timeout=10s` for a scenario whose load balancers stay pending).
+    #[arg(short = 'a', long = "assign", value_name = "KEY=VALUE")]
+    pub assign: Vec<String>,
+
     /// Deadline of each check (e.g. 30s, 2m).
     #[arg(long, value_name = "DUR", default_value = "60s")]
     pub timeout: String,
@@ -176,6 +181,11 @@ impl CheckRun {
         ]
         .iter()
         .map(|s| s.to_string())
+        .chain(
+            demo.assign
+                .iter()
+                .flat_map(|a| ["-a".to_owned(), a.clone()]),
+        )
         .collect();
         let args = CheckArgs::from_words(&words)?;
         check::validate(&args)?;
