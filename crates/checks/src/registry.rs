@@ -11,6 +11,7 @@ pub fn all() -> Vec<Box<dyn Check>> {
         Box::new(native::node_distribution::NodeDistributionCheck),
         Box::new(native::kubeapi_access::KubeapiAccess),
         Box::new(native::loadbalancer::LoadBalancerCheck),
+        Box::new(native::loadbalancer_local::LoadBalancerLocalPolicyCheck),
         Box::new(native::registry_frozen_images::RegistryFrozenImagesCheck),
     ]
 }

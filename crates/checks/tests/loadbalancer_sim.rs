@@ -142,3 +142,127 @@ async fn interrupted_probe_leaves_nothing_behind() {
     assert!(finish_detached_cleanups(Duration::from_secs(30)).await);
     assert_clean(&client).await;
 }
+
+/// The local-policy check's findings of `rule`, as (severity, message).
+async fn local_policy(scenario: &str, args: &[(&str, &str)]) -> (Outcome, String) {
+    let (_sim, client) = start(scenario).await;
+    let o = run_check("loadbalancer-local-policy-check", &client, args).await;
+    assert_clean(&client).await;
+    let text = dump(&o);
+    (o, text)
+}
+
+fn has(o: &Outcome, rule: &str, severity: Severity, words: &str) -> bool {
+    o.findings
+        .iter()
+        .any(|f| f.rule == rule && f.severity == severity && f.message.contains(words))
+}
+
+#[tokio::test]
+async fn local_policy_on_l3_works_and_preserves_client_addresses() {
+    let (o, text) = local_policy("lb-l3", &[("proxy_protocol", "true")]).await;
+    assert_eq!(o.status, Status::Pass, "{text}");
+    assert!(
+        has(&o, "LB-02", Severity::Info, "Local works: 30 of 30"),
+        "{text}"
+    );
+    assert!(
+        has(
+            &o,
+            "LB-03",
+            Severity::Info,
+            "lb-local: the backend saw the client's own address 127.0.0.1"
+        ),
+        "{text}"
+    );
+    assert!(
+        has(
+            &o,
+            "LB-03",
+            Severity::Info,
+            "lb-cluster: the backend saw the client's own address"
+        ),
+        "{text}"
+    );
+    // The l3 scenario's load balancer ignores the PROXY annotation.
+    assert!(
+        has(&o, "LB-03", Severity::Warn, "PROXY protocol not available"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn local_policy_on_snat_reports_node_addresses() {
+    let (o, text) = local_policy("lb-snat", &[]).await;
+    assert_eq!(o.status, Status::Pass, "{text}");
+    assert!(has(&o, "LB-02", Severity::Info, "Local works"), "{text}");
+    assert!(
+        has(&o, "LB-03", Severity::Warn, "the address of node worker-"),
+        "{text}"
+    );
+    assert!(
+        has(
+            &o,
+            "LB-03",
+            Severity::Warn,
+            "enable PROXY protocol in your ingress controller"
+        ),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn local_policy_on_proxy_reports_the_lb_address_and_the_proxy_header() {
+    let (o, text) = local_policy("lb-proxy", &[("proxy_protocol", "true")]).await;
+    assert_eq!(o.status, Status::Pass, "{text}");
+    assert!(
+        has(
+            &o,
+            "LB-03",
+            Severity::Warn,
+            "the load balancer's own address"
+        ),
+        "{text}"
+    );
+    assert!(
+        has(
+            &o,
+            "LB-03",
+            Severity::Info,
+            "PROXY protocol available: with loadbalancer.openstack.org/proxy-protocol: \"true\" the load balancer sent a PROXY v1 header carrying 127.0.0.1, your address"
+        ),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn local_policy_without_health_checks_partially_works_but_never_fails() {
+    let (o, text) = local_policy("lb-local-no-healthcheck", &[]).await;
+    assert_eq!(o.status, Status::Pass, "{text}");
+    // Three pool nodes, the one backend pod on one of them: two requests in three are reset.
+    assert!(
+        has(
+            &o,
+            "LB-02",
+            Severity::Warn,
+            "partially works: 20 of 30 requests failed (67 %)"
+        ),
+        "{text}"
+    );
+    assert!(has(&o, "LB-02", Severity::Warn, "health monitor"), "{text}");
+}
+
+#[tokio::test]
+async fn local_policy_on_pending_is_broken_not_failed() {
+    let (o, text) = local_policy("lb-pending", &[("lb_timeout", "1s")]).await;
+    assert_eq!(o.status, Status::Pass, "{text}");
+    assert!(
+        has(&o, "LB-02", Severity::Warn, "Local is broken"),
+        "{text}"
+    );
+    assert!(has(&o, "LB-02", Severity::Warn, "deadline of 1s"), "{text}");
+    assert!(
+        o.findings.iter().all(|f| f.severity != Severity::Error),
+        "{text}"
+    );
+}

@@ -4,6 +4,7 @@
 //! its cloud load balancer (the `service.kubernetes.io/load-balancer-cleanup` finalizer).
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
@@ -287,6 +288,8 @@ pub struct Attempt {
     pub result: Result<String, String>,
     /// Time from connect to the end of the answer.
     pub latency: Duration,
+    /// The tool's local address of the connection, when it was made.
+    pub local: Option<IpAddr>,
 }
 
 /// `host:port` for connecting; IPv6 literals get brackets.
@@ -301,21 +304,32 @@ pub fn authority(host: &str, port: u16) -> String {
 /// One HTTP/1.1 GET on a fresh connection with [`REQUEST_TIMEOUT`].
 pub async fn get(host: &str, port: u16, path: &str) -> Attempt {
     let started = Instant::now();
-    let result = match tokio::time::timeout(REQUEST_TIMEOUT, get_inner(host, port, path)).await {
-        Ok(r) => r,
-        Err(_) => Err(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())),
-    };
+    let local = std::sync::Mutex::new(None);
+    let result =
+        match tokio::time::timeout(REQUEST_TIMEOUT, get_inner(host, port, path, &local)).await {
+            Ok(r) => r,
+            Err(_) => Err(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())),
+        };
     Attempt {
         result,
         latency: started.elapsed(),
+        local: *local.lock().unwrap_or_else(|e| e.into_inner()),
     }
 }
 
-async fn get_inner(host: &str, port: u16, path: &str) -> Result<String, String> {
+async fn get_inner(
+    host: &str,
+    port: u16,
+    path: &str,
+    local: &std::sync::Mutex<Option<IpAddr>>,
+) -> Result<String, String> {
     let target = authority(host, port);
     let mut stream = TcpStream::connect(&target)
         .await
         .map_err(|e| format!("connect {target}: {e}"))?;
+    if let Ok(addr) = stream.local_addr() {
+        *local.lock().unwrap_or_else(|e| e.into_inner()) = Some(addr.ip());
+    }
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: scs-kaas\r\nConnection: close\r\n\r\n"
     );
@@ -396,9 +410,12 @@ pub async fn hairpin(host: &str, port: u16, tries: u32) -> Result<(u32, Vec<Stri
         form_urlencoded::byte_serialize(host.as_bytes()).collect::<String>()
     );
     // netexec's dial waits up to its own timeouts per try.
-    let answer = tokio::time::timeout(REQUEST_TIMEOUT * (tries + 1), get_inner(host, port, &path))
-        .await
-        .map_err(|_| "the in-cluster dial did not answer in time".to_string())??;
+    let answer = tokio::time::timeout(
+        REQUEST_TIMEOUT * (tries + 1),
+        get_inner(host, port, &path, &std::sync::Mutex::new(None)),
+    )
+    .await
+    .map_err(|_| "the in-cluster dial did not answer in time".to_string())??;
     let parsed: serde_json::Value = serde_json::from_str(&answer)
         .map_err(|e| format!("netexec /dial answered {answer:?}, not JSON: {e}"))?;
     let list = |k: &str| -> Vec<String> {
@@ -411,6 +428,40 @@ pub async fn hairpin(host: &str, port: u16, tries: u32) -> Result<(u32, Vec<Stri
             .collect()
     };
     Ok((list("responses").len() as u32, list("errors")))
+}
+
+/// Sends `payload` on a fresh connection and collects what comes back until it ends with the
+/// payload (a raw echo answered), the peer closes, or [`REQUEST_TIMEOUT`] passes.
+pub async fn exchange(host: &str, port: u16, payload: &[u8]) -> Result<Vec<u8>, String> {
+    let target = authority(host, port);
+    let work = async {
+        let mut stream = TcpStream::connect(&target)
+            .await
+            .map_err(|e| format!("connect {target}: {e}"))?;
+        stream
+            .write_all(payload)
+            .await
+            .map_err(|e| format!("send to {target}: {e}"))?;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !got.ends_with(payload) {
+            match stream.read(&mut buf).await {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if got.is_empty() => return Err(format!("read from {target}: {e}")),
+                Err(_) => break,
+            }
+        }
+        Ok(got)
+    };
+    tokio::time::timeout(REQUEST_TIMEOUT, work)
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "no echo from {target} within {}s",
+                REQUEST_TIMEOUT.as_secs()
+            ))
+        })
 }
 
 /// Deletes the Service and waits until its finalizer is released (the cloud load balancer is
@@ -516,10 +567,12 @@ mod tests {
         let ok = |ms| Attempt {
             result: Ok("x".into()),
             latency: Duration::from_millis(ms),
+            local: None,
         };
         let bad = |e: &str| Attempt {
             result: Err(e.into()),
             latency: Duration::from_millis(1),
+            local: None,
         };
         let attempts = [
             ok(1),

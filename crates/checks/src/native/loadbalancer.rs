@@ -354,11 +354,13 @@ mod tests {
             .map(|i| Attempt {
                 result: Ok("lb-probe-x".into()),
                 latency: Duration::from_millis(i as u64 + 1),
+                local: None,
             })
             .collect();
         v.extend((0..bad).map(|_| Attempt {
             result: Err("connection reset".into()),
             latency: Duration::from_millis(1),
+            local: None,
         }));
         v
     }

@@ -4,6 +4,7 @@ pub mod default_storage_class;
 pub mod kubeapi_access;
 pub mod lb_probe;
 pub mod loadbalancer;
+pub mod loadbalancer_local;
 pub mod node_distribution;
 pub mod paged;
 pub mod registry_frozen_images;
