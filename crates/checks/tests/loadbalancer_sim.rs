@@ -266,3 +266,32 @@ async fn local_policy_on_pending_is_broken_not_failed() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn one_checks_cleanup_leaves_a_concurrent_checks_namespace_alone() {
+    // Checks of one `scs-kaas check` share the run id; cleanup selects by run id and check.
+    let (_sim, client) = start("lb-l3").await;
+    let now = "2026-11-22T10:00:00Z".parse().unwrap();
+    let mine =
+        scs_kaas_checks::probe::ProbeRun::new("0badcafe", "loadbalancer-check", now).unwrap();
+    let other =
+        scs_kaas_checks::probe::ProbeRun::new("0badcafe", "default-storage-class-check", now)
+            .unwrap();
+    let timeout = Duration::from_secs(30);
+    let mine = scs_kaas_checks::probe::ProbeGuard::new(client.clone(), mine, timeout);
+    let other = scs_kaas_checks::probe::ProbeGuard::new(client.clone(), other, timeout);
+    mine.create_namespace().await.unwrap();
+    other.create_namespace().await.unwrap();
+    let report = mine.cleanup().await;
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+    let namespaces = Api::<Namespace>::all(client.clone());
+    assert!(
+        namespaces
+            .get_opt(&other.namespace())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    other.cleanup().await;
+    assert_clean(&client).await;
+}

@@ -104,11 +104,13 @@ impl ProbeRun {
         BTreeMap::from([(STARTED_AT_KEY.to_string(), self.started.to_string())])
     }
 
-    /// The label selector matching exactly this run's objects.
+    /// The label selector matching exactly this run's objects of this check: checks of one
+    /// `scs-kaas check` share the run id and run concurrently, so one check's cleanup must not
+    /// take another's namespace away.
     pub fn selector(&self) -> String {
         format!(
-            "{MANAGED_BY_KEY}={MANAGED_BY_VALUE},{RUN_ID_KEY}={}",
-            self.run_id
+            "{MANAGED_BY_KEY}={MANAGED_BY_VALUE},{RUN_ID_KEY}={},{CHECK_KEY}={}",
+            self.run_id, self.check
         )
     }
 }
@@ -136,7 +138,7 @@ mod tests {
         assert_eq!(run.annotations()[STARTED_AT_KEY], "2026-11-22T06:00:00Z");
         assert_eq!(
             run.selector(),
-            "app.kubernetes.io/managed-by=scs-kaas,scs-kaas.io/run-id=0a1b2c3d"
+            "app.kubernetes.io/managed-by=scs-kaas,scs-kaas.io/run-id=0a1b2c3d,scs-kaas.io/check=default-storage-class-check"
         );
     }
 

@@ -35,7 +35,8 @@ pub struct Scenario {
     /// Users; `admin` and `viewer` with documented tokens when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Vec<UserSpec>>,
-    /// Networking: load balancer and NetworkPolicy behaviour (none of either when absent).
+    /// Networking: load balancer and NetworkPolicy behaviour (a working L3 load balancer and no
+    /// NetworkPolicy enforcement when absent).
     #[serde(default, skip_serializing_if = "is_default")]
     pub network: NetworkSpec,
 }
@@ -44,7 +45,7 @@ pub struct Scenario {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NetworkSpec {
-    /// What Services of type LoadBalancer get (default `pending`: no load balancer at all).
+    /// What Services of type LoadBalancer get (default `l3`: a working load balancer).
     #[serde(default)]
     pub load_balancer: LoadBalancerMode,
     /// Whether the load balancer honours `loadbalancer.openstack.org/proxy-protocol: "true"`
@@ -63,7 +64,9 @@ pub struct NetworkSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LoadBalancerMode {
-    /// Forwards at L3 with health checks: backends see the client address.
+    /// Forwards at L3 with health checks: backends see the client address (the default, so
+    /// scenarios about other failures have a working load balancer).
+    #[default]
     L3,
     /// Forwards with source NAT and health checks: backends see a node address.
     Snat,
@@ -73,7 +76,6 @@ pub enum LoadBalancerMode {
     /// sent to nodes without a local endpoint are reset.
     LocalNoHealthcheck,
     /// No load balancer: Services stay without an ingress address.
-    #[default]
     Pending,
 }
 

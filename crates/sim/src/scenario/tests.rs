@@ -359,9 +359,9 @@ fn generated_scenario_round_trips() {
 }
 
 #[test]
-fn network_defaults_to_no_load_balancer_and_no_enforcement() {
+fn network_defaults_to_a_working_load_balancer_and_no_enforcement() {
     let scenario = parse_model(BASE, "test.yaml").unwrap();
-    assert_eq!(scenario.network.load_balancer, LoadBalancerMode::Pending);
+    assert_eq!(scenario.network.load_balancer, LoadBalancerMode::L3);
     assert_eq!(scenario.network.network_policy, NetworkPolicyMode::Ignored);
     let text = format!(
         "{BASE}network:\n  loadBalancer: local-no-healthcheck\n  proxyProtocol: true\n  networkPolicy: enforced\n  cni: calico\n"
