@@ -13,6 +13,7 @@ pub fn all() -> Vec<Box<dyn Check>> {
         Box::new(native::loadbalancer::LoadBalancerCheck),
         Box::new(native::loadbalancer_local::LoadBalancerLocalPolicyCheck),
         Box::new(native::registry_frozen_images::RegistryFrozenImagesCheck),
+        Box::new(native::networkpolicy_enforcement::NetworkPolicyEnforcementCheck),
     ]
 }
 

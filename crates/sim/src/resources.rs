@@ -205,6 +205,14 @@ pub static RESOURCES: &[ResourceType] = &[
         ),
         &["netpol"],
     ),
+    kind(
+        "networking.k8s.io",
+        "v1",
+        "IngressClass",
+        "ingressclasses",
+        "ingressclass",
+        false,
+    ),
     // Cluster API (OpenStack provider) for management-cluster scenarios (kubeapi-access-check).
     kind(
         "infrastructure.cluster.x-k8s.io",

@@ -397,8 +397,16 @@ impl Store {
         } else {
             meta.remove("resourceVersion");
         }
-        if rt.kind == "Namespace" && obj.pointer("/status/phase").is_none() {
-            obj["status"] = json!({"phase": "Active"});
+        if rt.kind == "Namespace" {
+            // Like the real API server (since 1.21): every namespace carries its name as label.
+            let labels = crate::controllers::object::ensure_object(
+                crate::controllers::object::ensure_object(&mut obj, "metadata"),
+                "labels",
+            );
+            labels["kubernetes.io/metadata.name"] = json!(name);
+            if obj.pointer("/status/phase").is_none() {
+                obj["status"] = json!({"phase": "Active"});
+            }
         }
         if rt.kind == "Pod" && obj.pointer("/status/phase").is_none() {
             obj["status"] = json!({"phase": "Pending"});

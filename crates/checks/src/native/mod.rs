@@ -5,6 +5,7 @@ pub mod kubeapi_access;
 pub mod lb_probe;
 pub mod loadbalancer;
 pub mod loadbalancer_local;
+pub mod networkpolicy_enforcement;
 pub mod node_distribution;
 pub mod paged;
 pub mod registry_frozen_images;

@@ -71,7 +71,8 @@ pub struct DemoArgs {
     pub sign_key: Option<PathBuf>,
 
     /// Assign a scope variable or check parameter, passed on to `check` (repeatable; e.g.
-    /// `-a lb_timeout=10s` for a scenario whose load balancers stay pending).
+    /// `-a lb_timeout=10s` for a scenario whose load balancers stay pending). The demo sets
+    /// `netpol_convergence=2s` unless given.
     #[arg(short = 'a', long = "assign", value_name = "KEY=VALUE")]
     pub assign: Vec<String>,
 
@@ -186,6 +187,7 @@ impl CheckRun {
                 .iter()
                 .flat_map(|a| ["-a".to_owned(), a.clone()]),
         )
+        .chain(sim_defaults(&demo.assign))
         .collect();
         let args = CheckArgs::from_words(&words)?;
         check::validate(&args)?;
@@ -397,4 +399,16 @@ async fn tour(client: &kube::Client) -> anyhow::Result<()> {
         .await?;
     println!("Persistent volume claims: {}", pvcs.items.len());
     Ok(())
+}
+
+/// Assignments the demo adds unless the user gave them: the simulated network plugin applies
+/// NetworkPolicies at once, so a scenario without enforcement need not wait the 30 s a real
+/// plugin gets to converge.
+fn sim_defaults(given: &[String]) -> Vec<String> {
+    const DEFAULTS: &[(&str, &str)] = &[("netpol_convergence", "2s")];
+    DEFAULTS
+        .iter()
+        .filter(|(key, _)| !given.iter().any(|a| a.split('=').next() == Some(key)))
+        .flat_map(|(key, value)| ["-a".to_owned(), format!("{key}={value}")])
+        .collect()
 }

@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::scenario::Behaviour;
+use crate::scenario::{Behaviour, NetworkPolicyMode};
 use crate::world::Controller;
 
+pub mod connect;
 pub mod deployment;
 pub mod garbage;
 pub mod job;
@@ -14,6 +15,7 @@ pub mod lb_listener;
 pub mod lb_route;
 pub mod loadbalancer;
 pub mod memory;
+pub mod netpol;
 pub mod node_match;
 pub mod object;
 pub mod pod_lifecycle;
@@ -27,15 +29,21 @@ pub mod volume;
 mod tests;
 
 /// Every controller of the simulated cluster, in the order the server should run them.
-/// `behaviours` maps storage class names to what their provisioner does.
-pub fn all(behaviours: BTreeMap<String, Behaviour>) -> Vec<Box<dyn Controller>> {
+/// `behaviours` maps storage class names to what their provisioner does; `network_policy` says
+/// whether probe connections obey NetworkPolicies.
+pub fn all(
+    behaviours: BTreeMap<String, Behaviour>,
+    network_policy: NetworkPolicyMode,
+) -> Vec<Box<dyn Controller>> {
     vec![
         Box::new(deployment::DeploymentController),
         Box::new(replicaset::ReplicaSetController),
         Box::new(job::JobController),
         Box::new(volume::VolumeProvisioner::new(behaviours)),
         Box::new(scheduler::Scheduler),
-        Box::new(pod_lifecycle::PodLifecycle),
+        Box::new(pod_lifecycle::PodLifecycle {
+            enforce_network_policies: network_policy == NetworkPolicyMode::Enforced,
+        }),
         Box::new(garbage::GarbageCollector),
     ]
 }

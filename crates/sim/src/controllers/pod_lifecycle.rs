@@ -5,13 +5,19 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use super::connect;
 use super::object::{self, annotation, is_terminating, name, namespace, node_ip, str_at, uid};
 use super::pod_status;
 use super::probe::{self, PROBE_ANNOTATION};
 use crate::world::{Action, Controller, World};
 
 /// Starts and finishes pods.
-pub struct PodLifecycle;
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PodLifecycle {
+    /// Whether `agnhost connect` probes are subject to NetworkPolicies (the scenario's
+    /// `network.networkPolicy: enforced`); otherwise every connection to a listener succeeds.
+    pub enforce_network_policies: bool,
+}
 
 impl Controller for PodLifecycle {
     fn name(&self) -> &'static str {
@@ -53,17 +59,30 @@ impl Controller for PodLifecycle {
             if !runs_to_completion(&running) {
                 continue;
             }
-            let succeeded = if annotation(&running, PROBE_ANNOTATION).is_some() {
-                let outcome = probe::run(world, &running, &node_name, &mut volumes);
-                actions.push(Action::AppendLog {
-                    namespace: namespace(&running).to_string(),
-                    pod: name(&running).to_string(),
-                    container: first_container(&running),
-                    text: outcome.log,
-                });
-                outcome.succeeded
+            let outcome = if annotation(&running, PROBE_ANNOTATION).is_some() {
+                Some(probe::run(world, &running, &node_name, &mut volumes))
             } else {
-                true
+                connect::parse(&running).map(|parsed| match parsed {
+                    Ok(probe) => {
+                        connect::run(world, &running, &probe, self.enforce_network_policies)
+                    }
+                    Err(why) => probe::Outcome {
+                        succeeded: false,
+                        log: format!("UNKNOWN: {why}\n"),
+                    },
+                })
+            };
+            let succeeded = match outcome {
+                Some(outcome) => {
+                    actions.push(Action::AppendLog {
+                        namespace: namespace(&running).to_string(),
+                        pod: name(&running).to_string(),
+                        container: first_container(&running),
+                        text: outcome.log,
+                    });
+                    outcome.succeeded
+                }
+                None => true,
             };
             finish(&running, succeeded, &now, &mut actions);
         }

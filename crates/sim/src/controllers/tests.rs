@@ -23,7 +23,7 @@ fn controllers() -> Vec<Box<dyn Controller>> {
         ("never".to_string(), Behaviour::Never),
         ("network-now".to_string(), Behaviour::Network),
     ]);
-    super::all(behaviours)
+    super::all(behaviours, crate::scenario::NetworkPolicyMode::Enforced)
 }
 
 fn settle(world: &mut MemoryWorld) {
@@ -849,4 +849,118 @@ fn job_fails_after_backoff_limit() {
     );
     assert_eq!(j["status"]["failed"], 2);
     assert!(!condition_true(&j, "Complete"));
+}
+
+fn netexec_server(name: &str, ns: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": {"app": "server"}},
+        "spec": {"containers": [{"name": "netexec", "image": "registry.k8s.io/e2e-test-images/agnhost:2.53",
+                                  "command": ["/agnhost", "netexec", "--http-port=8080"]}]},
+        "status": {"phase": "Pending"},
+    })
+}
+
+fn connect_client(name: &str, ns: &str, target: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": {"app": "client"}},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "main",
+                  "image": "registry.k8s.io/e2e-test-images/agnhost:2.53",
+                  "command": ["/agnhost", "connect", target, "--timeout=3s"]}]},
+        "status": {"phase": "Pending"},
+    })
+}
+
+fn namespace_object(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace",
+           "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}}})
+}
+
+/// A world with a running netexec server in `a` and clients possible in `b`; returns the
+/// server's address.
+fn network_world() -> (MemoryWorld, String) {
+    let mut w = world(vec![
+        node("n1", "z1"),
+        namespace_object("a"),
+        namespace_object("b"),
+        netexec_server("server", "a"),
+    ]);
+    settle(&mut w);
+    let server = get(&w, "Pod", Some("a"), "server");
+    assert_eq!(str_at(&server, "status.phase"), Some("Running"));
+    let ip = str_at(&server, "status.podIP").unwrap().to_string();
+    (w, ip)
+}
+
+fn connect(
+    w: &mut MemoryWorld,
+    controllers: &[Box<dyn Controller>],
+    client: &str,
+    target: &str,
+) -> (String, String) {
+    w.create_at(connect_client(client, "b", target), now());
+    assert!(w.settle(controllers, now(), 50).is_some());
+    let p = get(w, "Pod", Some("b"), client);
+    (
+        str_at(&p, "status.phase").unwrap_or("").to_string(),
+        w.log("b", client, "main").to_string(),
+    )
+}
+
+#[test]
+fn connect_probes_reach_listeners_and_obey_enforced_policies() {
+    let (mut w, ip) = network_world();
+    let enforcing = controllers();
+    assert_eq!(
+        connect(&mut w, &enforcing, "ok", &format!("{ip}:8080")),
+        ("Succeeded".into(), String::new())
+    );
+    assert_eq!(
+        connect(&mut w, &enforcing, "closed", &format!("{ip}:9999")),
+        ("Failed".into(), "REFUSED\n".into())
+    );
+    assert_eq!(
+        connect(&mut w, &enforcing, "nobody", "10.255.255.254:8080"),
+        ("Failed".into(), "TIMEOUT\n".into())
+    );
+    w.create_at(
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+               "metadata": {"name": "deny", "namespace": "a"},
+               "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}),
+        now(),
+    );
+    assert_eq!(
+        connect(&mut w, &enforcing, "denied", &format!("{ip}:8080")),
+        ("Failed".into(), "TIMEOUT\n".into())
+    );
+    w.create_at(
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+               "metadata": {"name": "allow-b", "namespace": "a"},
+               "spec": {"podSelector": {"matchLabels": {"app": "server"}},
+                        "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "b"}}}],
+                                     "ports": [{"port": 8080}]}]}}),
+        now(),
+    );
+    assert_eq!(
+        connect(&mut w, &enforcing, "allowed", &format!("{ip}:8080")).0,
+        "Succeeded"
+    );
+    // A plugin that ignores policies lets the same connection through.
+    let ignoring = super::all(BTreeMap::new(), crate::scenario::NetworkPolicyMode::Ignored);
+    let (mut w, ip) = network_world();
+    w.create_at(
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+               "metadata": {"name": "deny", "namespace": "a"},
+               "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}),
+        now(),
+    );
+    assert_eq!(
+        connect(&mut w, &ignoring, "ignored", &format!("{ip}:8080")).0,
+        "Succeeded"
+    );
+    // Bad arguments fail like agnhost does.
+    let (phase, log) = connect(&mut w, &ignoring, "bad", "no-port");
+    assert_eq!(phase, "Failed");
+    assert!(log.starts_with("UNKNOWN: address no-port"), "{log}");
 }

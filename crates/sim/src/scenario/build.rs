@@ -47,6 +47,9 @@ pub fn config(s: &Scenario) -> SimConfig {
     for driver in &s.csi_drivers {
         objects.push(csi_driver(driver));
     }
+    for class in &s.network.ingress_classes {
+        objects.push(ingress_class(class));
+    }
     if let Some(kubeadm) = &s.kubeadm {
         objects.push(kubeadm_config(s, kubeadm));
     }
@@ -57,7 +60,7 @@ pub fn config(s: &Scenario) -> SimConfig {
         .iter()
         .map(|c| (c.name.clone(), c.behaviour))
         .collect();
-    let mut controllers = controllers::all(behaviours);
+    let mut controllers = controllers::all(behaviours, s.network.network_policy);
     controllers.push(Box::new(
         controllers::loadbalancer::LoadBalancerController::new(s.network.clone()),
     ));
@@ -253,6 +256,20 @@ fn csi_driver(d: &CsiDriverSpec) -> Value {
             "seLinuxMount": false,
         },
     })
+}
+
+fn ingress_class(c: &IngressClassSpec) -> Value {
+    let mut class = json!({
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "IngressClass",
+        "metadata": {"name": c.name, "uid": uid("IngressClass", "", &c.name)},
+        "spec": {"controller": c.controller},
+    });
+    if c.default {
+        class["metadata"]["annotations"] =
+            json!({"ingressclass.kubernetes.io/is-default-class": "true"});
+    }
+    class
 }
 
 fn kubeadm_config(s: &Scenario, k: &KubeadmSpec) -> Value {

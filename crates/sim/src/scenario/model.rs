@@ -58,6 +58,22 @@ pub struct NetworkSpec {
     /// Name of the network plugin the scenario stands for, e.g. `calico` (informational).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cni: Option<String>,
+    /// IngressClasses (`networking.k8s.io/v1`) the cluster offers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ingress_classes: Vec<IngressClassSpec>,
+}
+
+/// One IngressClass: which controller serves it and whether it is the default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IngressClassSpec {
+    /// Object name, e.g. `nginx`.
+    pub name: String,
+    /// `spec.controller`, e.g. `k8s.io/ingress-nginx`.
+    pub controller: String,
+    /// Annotated `ingressclass.kubernetes.io/is-default-class: "true"`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub default: bool,
 }
 
 /// What the simulated cloud load balancer does with Services of type LoadBalancer.

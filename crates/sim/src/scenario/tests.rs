@@ -111,10 +111,14 @@ fn compliant_scenario_has_proper_objects() {
         .filter_map(|c| c["image"].as_str())
         .collect();
     assert!(!images.is_empty());
+    // registry.k8s.io only, but for the network plugin (Calico publishes on quay.io).
     assert!(
-        images.iter().all(|i| i.starts_with("registry.k8s.io/")),
+        images
+            .iter()
+            .all(|i| i.starts_with("registry.k8s.io/") || i.starts_with("quay.io/calico/")),
         "{images:?}"
     );
+    assert!(images.iter().any(|i| i.starts_with("quay.io/calico/node:")));
     // Workload pods avoid the tainted control-plane nodes; DaemonSet pods run everywhere.
     let coredns_nodes: Vec<&str> = config
         .objects

@@ -71,6 +71,26 @@ fn check_network(n: &NetworkSpec) -> Check {
             "cni is empty; name the network plugin (e.g. calico) or remove the key",
         );
     }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, class) in n.ingress_classes.iter().enumerate() {
+        let at = |key| vec![Key("network"), Key("ingressClasses"), Index(i), Key(key)];
+        check_name(&class.name, "ingress class", at("name"))?;
+        if class.controller.trim().is_empty() {
+            return problem(
+                at("controller"),
+                "controller is empty; name the controller serving the class, e.g. k8s.io/ingress-nginx",
+            );
+        }
+        if let Some(first) = seen.insert(&class.name, i) {
+            return problem(
+                at("name"),
+                format!(
+                    "ingress class {:?} is defined twice (first at network.ingressClasses[{first}]); give each its own name",
+                    class.name
+                ),
+            );
+        }
+    }
     Ok(())
 }
 
