@@ -113,13 +113,45 @@ async fn releases(
     }
 }
 
-async fn schedule(State(up): State<Upstream>) -> Response {
+/// A body with an ETag, or 304 when the client already has that version.
+fn tagged(up: &Upstream, path: &str, headers: &HeaderMap, tag: &str, body: String) -> Response {
+    let sent = headers
+        .get("if-none-match")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    up.log
+        .lock()
+        .unwrap()
+        .push((path.to_string(), None, sent.clone()));
+    if sent.as_deref() == Some(tag) {
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    (StatusCode::OK, [("etag", tag.to_string())], body).into_response()
+}
+
+async fn schedule(State(up): State<Upstream>, headers: HeaderMap) -> Response {
     if *up.mode.lock().unwrap() == Mode::MalformedSchedule {
         // A branch without its end-of-life date.
         return "schedules:\n- release: \"1.37\"\n  maintenanceModeStartDate: \"2027-08-28\"\n"
             .into_response();
     }
-    recorded("schedule.yaml").into_response()
+    tagged(
+        &up,
+        "/schedule.yaml",
+        &headers,
+        "\"schedule-v1\"",
+        recorded("schedule.yaml"),
+    )
+}
+
+async fn feed(State(up): State<Upstream>, headers: HeaderMap) -> Response {
+    tagged(
+        &up,
+        "/feed.json",
+        &headers,
+        "\"feed-v1\"",
+        recorded("feed.json"),
+    )
 }
 
 async fn osv(State(up): State<Upstream>, UrlPath(id): UrlPath<String>) -> Response {
@@ -149,7 +181,7 @@ async fn start(mode: Mode) -> (Upstream, Sources) {
     let app = axum::Router::new()
         .route("/repos/kubernetes/kubernetes/releases", get(releases))
         .route("/schedule.yaml", get(schedule))
-        .route("/feed.json", get(|| async { recorded("feed.json") }))
+        .route("/feed.json", get(feed))
         .route("/osv/{id}", get(osv))
         .with_state(up.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -162,6 +194,17 @@ async fn start(mode: Mode) -> (Upstream, Sources) {
         timeout: Duration::from_secs(10),
     };
     (up, sources)
+}
+
+/// The requests to the GitHub releases API.
+fn github_log(up: &Upstream) -> Vec<Logged> {
+    up.log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(p, _, _)| p.starts_with("/releases"))
+        .cloned()
+        .collect()
 }
 
 fn now() -> jiff::Timestamp {
@@ -203,8 +246,8 @@ async fn refresh_follows_pages_merges_and_writes_the_cache() {
         report.notes
     );
 
-    // Both pages were read, the token was sent to GitHub.
-    let log = up.log.lock().unwrap().clone();
+    // Both pages were read, the token was sent to GitHub (and only there).
+    let log = github_log(&up);
     assert_eq!(log.len(), 2);
     assert_eq!(log[1].0, "/releases?page=2");
     assert!(
@@ -258,10 +301,21 @@ async fn second_refresh_sends_the_etag() {
     refresh(&sources, dir.path(), now()).await.unwrap();
     let later: jiff::Timestamp = "2026-11-23T09:00:00Z".parse().unwrap();
     let report = refresh(&sources, dir.path(), later).await.unwrap();
-    assert_eq!(report.not_modified, ["GitHub releases"]);
+    assert_eq!(
+        report.not_modified,
+        ["GitHub releases", "release schedule", "CVE feed"]
+    );
     assert_eq!(report.new_releases, 0);
     let log = up.log.lock().unwrap().clone();
-    assert_eq!(log.last().unwrap().2.as_deref(), Some(ETAG));
+    let sent = |path: &str| {
+        log.iter()
+            .rev()
+            .find(|(p, _, _)| p == path)
+            .and_then(|(_, _, tag)| tag.clone())
+    };
+    assert_eq!(sent("/releases?page=1").as_deref(), Some(ETAG));
+    assert_eq!(sent("/schedule.yaml").as_deref(), Some("\"schedule-v1\""));
+    assert_eq!(sent("/feed.json").as_deref(), Some("\"feed-v1\""));
     let loaded = load_uncached(Some(dir.path()));
     assert_eq!(loaded.db.data.as_of, jiff::civil::date(2026, 11, 23));
     assert!(
@@ -353,7 +407,7 @@ async fn later_malformed_sources_keep_the_old_cache() {
             "{text}"
         );
         // Both release pages had been read before the failure.
-        assert_eq!(up.log.lock().unwrap().len(), 2);
+        assert_eq!(github_log(&up).len(), 2);
         assert_eq!(std::fs::read(dir.path().join(CACHE_FILE)).unwrap(), old);
         assert_eq!(
             files(dir.path()).len(),
@@ -381,7 +435,11 @@ async fn anonymous_refresh_sends_no_authorization() {
     let dir = tempfile::tempdir().unwrap();
     refresh(&sources, dir.path(), now()).await.unwrap();
     let log = up.log.lock().unwrap().clone();
-    assert_eq!(log.len(), 2);
+    assert_eq!(
+        log.len(),
+        4,
+        "two release pages, the schedule and the feed: {log:?}"
+    );
     assert!(log.iter().all(|(_, auth, _)| auth.is_none()), "{log:?}");
 }
 

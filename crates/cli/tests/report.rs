@@ -530,3 +530,61 @@ async fn upload_that_cannot_be_made_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("is empty"), "{}", stderr(&out));
 }
+
+/// Without `SCS_KAAS_KEY_PASSPHRASE`, on a terminal, the passphrase is asked for.
+#[tokio::test]
+async fn encrypted_key_asks_for_the_passphrase_on_a_terminal() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fx = Fixture::new("open sesame");
+    let command = [
+        env!("CARGO_BIN_EXE_scs-kaas"),
+        "report",
+        "sign",
+        "--key",
+        &fx.key,
+        &fx.report_path,
+    ]
+    .iter()
+    .map(|a| format!("'{a}'"))
+    .collect::<Vec<_>>()
+    .join(" ");
+    let mut child = Command::new("script")
+        .args(["-qefc", &command, "/dev/null"])
+        .env_remove("SCS_KAAS_KEY_PASSPHRASE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("this test needs `script` (Debian bsdutils)");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    // Answer only once the prompt is there: switching off echo may flush earlier input.
+    let mut seen = Vec::new();
+    let prompt = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        let mut buf = [0u8; 256];
+        while !String::from_utf8_lossy(&seen).contains("Passphrase for ") {
+            let n = stdout.read(&mut buf).await.unwrap();
+            assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    assert!(
+        prompt.is_ok(),
+        "no prompt within 60 s: {}",
+        String::from_utf8_lossy(&seen)
+    );
+    stdin.write_all(b"open sesame\n").await.unwrap();
+    stdin.flush().await.unwrap();
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).await.unwrap();
+    let status = child.wait().await.unwrap();
+    drop(stdin);
+    assert_eq!(status.code(), Some(0), "{}", String::from_utf8_lossy(&rest));
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("open sesame"),
+        "the passphrase was echoed"
+    );
+    assert!(ssh_keygen_verifies(&fx, &fx.report()));
+}

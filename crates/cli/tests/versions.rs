@@ -482,3 +482,114 @@ fn refresh_offline_keeps_the_cache_and_exits_2() {
     );
     assert!(!dir.path().join("k8s-release-data.json").exists());
 }
+
+/// Serves the recorded upstream responses of `crates/checks/tests/data/refresh` on loopback
+/// (two release pages linked as GitHub does, the schedule, the CVE feed, OSV records) and
+/// returns the base URL; the server lives as long as the test process.
+fn recorded_upstream() -> String {
+    use axum::extract::{Path as UrlPath, Query};
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+    use std::collections::HashMap;
+
+    fn recorded(name: &str) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../checks/tests/data/refresh")
+            .join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let link_base = base.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let releases = move |Query(q): Query<HashMap<String, String>>| {
+                let link_base = link_base.clone();
+                async move {
+                    if q.get("page").map(String::as_str) == Some("2") {
+                        return recorded("releases-page2.json").into_response();
+                    }
+                    let next = format!(
+                        "<{link_base}/repos/kubernetes/kubernetes/releases?per_page=100&page=2>; rel=\"next\""
+                    );
+                    ([("link", next)], recorded("releases-page1.json")).into_response()
+                }
+            };
+            let app = axum::Router::new()
+                .route("/repos/kubernetes/kubernetes/releases", get(releases))
+                .route("/schedule.yaml", get(|| async { recorded("schedule.yaml") }))
+                .route("/feed.json", get(|| async { recorded("feed.json") }))
+                .route(
+                    "/osv/{id}",
+                    get(|UrlPath(id): UrlPath<String>| async move {
+                        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                            .join(format!("../checks/tests/data/refresh/osv/{id}.json"));
+                        match std::fs::read_to_string(path) {
+                            Ok(body) => body.into_response(),
+                            Err(_) => (StatusCode::NOT_FOUND, "{}").into_response(),
+                        }
+                    }),
+                );
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    base
+}
+
+#[test]
+fn refresh_writes_the_cache_that_later_commands_use() {
+    let base = recorded_upstream();
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_in(
+        dir.path(),
+        &[
+            "versions",
+            "refresh",
+            "--cache-dir",
+            dir.path().to_str().unwrap(),
+            "--github-api",
+            &base,
+            "--schedule-url",
+            &format!("{base}/schedule.yaml"),
+            "--cve-feed-url",
+            &format!("{base}/feed.json"),
+            "--osv-url",
+            &format!("{base}/osv/"),
+            "--timeout",
+            "10",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("anonymous GitHub access"), "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with("wrote ") && r.stdout.contains("(5 new)"),
+        "{}",
+        r.stdout
+    );
+    assert!(dir.path().join("k8s-release-data.json").exists());
+    // The refreshed data knows v1.35.11 (2026-11-10), which the built-in snapshot does not.
+    let r = run_in(
+        dir.path(),
+        &[
+            "versions",
+            "resolve",
+            "v1.35.x",
+            "--cache-dir",
+            dir.path().to_str().unwrap(),
+            "--date",
+            "2026-11-22",
+            "--output",
+            "env",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "KUBERNETES_VERSION=v1.35.11\n");
+    assert!(r.stderr.contains("release data: cache "), "{}", r.stderr);
+}

@@ -14,7 +14,7 @@ use std::str::FromStr;
 
 use jiff::civil::Date;
 
-use crate::finding::{Finding, Outcome, Status};
+use crate::finding::{Finding, Outcome, Severity, Status};
 use crate::k8s_version::{Branch, K8sVersion};
 use crate::osv::Severity as CveSeverity;
 use crate::release::{ReleaseDb, add_days, days_between, utc_date};
@@ -299,7 +299,7 @@ pub fn judge(
     ));
 
     // VER-04: critical CVEs, fix-aware.
-    cve_findings(&v, db, options.policy, today, &mut findings);
+    let undecided = cve_findings(&v, db, options.policy, today, &mut findings);
 
     // VER-09: kubelets.
     kubelet_findings(&v, &cluster.kubelets, db, window, today, &mut findings);
@@ -307,6 +307,11 @@ pub fn judge(
     // TP-04: nodes created with a patch older than the newest one at their creation.
     creation_findings(cluster, db, today, &mut findings);
 
+    // A known failure stands; otherwise a MUST that could not be decided is ABORT, never PASS.
+    let failed = findings.iter().any(|f| f.severity == Severity::Error);
+    if !failed && let Some(reason) = undecided {
+        return abort(findings, "VER-04", reason);
+    }
     Outcome::from_findings(findings)
 }
 
@@ -370,28 +375,49 @@ fn patch_finding(
     }
 }
 
+/// VER-04 findings; returns why the rule could not be decided, if a CVE of unknown severity
+/// has a fix older than the critical deadline (it would FAIL if it were critical).
 fn cve_findings(
     v: &K8sVersion,
     db: &ReleaseDb,
     policy: PolicyVersion,
     today: Date,
     findings: &mut Vec<Finding>,
-) {
+) -> Option<String> {
     let branch = v.branch();
     let ga = db.ga_releases(branch, today);
+    let mut undecided = None;
     for advisory in db.advisories().iter().filter(|a| a.affects(v)) {
         let id = &advisory.id;
+        let fix = ga.iter().find(|(r, _)| r > v && !advisory.affects(r));
         let score = match &advisory.severity {
             CveSeverity::Unknown { reason } => {
-                findings.push(
-                    Finding::warn(
-                        "VER-04",
-                        format!("{id} affects {v}, but its severity is unknown ({reason})"),
-                    )
-                    .with_fix(format!(
-                        "judge {id} by hand; upgrade if it is critical for you"
-                    )),
-                );
+                let overdue = fix.filter(|(_, published)| {
+                    policy == PolicyVersion::V2
+                        && days_between(*published, today) > CRITICAL_FIX_REQUIRED_DAYS
+                });
+                match overdue {
+                    Some((fixed, published)) => {
+                        let text = format!(
+                            "{id} affects {v} and {fixed} (released {published}) fixes it more than {CRITICAL_FIX_REQUIRED_DAYS} days ago, but its severity is unknown ({reason}): whether the critical-CVE deadline applies cannot be judged"
+                        );
+                        undecided.get_or_insert(text.clone());
+                        findings.push(
+                            Finding::warn("VER-04", text).with_fix(format!(
+                                "run `scs-kaas versions refresh` for a scored record, or upgrade to {fixed} or newer"
+                            )),
+                        );
+                    }
+                    None => findings.push(
+                        Finding::warn(
+                            "VER-04",
+                            format!("{id} affects {v}, but its severity is unknown ({reason})"),
+                        )
+                        .with_fix(format!(
+                            "judge {id} by hand; upgrade if it is critical for you"
+                        )),
+                    ),
+                }
                 continue;
             }
             CveSeverity::Scored { score, .. } => *score,
@@ -403,7 +429,6 @@ fn cve_findings(
             ));
             continue;
         }
-        let fix = ga.iter().find(|(r, _)| r > v && !advisory.affects(r));
         let Some((fixed, published)) = fix else {
             findings.push(Finding::info(
                 "VER-04",
@@ -448,6 +473,7 @@ fn cve_findings(
         };
         findings.push(finding.with_fix(fix_text));
     }
+    undecided
 }
 
 fn kubelet_findings(

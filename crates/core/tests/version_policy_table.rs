@@ -23,6 +23,8 @@ enum Data {
     CveWholeBranch134,
     /// A draft v1.35.9 and a pre-release v1.35.10-rc.0, both published 2026-09-01.
     DraftAndPrerelease,
+    /// A CVE without a CVSS score affecting 1.35.0 up to, not including, 1.35.8.
+    UnscoredCveFixedIn1358,
 }
 
 fn db(data: Data) -> ReleaseDb {
@@ -51,6 +53,17 @@ fn db(data: Data) -> ReleaseDb {
             CVSS_8_0,
             serde_json::json!([{"type": "SEMVER", "events": [{"introduced": "1.34.x"}, {"last_affected": "1.34.x"}]}]),
         )),
+        Data::UnscoredCveFixedIn1358 => raw.cves.push(
+            serde_json::from_value(serde_json::json!({
+                "id": "CVE-2099-0003",
+                "summary": "synthetic test CVE without a score",
+                "affected": [{
+                    "package": {"ecosystem": "kubernetes", "name": "k8s.io/kubelet"},
+                    "ranges": [{"type": "SEMVER", "events": [{"introduced": "1.35.0"}, {"fixed": "1.35.8"}]}],
+                }]
+            }))
+            .unwrap(),
+        ),
         Data::DraftAndPrerelease => {
             raw.releases.push(Release {
                 version: K8sVersion::new(1, 35, 9),
@@ -255,6 +268,46 @@ fn cases() -> Vec<Case> {
             Abort,
             ("VER-02", E, "no end-of-life date for branch 1.37"),
         ),
+        // VER-04 without a score: a warning while the 14-day deadline is open, ABORT after it
+        // (it would FAIL if the CVE were critical), never a silent PASS.
+        Case {
+            data: Data::UnscoredCveFixedIn1358,
+            ..case(
+                "unscored CVE, fix 10 days old",
+                "v1.35.7",
+                "2026-08-30T12:00:00Z",
+                Pass,
+                (
+                    "VER-04",
+                    W,
+                    "CVE-2099-0003 affects v1.35.7, but its severity is unknown",
+                ),
+            )
+        },
+        Case {
+            data: Data::UnscoredCveFixedIn1358,
+            ..case(
+                "unscored CVE, fix past the 14-day deadline",
+                "v1.35.7",
+                "2026-09-10T12:00:00Z",
+                Abort,
+                (
+                    "VER-04",
+                    E,
+                    "v1.35.8 (released 2026-08-20) fixes it more than 14 days ago, but its severity is unknown",
+                ),
+            )
+        },
+        Case {
+            data: Data::UnscoredCveFixedIn1358,
+            ..case(
+                "unscored CVE, but the patch window has failed already",
+                "v1.35.7",
+                "2026-09-25T12:00:00Z",
+                Fail,
+                ("VER-03", E, "v1.35.7 is outdated"),
+            )
+        },
         // VER-04, 2-day recommendation around v1.35.8 (2026-08-20): recommended by 2026-08-22.
         Case {
             data: Data::CveFixedIn1358(CVSS_8_0),

@@ -456,3 +456,37 @@ fn scenario_library_is_what_its_names_say() {
         Some("k8s.gcr.io")
     );
 }
+
+#[test]
+fn ingress_classes_become_objects_and_bad_ones_are_reported() {
+    let good = format!(
+        "{BASE}network:\n  ingressClasses:\n    - {{name: nginx, controller: k8s.io/ingress-nginx, default: true}}\n    - {{name: other, controller: example.org/x}}\n"
+    );
+    let config = parse(&good, "t.yaml").expect("loads");
+    let classes: Vec<&Value> = config
+        .objects
+        .iter()
+        .filter(|o| o["kind"] == "IngressClass")
+        .collect();
+    assert_eq!(classes.len(), 2);
+    assert_eq!(classes[0]["spec"]["controller"], "k8s.io/ingress-nginx");
+    assert_eq!(
+        classes[0]["metadata"]["annotations"]["ingressclass.kubernetes.io/is-default-class"],
+        "true"
+    );
+    assert!(classes[1]["metadata"].get("annotations").is_none());
+    let twice = format!(
+        "{BASE}network:\n  ingressClasses:\n    - name: nginx\n      controller: a\n    - name: nginx\n      controller: b\n"
+    );
+    let (line, column, message) = error_at(&twice);
+    assert_eq!((line, column), (11, 13), "{message}");
+    assert!(
+        message.contains("ingress class \"nginx\" is defined twice"),
+        "{message}"
+    );
+    let empty =
+        format!("{BASE}network:\n  ingressClasses:\n    - name: nginx\n      controller: \" \"\n");
+    let (line, _, message) = error_at(&empty);
+    assert_eq!(line, 10, "{message}");
+    assert!(message.contains("controller is empty"), "{message}");
+}
