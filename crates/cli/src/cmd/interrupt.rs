@@ -134,10 +134,8 @@ impl Interrupt {
             }
         }
         let finished = guard::finish_cleanups(CLEANUP_WAIT).await;
-        for r in &finished.reports {
-            for removed in &r.report.removed {
-                eprintln!("  removed {removed} ({})", r.run);
-            }
+        for removed in finished.reports.iter().flat_map(|r| &r.report.removed) {
+            eprintln!("  removed {removed}");
         }
         for leak in finished.leaks() {
             eprintln!("  left behind: {}", leak.message);
