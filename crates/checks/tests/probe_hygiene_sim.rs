@@ -110,7 +110,8 @@ async fn a_volume_nobody_releases_is_a_harn02_warning_naming_it_and_the_fix() {
         "{leak:#?}"
     );
     assert!(
-        leak.message.contains("probe volume pv-held-1 is still present after cleanup")
+        leak.message
+            .contains("probe volume pv-held-1 is still present after cleanup")
             && leak
                 .message
                 .contains("held by finalizers [example.com/hold]"),
@@ -197,7 +198,11 @@ async fn a_check_dropped_while_it_cleans_up_does_not_stop_the_cleanup() {
         .iter()
         .filter(|r| r.run.contains("aa000003"))
         .collect();
-    assert_eq!(mine.len(), 1, "its report reaches finish_cleanups: {finished:#?}");
+    assert_eq!(
+        mine.len(),
+        1,
+        "its report reaches finish_cleanups: {finished:#?}"
+    );
     assert!(
         mine[0]
             .report

@@ -188,7 +188,11 @@ fn summary(results: &BTreeMap<String, TestcaseResult>) -> String {
     results
         .iter()
         .map(|(id, r)| {
-            let findings: Vec<String> = r.findings.iter().map(|f| format!("    {}", f.log_line())).collect();
+            let findings: Vec<String> = r
+                .findings
+                .iter()
+                .map(|f| format!("    {}", f.log_line()))
+                .collect();
             format!("{id}: {:?}\n{}", r.status, findings.join("\n"))
         })
         .collect::<Vec<_>>()
@@ -244,7 +248,10 @@ async fn least_privilege_on(scenario: &str, extra: &[(&str, &str)], compliant: b
     // rights that check declares.
     let mut users = vec![rules_user("scs-kaas", rbac_yaml_rules())];
     for c in &checks {
-        users.push(rules_user(&format!("only-{}", c.id()), rules_for(&c.access())));
+        users.push(rules_user(
+            &format!("only-{}", c.id()),
+            rules_for(&c.access()),
+        ));
     }
     let config = common::scenario_with_users(scenario, users);
     let sim = scs_kaas_sim::server::start(config, "127.0.0.1:0".parse().unwrap())

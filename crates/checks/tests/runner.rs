@@ -697,10 +697,14 @@ async fn stopping_a_run_drops_native_checks_and_kills_programs_with_their_childr
     );
     assert_eq!(status(&out, "n-drop"), Some(Status::Abort));
     let msg = &out.results["n-drop"].findings[0].message;
-    assert!(msg.contains("interrupted") && msg.contains("stopped while running"), "{msg}");
+    assert!(
+        msg.contains("interrupted") && msg.contains("stopped while running"),
+        "{msg}"
+    );
 
     // Stopped before anything started: nothing runs, everything is ABORT, nothing was running.
-    let out = runner::execute_until(&s, &plan, Ok(&ctx), &values, &opts, &|_: Event| {}, &stop).await;
+    let out =
+        runner::execute_until(&s, &plan, Ok(&ctx), &values, &opts, &|_: Event| {}, &stop).await;
     assert!(out.interrupted);
     assert!(out.stopped.is_empty());
     assert_eq!(status(&out, "ok"), Some(Status::Abort));

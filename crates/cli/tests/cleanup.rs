@@ -46,7 +46,9 @@ fn stdout(o: &Output) -> String {
 fn line_for(o: &Output, ns: &str) -> Option<String> {
     stdout(o)
         .lines()
-        .find(|l| l.contains(&format!("namespace/{ns} ")) || l.ends_with(&format!("namespace/{ns}")))
+        .find(|l| {
+            l.contains(&format!("namespace/{ns} ")) || l.ends_with(&format!("namespace/{ns}"))
+        })
         .map(str::to_owned)
 }
 
@@ -91,7 +93,12 @@ async fn namespace(
 }
 
 /// Labels and annotation of a probe namespace of `check`, run `id`, started `ago` before now.
-async fn probe_namespace(client: &kube::Client, check: &str, id: &str, ago: jiff::SignedDuration) -> String {
+async fn probe_namespace(
+    client: &kube::Client,
+    check: &str,
+    id: &str,
+    ago: jiff::SignedDuration,
+) -> String {
     let name = format!("scs-kaas-{check}-{id}");
     let started = (jiff::Timestamp::now() - ago).to_string();
     namespace(
@@ -130,12 +137,30 @@ async fn removes_only_labelled_namespaces_lists_them_and_honours_older_than_and_
     let admin = common::client_for(&sim, "admin").await;
     let hours = jiff::SignedDuration::from_hours;
     let old = probe_namespace(&admin, "default-storage-class-check", "0a0a0a0a", hours(3)).await;
-    let young = probe_namespace(&admin, "loadbalancer-check", "0b0b0b0b", jiff::SignedDuration::from_mins(10)).await;
+    let young = probe_namespace(
+        &admin,
+        "loadbalancer-check",
+        "0b0b0b0b",
+        jiff::SignedDuration::from_mins(10),
+    )
+    .await;
     // Named like a probe namespace, but not labelled: not ours.
     let impostor = "scs-kaas-default-storage-class-check-0c0c0c0c";
-    namespace(&admin, impostor, &[], &[("scs-kaas.io/started-at", "2020-01-01T00:00:00Z")]).await;
+    namespace(
+        &admin,
+        impostor,
+        &[],
+        &[("scs-kaas.io/started-at", "2020-01-01T00:00:00Z")],
+    )
+    .await;
     // Managed by another tool.
-    namespace(&admin, "helm-things", &[("app.kubernetes.io/managed-by", "Helm")], &[]).await;
+    namespace(
+        &admin,
+        "helm-things",
+        &[("app.kubernetes.io/managed-by", "Helm")],
+        &[],
+    )
+    .await;
     let before = inventory(&admin).await;
 
     // --dry-run: both probe namespaces listed, nothing removed.
@@ -147,14 +172,18 @@ async fn removes_only_labelled_namespaces_lists_them_and_honours_older_than_and_
     }
     assert_eq!(line_for(&out, impostor), None, "{}", text(&out));
     assert_eq!(line_for(&out, "helm-things"), None, "{}", text(&out));
-    assert_eq!(differences(&before, &inventory(&admin).await), Vec::<String>::new());
+    assert_eq!(
+        differences(&before, &inventory(&admin).await),
+        Vec::<String>::new()
+    );
 
     // --older-than 1h: the three-hour-old one goes, the ten-minute-old one stays.
     let out = cleanup(&["--kubeconfig", kc, "--older-than", "1h"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let line = line_for(&out, &old).unwrap_or_else(|| text(&out));
     assert!(
-        line.starts_with("removed") && line.contains("check default-storage-class-check, run 0a0a0a0a, age 3h"),
+        line.starts_with("removed")
+            && line.contains("check default-storage-class-check, run 0a0a0a0a, age 3h"),
         "{line}"
     );
     let line = line_for(&out, &young).unwrap_or_else(|| text(&out));
@@ -165,7 +194,11 @@ async fn removes_only_labelled_namespaces_lists_them_and_honours_older_than_and_
     // Days count as 24 hours: nothing is a day old.
     let out = cleanup(&["--kubeconfig", kc, "--older-than", "1d"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(line_for(&out, &young).is_some_and(|l| l.starts_with("kept")), "{}", text(&out));
+    assert!(
+        line_for(&out, &young).is_some_and(|l| l.starts_with("kept")),
+        "{}",
+        text(&out)
+    );
 
     // Without a filter, as the least-privileged user of deploy/rbac.yaml: the young one goes too.
     let out = cleanup(&["--kubeconfig", kc, "--context", "scs-kaas"]).await;
@@ -184,11 +217,18 @@ async fn removes_only_labelled_namespaces_lists_them_and_honours_older_than_and_
         let ours = [&old, &young]
             .iter()
             .any(|ns| change.ends_with(&format!("//{ns}")) || change.contains(&format!("/{ns}/")));
-        assert!(change.starts_with("removed ") && ours, "touched: {change} (all: {changes:#?})");
+        assert!(
+            change.starts_with("removed ") && ours,
+            "touched: {change} (all: {changes:#?})"
+        );
     }
     for kept in [impostor, "helm-things"] {
         assert!(
-            Api::<Namespace>::all(admin.clone()).get_opt(kept).await.unwrap().is_some(),
+            Api::<Namespace>::all(admin.clone())
+                .get_opt(kept)
+                .await
+                .unwrap()
+                .is_some(),
             "{kept} is untouched"
         );
     }
@@ -196,7 +236,11 @@ async fn removes_only_labelled_namespaces_lists_them_and_honours_older_than_and_
     // Nothing left: it says so.
     let out = cleanup(&["--kubeconfig", kc]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(stdout(&out).starts_with("nothing to clean up"), "{}", text(&out));
+    assert!(
+        stdout(&out).starts_with("nothing to clean up"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[tokio::test]
@@ -224,7 +268,8 @@ async fn an_unreadable_kubeconfig_exits_2_naming_it() {
     let out = cleanup(&["--kubeconfig", "/nonexistent/kubeconfig"]).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("cannot read kubeconfig /nonexistent/kubeconfig"),
+        String::from_utf8_lossy(&out.stderr)
+            .contains("cannot read kubeconfig /nonexistent/kubeconfig"),
         "{}",
         text(&out)
     );

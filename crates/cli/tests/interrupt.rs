@@ -121,9 +121,11 @@ async fn probe_namespace(client: &kube::Client, check: &str) -> String {
 /// Watch until the storage probe's claim exists: the probe is then waiting for it to bind.
 async fn probe_claim(client: &kube::Client, namespace: &str) {
     let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
-    let exists = kube::runtime::wait::await_condition(api, "sc-probe", |c: Option<&PersistentVolumeClaim>| {
-        c.is_some()
-    });
+    let exists = kube::runtime::wait::await_condition(
+        api,
+        "sc-probe",
+        |c: Option<&PersistentVolumeClaim>| c.is_some(),
+    );
     tokio::time::timeout(WAIT, exists)
         .await
         .expect("the probe claim appears in time")
@@ -176,7 +178,11 @@ fn text(o: &Output) -> String {
 
 async fn signal(child: &Child, sig: &str) {
     let pid = child.id().expect("the process runs").to_string();
-    let status = Command::new("kill").args([sig, &pid]).status().await.unwrap();
+    let status = Command::new("kill")
+        .args([sig, &pid])
+        .status()
+        .await
+        .unwrap();
     assert!(status.success(), "kill {sig} {pid}");
 }
 
@@ -253,11 +259,18 @@ async fn interrupted_check_removes_its_probe_and_exits(sig: &str, code: i32) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     for want in [
         "stopped: default-storage-class-check",
-        &format!("cleaning up probe run {} of default-storage-class-check (namespace {ns})", &ns[ns.len() - 8..]),
+        &format!(
+            "cleaning up probe run {} of default-storage-class-check (namespace {ns})",
+            &ns[ns.len() - 8..]
+        ),
         &format!("removed namespace/{ns}"),
         "no verdict, no report",
     ] {
-        assert!(stderr.contains(want), "stderr lacks {want:?}: {}", text(&out));
+        assert!(
+            stderr.contains(want),
+            "stderr lacks {want:?}: {}",
+            text(&out)
+        );
     }
     assert!(
         !stderr.contains("scs-kaas cleanup"),
@@ -322,7 +335,8 @@ async fn a_check_cut_off_by_its_timeout_is_cleaned_up_before_the_process_exits()
         text(&out)
     );
     assert!(
-        stderr.contains("cleaning up probe run") && stderr.contains(&format!("removed namespace/{ns}")),
+        stderr.contains("cleaning up probe run")
+            && stderr.contains(&format!("removed namespace/{ns}")),
         "{}",
         text(&out)
     );

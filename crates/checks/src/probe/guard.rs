@@ -147,11 +147,7 @@ pub async fn finish_cleanups(timeout: Duration) -> Finished {
     DETACHED.reopen();
     Finished {
         reports: std::mem::take(&mut *lock(&UNCLAIMED)),
-        unfinished: if done {
-            Vec::new()
-        } else {
-            pending_cleanups()
-        },
+        unfinished: if done { Vec::new() } else { pending_cleanups() },
     }
 }
 

@@ -428,7 +428,11 @@ fn interrupted(scope: &Scope, job: &Job, opts: &Options, started: bool) -> Done 
             };
             let reason = format!(
                 "interrupted: the program was {when}{}",
-                if started { " (its process group was killed)" } else { "" }
+                if started {
+                    " (its process group was killed)"
+                } else {
+                    ""
+                }
             );
             let run = exec::not_started(&spec, reason);
             let results = ids

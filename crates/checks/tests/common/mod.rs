@@ -124,7 +124,10 @@ pub fn rbac_yaml_rules() -> Vec<Value> {
         if doc["kind"].as_str() != Some("ClusterRole") {
             continue;
         }
-        for rule in doc["rules"].as_sequence().expect("the ClusterRole has rules") {
+        for rule in doc["rules"]
+            .as_sequence()
+            .expect("the ClusterRole has rules")
+        {
             let mut r = Mapping::new();
             r.insert("verbs".into(), rule["verbs"].clone());
             r.insert("groups".into(), rule["apiGroups"].clone());
@@ -132,7 +135,10 @@ pub fn rbac_yaml_rules() -> Vec<Value> {
             rules.push(Value::Mapping(r));
         }
     }
-    assert!(!rules.is_empty(), "deploy/rbac.yaml has a ClusterRole with rules");
+    assert!(
+        !rules.is_empty(),
+        "deploy/rbac.yaml has a ClusterRole with rules"
+    );
     rules
 }
 

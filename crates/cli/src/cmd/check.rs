@@ -349,9 +349,7 @@ pub async fn evaluate(
     }
     // Checks stopped by the signal or cut off by their deadline clean up in the background:
     // the process must not exit before that is done.
-    interrupt
-        .finish_probe_cleanups(&cleanup_hint(args))
-        .await;
+    interrupt.finish_probe_cleanups(&cleanup_hint(args)).await;
     if let Some(signal) = interrupt.fired() {
         return Err(Interrupted(signal).into());
     }

@@ -149,7 +149,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         sim.url()
     );
     let result = demo(
-        &args, &sim, &kubeconfig, &cache, &runs, date, sign_key, &interrupt,
+        &args,
+        &sim,
+        &kubeconfig,
+        &cache,
+        &runs,
+        date,
+        sign_key,
+        &interrupt,
     )
     .await;
     sim.shutdown().await;
