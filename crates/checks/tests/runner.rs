@@ -587,3 +587,132 @@ fn selection_by_version_sections_and_tests() {
         plan.missing["ok"]
     );
 }
+
+/// A native check that says when it started and when its future was dropped, and otherwise
+/// never finishes.
+struct DropProbe {
+    started: Arc<tokio::sync::Notify>,
+    dropped: Arc<tokio::sync::Notify>,
+}
+
+struct OnDrop(Arc<tokio::sync::Notify>);
+
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        self.0.notify_one();
+    }
+}
+
+impl Check for DropProbe {
+    fn id(&self) -> &'static str {
+        "n-drop"
+    }
+    fn standard(&self) -> &'static str {
+        "test"
+    }
+    fn description(&self) -> &'static str {
+        "test check that never finishes"
+    }
+    fn mode(&self) -> Mode {
+        Mode::Active
+    }
+    fn run<'a>(&'a self, _: &'a CheckContext) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let _guard = OnDrop(self.dropped.clone());
+            self.started.notify_one();
+            futures::future::pending::<()>().await;
+            unreachable!()
+        })
+    }
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn stopping_a_run_drops_native_checks_and_kills_programs_with_their_children() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ready, hold) = (dir.path().join("ready"), dir.path().join("hold"));
+    mkfifo(&ready);
+    mkfifo(&hold);
+    let env = format!(
+        "  env:\n    READY: {}\n    HOLD: {}\n",
+        ready.display(),
+        hold.display()
+    );
+    let s = scope("./result.sh", "holdfifo {testcases}", &env, &["n-drop"]);
+    let started = Arc::new(tokio::sync::Notify::new());
+    let dropped = Arc::new(tokio::sync::Notify::new());
+    let natives: Vec<Arc<dyn Check>> = vec![Arc::new(DropProbe {
+        started: started.clone(),
+        dropped: dropped.clone(),
+    })];
+    let plan = runner::plan(&s, Some(&fixtures()), &selection(), &natives).unwrap();
+    let values = s.assignment(&BTreeMap::new()).unwrap();
+    let ctx = unreachable_context();
+    let stop = runner::CancellationToken::new();
+    let opts = options(Duration::from_secs(600));
+    let run = runner::execute_until(&s, &plan, Ok(&ctx), &values, &opts, &|_: Event| {}, &stop);
+    let limit = Duration::from_secs(60);
+    let drive = async {
+        // Both jobs are running: the program wrote to $READY, the check said it started.
+        let said = tokio::time::timeout(limit, tokio::fs::read_to_string(&ready)).await;
+        assert_eq!(said.expect("the program starts").unwrap().trim(), "started");
+        tokio::time::timeout(limit, started.notified())
+            .await
+            .expect("the check starts");
+        // The program's child holds $HOLD open; open it before stopping, read it to the end.
+        let mut held = tokio::time::timeout(limit, tokio::fs::File::open(&hold))
+            .await
+            .expect("the child opens the FIFO")
+            .unwrap();
+        stop.cancel();
+        let mut rest = Vec::new();
+        let eof = tokio::time::timeout(
+            limit,
+            tokio::io::AsyncReadExt::read_to_end(&mut held, &mut rest),
+        )
+        .await;
+        assert!(
+            eof.is_ok(),
+            "the program's child survived the stop (its process group was not killed)"
+        );
+        tokio::time::timeout(limit, dropped.notified())
+            .await
+            .expect("the check's future was dropped, so its guards clean up");
+    };
+    let (out, ()) = tokio::join!(run, drive);
+    assert!(out.interrupted);
+    assert_eq!(out.stopped, ["./result.sh", "n-drop"]);
+    assert_eq!(status(&out, "ok"), Some(Status::Abort));
+    let reason = out.results["ok"].reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("interrupted") && reason.contains("process group was killed"),
+        "{reason}"
+    );
+    assert_eq!(status(&out, "n-drop"), Some(Status::Abort));
+    let msg = &out.results["n-drop"].findings[0].message;
+    assert!(
+        msg.contains("interrupted") && msg.contains("stopped while running"),
+        "{msg}"
+    );
+
+    // Stopped before anything started: nothing runs, everything is ABORT, nothing was running.
+    let out =
+        runner::execute_until(&s, &plan, Ok(&ctx), &values, &opts, &|_: Event| {}, &stop).await;
+    assert!(out.interrupted);
+    assert!(out.stopped.is_empty());
+    assert_eq!(status(&out, "ok"), Some(Status::Abort));
+    assert!(
+        out.results["n-drop"].findings[0]
+            .message
+            .contains("was not started"),
+        "{:?}",
+        out.results["n-drop"]
+    );
+}

@@ -7,8 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube::api::{Api, DynamicObject, ListParams};
-use kube::discovery::{Discovery, verbs};
+use kube::api::{Api, ListParams};
 use scs_kaas_checks::native::default_storage_class::{DefaultStorageClass, ID};
 use scs_kaas_checks::probe::finish_detached_cleanups;
 use scs_kaas_checks::probe::run::managed_selector;
@@ -16,6 +15,9 @@ use scs_kaas_checks::runner::preflight::Preflight;
 use scs_kaas_checks::{Check, CheckContext};
 use scs_kaas_core::finding::{Outcome, Severity, Status};
 use scs_kaas_sim::server::{self, RunningSim};
+
+mod common;
+use common::{differences, inventory};
 
 fn scenario(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../scenarios/{name}.yaml"))
@@ -94,56 +96,6 @@ fn has(o: &Outcome, rule: &str, text: &str) -> bool {
     o.findings
         .iter()
         .any(|f| f.rule == rule && f.message.contains(text))
-}
-
-/// Every object of every listable kind: `apiVersion/kind/namespace/name` → (uid, resourceVersion).
-async fn inventory(client: &kube::Client) -> BTreeMap<String, (String, String)> {
-    let discovery = Discovery::new(client.clone()).run().await.unwrap();
-    let mut out = BTreeMap::new();
-    for group in discovery.groups() {
-        for (ar, caps) in group.recommended_resources() {
-            if !caps.supports_operation(verbs::LIST) {
-                continue;
-            }
-            let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
-            for obj in api.list(&ListParams::default()).await.unwrap().items {
-                let key = format!(
-                    "{}/{}/{}/{}",
-                    ar.api_version,
-                    ar.kind,
-                    obj.metadata.namespace.clone().unwrap_or_default(),
-                    obj.metadata.name.clone().unwrap_or_default()
-                );
-                let value = (
-                    obj.metadata.uid.clone().unwrap_or_default(),
-                    obj.metadata.resource_version.clone().unwrap_or_default(),
-                );
-                out.insert(key, value);
-            }
-        }
-    }
-    out
-}
-
-/// Objects that differ between two inventories (changed, added or removed), for messages.
-fn differences(
-    before: &BTreeMap<String, (String, String)>,
-    after: &BTreeMap<String, (String, String)>,
-) -> Vec<String> {
-    let mut out = Vec::new();
-    for (k, v) in before {
-        match after.get(k) {
-            None => out.push(format!("removed {k}")),
-            Some(w) if w != v => out.push(format!("changed {k}")),
-            Some(_) => {}
-        }
-    }
-    for k in after.keys() {
-        if !before.contains_key(k) {
-            out.push(format!("added {k}"));
-        }
-    }
-    out
 }
 
 async fn probe_namespaces(client: &kube::Client) -> Vec<String> {

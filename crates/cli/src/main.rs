@@ -76,10 +76,16 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(code) => code,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::from(exit::USAGE)
-        }
+        Err(err) => match err.downcast_ref::<cmd::interrupt::Interrupted>() {
+            Some(stopped) => {
+                eprintln!("{stopped}");
+                ExitCode::from(stopped.0.exit_code())
+            }
+            None => {
+                eprintln!("error: {err:#}");
+                ExitCode::from(exit::USAGE)
+            }
+        },
     }
 }
 

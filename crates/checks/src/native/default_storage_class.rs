@@ -134,6 +134,11 @@ fn active_access() -> Vec<Access> {
         v.push(Access::active(verb, "", "persistentvolumes"));
     }
     v.push(Access::active("list", "", "nodes"));
+    for a in crate::probe::guard::access() {
+        if !v.contains(&a) {
+            v.push(a);
+        }
+    }
     v
 }
 
@@ -363,7 +368,9 @@ async fn probe(client: &Client, guard: &ProbeGuard, opts: &Options) -> Result<Ob
         .await
         .map_err(|e| format!("cannot create probe pod {ns}/sc-writer: {e}"))?;
     // WaitForFirstConsumer classes bind only once the writer is scheduled: wait for both.
-    let bound = match wait_for(
+    // The last state the watch saw is the claim as it is now: no extra GET (which the
+    // ClusterRole does not grant) is needed to see a class set by retroactive defaulting.
+    let (bound, claim_now) = match wait_for(
         claims.clone(),
         CLAIM,
         "claim sc-probe bound",
@@ -376,20 +383,19 @@ async fn probe(client: &Client, guard: &ProbeGuard, opts: &Options) -> Result<Ob
     )
     .await
     {
-        Ok(claim) => Ok(claim),
-        Err(WaitError::Timeout { last, after, .. }) => Err(format!(
-            "still {} after {}s",
-            last.as_ref()
-                .and_then(|c| c.status.as_ref())
-                .and_then(|s| s.phase.clone())
-                .unwrap_or_else(|| "absent".into()),
-            after.as_secs()
-        )),
+        Ok(claim) => (Ok(()), claim),
+        Err(WaitError::Timeout { last, after, .. }) => (
+            Err(format!(
+                "still {} after {}s",
+                last.as_ref()
+                    .and_then(|c| c.status.as_ref())
+                    .and_then(|s| s.phase.clone())
+                    .unwrap_or_else(|| "absent".into()),
+                after.as_secs()
+            )),
+            last.map(|c| *c),
+        ),
         Err(other) => return Err(format!("cannot watch the probe claim: {other}")),
-    };
-    let claim_now = match &bound {
-        Ok(c) => c.clone(),
-        Err(_) => claims.get_opt(CLAIM).await.ok().flatten(),
     };
     if let Some(class) = claim_now
         .as_ref()
@@ -399,10 +405,10 @@ async fn probe(client: &Client, guard: &ProbeGuard, opts: &Options) -> Result<Ob
         // Retroactive defaulting (Kubernetes >= 1.28) may set the class after creation.
         assigned_class.get_or_insert(class);
     }
-    let Ok(claim_now) = bound else {
+    if let Err(why) = bound {
         return Ok(Observation {
             assigned_class,
-            bound: Err(bound.err().unwrap_or_default()),
+            bound: Err(why),
             volume: None,
             writer: PodEnd::NotFinished {
                 reason: "not run: the claim never bound".into(),

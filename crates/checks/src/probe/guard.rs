@@ -5,23 +5,31 @@
 //! run's own namespaces), so cleanup can never touch an object the run did not create.
 //! On the normal path the check calls [`ProbeGuard::cleanup`] and reports its findings. When the
 //! check's future is dropped instead (the runner's timeout, Ctrl-C), `Drop` starts the same
-//! cleanup as a detached task; the runner awaits those with [`finish_detached_cleanups`] before
-//! the process exits. A live guard counts as pending cleanup too, because an aborted task drops
-//! its future (and so the guard) only some time after the abort was requested.
+//! cleanup as a detached task. [`ProbeGuard::cleanup`] itself runs as a tracked task too, so a
+//! check dropped *while* it cleans up does not stop the cleanup half-way. Whoever ends the process
+//! (the `check` and `demo` commands) awaits all of them with [`finish_cleanups`], which also hands
+//! over the reports nobody was left to receive. A live guard counts as pending cleanup too,
+//! because an aborted task drops its future (and so the guard) only some time after the abort
+//! was requested.
+//!
+//! The bookkeeping is process-wide: one `scs-kaas` process is one run.
 
-use std::collections::BTreeSet;
-use std::sync::LazyLock;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolume};
-use kube::api::{DeleteParams, ListParams, PostParams};
+use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
 use kube::{Api, Client};
-use scs_kaas_core::finding::Finding;
+use scs_kaas_core::finding::{Finding, Severity};
+use tokio::sync::oneshot;
 use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use super::run::ProbeRun;
-use super::wait::wait_gone;
+use super::wait::{WaitError, wait_gone};
+use crate::check::Access;
 
 /// Rule id of findings about objects a run left behind (CHECKS.md HARN-02).
 pub const LEAK_RULE: &str = "HARN-02";
@@ -31,16 +39,121 @@ pub const DEFAULT_CLEANUP_TIMEOUT: Duration = Duration::from_secs(300);
 
 static DETACHED: LazyLock<TaskTracker> = LazyLock::new(TaskTracker::new);
 
-/// Wait until every live guard is gone and every cleanup started from a dropped guard has
-/// finished, at most `timeout`.
+/// Probe runs whose cleanup has not finished (live guards and cleanups in flight), by entry id.
+static PENDING: LazyLock<Mutex<BTreeMap<u64, String>>> = LazyLock::new(Default::default);
+static NEXT_ENTRY: AtomicU64 = AtomicU64::new(0);
+/// Reports of cleanups that finished after whoever started them was gone.
+static UNCLAIMED: LazyLock<Mutex<Vec<DetachedReport>>> = LazyLock::new(Default::default);
+
+/// The rights a guard's cleanup uses: list, watch and delete the run's namespaces, and follow
+/// the volumes provisioned for claims in them. Every active check declares these.
+pub fn access() -> Vec<Access> {
+    let mut v = Vec::new();
+    for verb in ["list", "watch", "delete"] {
+        v.push(Access::active(verb, "", "namespaces"));
+        v.push(Access::active(verb, "", "persistentvolumes"));
+    }
+    v
+}
+
+/// One probe run whose cleanup is not done yet; removed from [`PENDING`] when dropped.
+struct PendingEntry(u64);
+
+impl PendingEntry {
+    fn new(run: &ProbeRun) -> Self {
+        let id = NEXT_ENTRY.fetch_add(1, Ordering::Relaxed);
+        lock(&PENDING).insert(id, describe_run(run));
+        PendingEntry(id)
+    }
+}
+
+impl Drop for PendingEntry {
+    fn drop(&mut self) {
+        lock(&PENDING).remove(&self.0);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `probe run 0a1b2c3d of default-storage-class-check (namespace scs-kaas-…-0a1b2c3d)`.
+fn describe_run(run: &ProbeRun) -> String {
+    format!(
+        "probe run {} of {} (namespace {})",
+        run.run_id(),
+        run.check(),
+        run.namespace_name()
+    )
+}
+
+fn record_unclaimed(run: &ProbeRun, report: CleanupReport) {
+    for f in &report.findings {
+        tracing::warn!("{}", f.log_line());
+    }
+    lock(&UNCLAIMED).push(DetachedReport {
+        run: describe_run(run),
+        report,
+    });
+}
+
+/// The probe runs whose cleanup has not finished yet, e.g. `probe run 0a1b2c3d of
+/// default-storage-class-check (namespace scs-kaas-default-storage-class-check-0a1b2c3d)`.
+pub fn pending_cleanups() -> Vec<String> {
+    lock(&PENDING).values().cloned().collect()
+}
+
+/// A cleanup that finished without anyone waiting for its report (the check was stopped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetachedReport {
+    /// The probe run, as [`pending_cleanups`] names it.
+    pub run: String,
+    /// What the cleanup removed and what it left.
+    pub report: CleanupReport,
+}
+
+/// What [`finish_cleanups`] found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Finished {
+    /// Reports of the cleanups nobody else received, in the order they finished.
+    pub reports: Vec<DetachedReport>,
+    /// Probe runs whose cleanup was still going when the wait ended (as [`pending_cleanups`]).
+    pub unfinished: Vec<String>,
+}
+
+impl Finished {
+    /// Warnings about objects left behind (HARN-02), over all reports.
+    pub fn leaks(&self) -> impl Iterator<Item = &Finding> {
+        self.reports
+            .iter()
+            .flat_map(|r| r.report.findings.iter())
+            .filter(|f| f.severity >= Severity::Warn)
+    }
+
+    /// Whether everything was removed: no cleanup unfinished, no leftover reported.
+    pub fn is_clean(&self) -> bool {
+        self.unfinished.is_empty() && self.leaks().next().is_none()
+    }
+}
+
+/// Wait until every live guard is gone and every cleanup it started has finished, at most
+/// `timeout`; return the reports nobody received and what is still going.
 ///
-/// Returns `true` when none is left. Call it before the process exits (after a timeout
-/// or Ctrl-C), otherwise the runtime shuts down with cleanups half done.
-pub async fn finish_detached_cleanups(timeout: Duration) -> bool {
+/// Call it before the process exits (after a timeout or Ctrl-C), otherwise the runtime shuts
+/// down with cleanups half done.
+pub async fn finish_cleanups(timeout: Duration) -> Finished {
     DETACHED.close();
     let done = tokio::time::timeout(timeout, DETACHED.wait()).await.is_ok();
     DETACHED.reopen();
-    done
+    Finished {
+        reports: std::mem::take(&mut *lock(&UNCLAIMED)),
+        unfinished: if done { Vec::new() } else { pending_cleanups() },
+    }
+}
+
+/// [`finish_cleanups`], saying only whether none is left unfinished.
+pub async fn finish_detached_cleanups(timeout: Duration) -> bool {
+    finish_cleanups(timeout).await.unfinished.is_empty()
 }
 
 /// What a cleanup did.
@@ -58,8 +171,11 @@ pub struct ProbeGuard {
     run: ProbeRun,
     timeout: Duration,
     armed: bool,
-    /// Keeps [`finish_detached_cleanups`] waiting while this guard lives (released after `Drop`
-    /// has spawned its cleanup, which the tracker then follows).
+    /// Names the run in [`pending_cleanups`] until its cleanup is done (moved into the task
+    /// that cleans up).
+    entry: Option<PendingEntry>,
+    /// Keeps [`finish_cleanups`] waiting while this guard lives (released after the cleanup
+    /// task is spawned, which the tracker then follows).
     _pending: TaskTrackerToken,
 }
 
@@ -68,6 +184,7 @@ impl ProbeGuard {
     pub fn new(client: Client, run: ProbeRun, timeout: Duration) -> Self {
         ProbeGuard {
             client,
+            entry: Some(PendingEntry::new(&run)),
             run,
             timeout,
             armed: true,
@@ -96,9 +213,16 @@ impl ProbeGuard {
             },
             ..Namespace::default()
         };
-        Api::<Namespace>::all(self.client.clone())
+        let created = Api::<Namespace>::all(self.client.clone())
             .create(&PostParams::default(), &ns)
-            .await
+            .await?;
+        tracing::info!(
+            run = self.run.run_id(),
+            check = self.run.check(),
+            "created probe namespace {}",
+            self.run.namespace_name()
+        );
+        Ok(created)
     }
 
     /// Delete everything the run created, wait until it is gone, and report leftovers.
@@ -108,9 +232,66 @@ impl ProbeGuard {
     }
 
     /// Like [`cleanup`](Self::cleanup), but wait at most `timeout` (what is left of a deadline).
+    ///
+    /// The cleanup runs as a tracked task: if this future is dropped (the runner's deadline,
+    /// Ctrl-C), the cleanup goes on and its report is handed to [`finish_cleanups`].
     pub async fn cleanup_within(mut self, timeout: Duration) -> CleanupReport {
         self.armed = false;
-        cleanup_run(&self.client, &self.run, timeout).await
+        let (tx, rx) = oneshot::channel();
+        let (client, run, entry) = (self.client.clone(), self.run.clone(), self.entry.take());
+        DETACHED.spawn(async move {
+            let report = cleanup_run(&client, &run, timeout).await;
+            if let Err(report) = tx.send(report) {
+                record_unclaimed(&run, report);
+            }
+            drop(entry);
+        });
+        let mut claim = Claim {
+            rx: Some(rx),
+            run: self.run.clone(),
+        };
+        claim.wait().await
+    }
+}
+
+/// The receiving end of a cleanup report; a report that arrives after its receiver was dropped
+/// (or in the moment of dropping) goes to [`finish_cleanups`] instead of being lost.
+struct Claim {
+    rx: Option<oneshot::Receiver<CleanupReport>>,
+    run: ProbeRun,
+}
+
+impl Claim {
+    async fn wait(&mut self) -> CleanupReport {
+        let Some(rx) = self.rx.as_mut() else {
+            return CleanupReport::default();
+        };
+        let received = rx.await;
+        self.rx = None;
+        received.unwrap_or_else(|_| CleanupReport {
+            removed: Vec::new(),
+            findings: vec![
+                Finding::warn(
+                    LEAK_RULE,
+                    format!(
+                        "the cleanup of {} ended without a report (this is a bug in scs-kaas); objects may be left behind",
+                        describe_run(&self.run)
+                    ),
+                )
+                .with_object(format!("namespace/{}", self.run.namespace_name()))
+                .with_fix("run `scs-kaas cleanup`"),
+            ],
+        })
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Some(mut rx) = self.rx.take()
+            && let Ok(report) = rx.try_recv()
+        {
+            record_unclaimed(&self.run, report);
+        }
     }
 }
 
@@ -120,6 +301,7 @@ impl Drop for ProbeGuard {
             return;
         }
         let (client, run, timeout) = (self.client.clone(), self.run.clone(), self.timeout);
+        let entry = self.entry.take();
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
                 tracing::info!(
@@ -129,9 +311,8 @@ impl Drop for ProbeGuard {
                 DETACHED.spawn_on(
                     async move {
                         let report = cleanup_run(&client, &run, timeout).await;
-                        for f in &report.findings {
-                            tracing::warn!("{}", f.log_line());
-                        }
+                        record_unclaimed(&run, report);
+                        drop(entry);
                     },
                     &handle,
                 );
@@ -142,6 +323,37 @@ impl Drop for ProbeGuard {
             ),
         }
     }
+}
+
+/// Why a deletion is held, from the last state seen: pending finalizers, the namespace's
+/// conditions (`NamespaceFinalizersRemaining`, ...), e.g. `; held by finalizers [example.com/x]`.
+fn held_by(meta: &ObjectMeta, conditions: &[String]) -> String {
+    let mut parts = Vec::new();
+    if let Some(f) = meta.finalizers.as_ref().filter(|f| !f.is_empty()) {
+        parts.push(format!("held by finalizers [{}]", f.join(", ")));
+    }
+    parts.extend(conditions.iter().cloned());
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", parts.join("; "))
+    }
+}
+
+fn namespace_held_by(last: Option<&Namespace>) -> String {
+    let Some(ns) = last else {
+        return String::new();
+    };
+    let conditions: Vec<String> = ns
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|c| c.status == "True")
+        .map(|c| format!("{}: {}", c.type_, c.message.clone().unwrap_or_default()))
+        .collect();
+    held_by(&ns.metadata, &conditions)
 }
 
 /// Delete the namespaces labelled with the run id and the volumes provisioned for their claims;
@@ -174,6 +386,10 @@ pub async fn cleanup_run(client: &Client, run: &ProbeRun, timeout: Duration) -> 
             return report;
         }
     };
+    if ns_names.is_empty() {
+        // Nothing was created (or it is gone already): no volumes can belong to the run.
+        return report;
+    }
     let ns_set: BTreeSet<&str> = ns_names.iter().map(String::as_str).collect();
     // Volumes provisioned for the run's claims: the claims vanish with the namespace, the volumes
     // only through their reclaim policy, so they are followed explicitly.
@@ -200,7 +416,16 @@ pub async fn cleanup_run(client: &Client, run: &ProbeRun, timeout: Duration) -> 
             })
             .collect(),
         Err(err) => {
-            tracing::debug!("cannot list persistent volumes during cleanup: {err}");
+            report.findings.push(
+                Finding::warn(
+                    LEAK_RULE,
+                    format!(
+                        "cannot list persistent volumes to follow those of probe run {}: {err}; volumes provisioned for its claims may be left behind",
+                        run.run_id()
+                    ),
+                )
+                .with_fix("grant `list persistentvolumes` (deploy/rbac.yaml) and check for volumes whose claim was in a scs-kaas namespace"),
+            );
             Vec::new()
         }
     };
@@ -216,7 +441,10 @@ pub async fn cleanup_run(client: &Client, run: &ProbeRun, timeout: Duration) -> 
         match wait_gone(namespaces.clone(), ns, &format!("namespace {ns} deleted"), left()).await {
             Ok(()) => report.removed.push(format!("namespace/{ns}")),
             Err(err) => report.findings.push(
-                Finding::warn(LEAK_RULE, format!("probe namespace {ns} is still present after cleanup: {err}"))
+                Finding::warn(LEAK_RULE, format!(
+                    "probe namespace {ns} is still present after cleanup: {err}{}",
+                    match &err { WaitError::Timeout { last, .. } => namespace_held_by(last.as_deref()), _ => String::new() }
+                ))
                     .with_object(format!("namespace/{ns}"))
                     .with_fix(format!(
                         "check its finalizers and remaining content (`kubectl get all -n {ns}`), then run `scs-kaas cleanup`"
@@ -243,16 +471,24 @@ pub async fn cleanup_run(client: &Client, run: &ProbeRun, timeout: Duration) -> 
         }
         match wait_gone(pvs.clone(), pv, &format!("volume {pv} deleted"), left()).await {
             Ok(()) => report.removed.push(format!("persistentvolume/{pv}")),
-            Err(err) => report.findings.push(
-                Finding::warn(
-                    LEAK_RULE,
-                    format!("probe volume {pv} is still present after cleanup: {err}"),
+            Err(err) => {
+                let held = match &err {
+                    WaitError::Timeout {
+                        last: Some(last), ..
+                    } => held_by(&last.metadata, &[]),
+                    _ => String::new(),
+                };
+                report.findings.push(
+                    Finding::warn(
+                        LEAK_RULE,
+                        format!("probe volume {pv} is still present after cleanup: {err}{held}"),
+                    )
+                    .with_object(format!("persistentvolume/{pv}"))
+                    .with_fix(format!(
+                        "find out why it is not released (`kubectl describe pv {pv}`: the storage driver or controller owning its finalizers), then delete it with `kubectl delete pv {pv}`; `scs-kaas cleanup` does not delete volumes"
+                    )),
                 )
-                .with_object(format!("persistentvolume/{pv}"))
-                .with_fix(format!(
-                    "inspect it with `kubectl describe pv {pv}` and delete it"
-                )),
-            ),
+            }
         }
     }
     report

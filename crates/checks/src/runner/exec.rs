@@ -128,6 +128,8 @@ async fn start_and_wait(spec: &ProgramSpec) -> Result<Finished, String> {
         .spawn()
         .map_err(|e| format!("cannot start `{}`: {e}", path.display()))?;
     let pid = child.id();
+    // Dropped before the program is reaped (Ctrl-C stops the runner): kill its whole group.
+    let mut group = KillGroupOnDrop(pid);
     let mut out = child.stdout.take().ok_or("stdout was not captured")?;
     let mut err = child.stderr.take().ok_or("stderr was not captured")?;
     let mut stdout = Stream::new(true);
@@ -158,6 +160,7 @@ async fn start_and_wait(spec: &ProgramSpec) -> Result<Finished, String> {
             (-9, true)
         }
     };
+    group.0 = None;
     stdout.finish();
     stderr.finish();
     Ok(Finished {
@@ -175,6 +178,16 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
         .code()
         .or_else(|| status.signal().map(|s| -s))
         .unwrap_or(-1)
+}
+
+/// Kills the program's process group when dropped, unless disarmed (`.0 = None`) once the
+/// program was reaped.
+struct KillGroupOnDrop(Option<u32>);
+
+impl Drop for KillGroupOnDrop {
+    fn drop(&mut self) {
+        kill_group(self.0.take());
+    }
 }
 
 fn kill_group(pid: Option<u32>) {

@@ -4,7 +4,11 @@
 //! - [`plan`] picks versions (timeline or `--version`), the union of their targets, applies
 //!   `--sections`/`--tests`, and decides per testcase: native check, program, or missing (with why).
 //! - [`execute`] runs native checks and programs concurrently (at most `jobs` at a time), each
-//!   under its deadline, with the pre-flight permission review for native checks.
+//!   under its deadline, with the pre-flight permission review for native checks;
+//!   [`execute_until`] also stops them all when a [`CancellationToken`] fires (Ctrl-C): checks'
+//!   futures are dropped (their probe guards start cleaning up, see
+//!   [`finish_cleanups`](crate::probe::guard::finish_cleanups)), programs' process groups are
+//!   killed.
 //! - [`exec`] runs one program, [`native`] one native check, [`output`] captures output.
 
 pub mod exec;
@@ -26,6 +30,8 @@ use scs_kaas_core::scope::{Scope, VersionValidity};
 use scs_kaas_core::verdict::TestcaseResult;
 
 use crate::check::{Check, CheckContext};
+
+pub use tokio_util::sync::CancellationToken;
 
 /// Rule id of pre-flight permission findings (CHECKS.md HARN-04).
 pub const PREFLIGHT_RULE: &str = "HARN-04";
@@ -270,6 +276,11 @@ pub struct RunOutcome {
     pub invocations: Vec<Invocation>,
     /// One result per selected testcase (missing ones included, with their reason).
     pub results: BTreeMap<String, TestcaseResult>,
+    /// Whether the run was stopped ([`execute_until`]) before every job finished; the jobs cut
+    /// short are ABORT with the reason.
+    pub interrupted: bool,
+    /// Labels (check id, program) of the jobs stopped while they were running.
+    pub stopped: Vec<String>,
 }
 
 impl RunOutcome {
@@ -292,32 +303,66 @@ pub async fn execute(
     opts: &Options,
     progress: &(dyn Fn(Event) + Send + Sync),
 ) -> RunOutcome {
+    let never = CancellationToken::new();
+    execute_until(scope, plan, ctx, values, opts, progress, &never).await
+}
+
+/// [`execute`], stopped when `stop` is cancelled: running jobs are cut short (a native check's
+/// future is dropped, so its probe guard starts the cleanup; a program's process group is
+/// killed), jobs not started yet are not started, and all of them are ABORT with the reason.
+/// The caller then awaits [`finish_cleanups`](crate::probe::guard::finish_cleanups).
+pub async fn execute_until(
+    scope: &Scope,
+    plan: &Plan,
+    ctx: Result<&CheckContext, &str>,
+    values: &BTreeMap<String, String>,
+    opts: &Options,
+    progress: &(dyn Fn(Event) + Send + Sync),
+    stop: &CancellationToken,
+) -> RunOutcome {
     let preflight = preflight::Preflight::default();
     let futures = plan.jobs.iter().enumerate().map(|(index, job)| {
         let preflight = &preflight;
         async move {
+            if stop.is_cancelled() {
+                return (index, interrupted(scope, job, opts, false), Some(false));
+            }
             let label = job.label(scope);
             progress(Event::Started(label.clone()));
-            let done = match job {
-                Job::Native(check) => run_native(check.clone(), ctx, opts, preflight).await,
-                Job::Program { script, ids } => {
-                    run_program(scope, *script, ids, values, opts).await
+            let work = async {
+                match job {
+                    Job::Native(check) => run_native(check.clone(), ctx, opts, preflight).await,
+                    Job::Program { script, ids } => {
+                        run_program(scope, *script, ids, values, opts).await
+                    }
                 }
             };
+            let (done, cut) = tokio::select! {
+                biased;
+                () = stop.cancelled() => (interrupted(scope, job, opts, true), Some(true)),
+                done = work => (done, None),
+            };
             progress(Event::Finished(label));
-            (index, done)
+            (index, done, cut)
         }
     });
-    let mut done: Vec<(usize, Done)> = futures::stream::iter(futures)
+    // Per job: its index, what it did, and whether it was cut (`Some(true)`: while running).
+    let mut done: Vec<(usize, Done, Option<bool>)> = futures::stream::iter(futures)
         .buffer_unordered(opts.jobs.max(1))
         .collect()
         .await;
-    done.sort_by_key(|(i, _)| *i);
+    done.sort_by_key(|(i, _, _)| *i);
     let mut out = RunOutcome {
         invocations: Vec::new(),
         results: BTreeMap::new(),
+        interrupted: done.iter().any(|(_, _, cut)| cut.is_some()),
+        stopped: done
+            .iter()
+            .filter(|(_, _, cut)| *cut == Some(true))
+            .map(|(i, _, _)| plan.jobs[*i].label(scope))
+            .collect(),
     };
-    for (_, d) in done {
+    for (_, d, _) in done {
         out.invocations.push(d.invocation);
         for r in d.results {
             out.results.insert(r.id.clone(), r);
@@ -340,6 +385,71 @@ pub async fn execute(
 struct Done {
     invocation: Invocation,
     results: Vec<TestcaseResult>,
+}
+
+/// The ABORT result of a job stopped by [`execute_until`] (`started`: it was running).
+fn interrupted(scope: &Scope, job: &Job, opts: &Options, started: bool) -> Done {
+    let when = if started {
+        "stopped while running"
+    } else {
+        "not started"
+    };
+    match job {
+        Job::Native(check) => {
+            let id = check.id();
+            let reason = if started {
+                format!(
+                    "interrupted: check `{id}` was {when}; whatever it created is removed (or named on stderr, with `scs-kaas cleanup` as the fix)"
+                )
+            } else {
+                format!("interrupted: check `{id}` was {when}")
+            };
+            let outcome = Outcome::abort(native::HARNESS_RULE, reason);
+            Done {
+                invocation: native::invocation(id, &outcome),
+                results: vec![TestcaseResult {
+                    id: id.to_owned(),
+                    status: Some(outcome.status),
+                    findings: outcome.findings,
+                    reason: None,
+                }],
+            }
+        }
+        Job::Program { script, ids } => {
+            let script = &scope.scripts[*script];
+            let spec = exec::ProgramSpec {
+                executable: script.executable.clone().unwrap_or_default(),
+                scope_dir: opts.scope_dir.clone().unwrap_or_default(),
+                args: script.args.clone().unwrap_or_default(),
+                env: Vec::new(),
+                ids: ids.clone(),
+                python: opts.python.clone(),
+                deadline: opts.deadline,
+            };
+            let reason = format!(
+                "interrupted: the program was {when}{}",
+                if started {
+                    " (its process group was killed)"
+                } else {
+                    ""
+                }
+            );
+            let run = exec::not_started(&spec, reason);
+            let results = ids
+                .iter()
+                .map(|id| TestcaseResult {
+                    id: id.clone(),
+                    status: run.invocation.results.get(id).map(|r| r.0),
+                    findings: Vec::new(),
+                    reason: run.forced_aborts.get(id).cloned(),
+                })
+                .collect();
+            Done {
+                invocation: run.invocation,
+                results,
+            }
+        }
+    }
 }
 
 async fn run_native(

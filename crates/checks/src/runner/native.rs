@@ -14,11 +14,24 @@ use crate::check::{Check, CheckContext};
 /// Rule id for the tool's own guarantees (CHECKS.md HARN-01: exactly one status per check).
 pub const HARNESS_RULE: &str = "HARN-01";
 
+/// Aborts the check's task when the future awaiting it is dropped (Ctrl-C stops the runner), so
+/// the check's own future is dropped too and its probe guards start their cleanup.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Run `check` with `ctx`; a deadline overrun or a panic becomes ABORT with the reason.
+///
+/// Dropping the returned future stops the check as the deadline does.
 pub async fn run(check: Arc<dyn Check>, ctx: CheckContext, deadline: Duration) -> Outcome {
     let id = check.id();
     let task = tokio::spawn(async move { check.run(&ctx).await });
     let abort = task.abort_handle();
+    let _stop_on_drop = AbortOnDrop(abort.clone());
     match tokio::time::timeout(deadline, task).await {
         Ok(Ok(outcome)) => outcome,
         Ok(Err(join)) if join.is_panic() => {

@@ -3,6 +3,10 @@
 //! Flow: parse arguments → load the scope → plan (versions, filters, native/program/missing) →
 //! connect (only if native checks run) → execute concurrently under deadlines → build the SCS
 //! report → print the chosen output → write (and sign) the report file → exit by verdict.
+//!
+//! Ctrl-C or SIGTERM ([`super::interrupt`]) stops the running checks; the command waits for their
+//! probe cleanups (as it does for checks cut off by `--timeout`), says what it removed and what
+//! is left, writes no report and exits 130 / 143.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -22,6 +26,7 @@ use scs_kaas_core::verdict::{self, TestcaseResult, Verdict, VersionVerdict};
 use serde::Serialize;
 
 use super::check_render;
+use super::interrupt::{Interrupt, Interrupted};
 use super::scope as scope_cmd;
 use crate::exit;
 
@@ -131,7 +136,8 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Some(super::report::load_signing_key(path)?),
         None => None,
     };
-    let checked = evaluate(&args, std::env::args().skip(1).collect()).await?;
+    let interrupt = Interrupt::listen()?;
+    let checked = evaluate(&args, std::env::args().skip(1).collect(), &interrupt).await?;
 
     match args.output {
         OutputFormat::Table => print!(
@@ -222,8 +228,13 @@ fn tests_regex(tests: Option<&str>) -> anyhow::Result<Option<regex::Regex>> {
 }
 
 /// Plan, connect, execute and build the report: the whole of `check` except output. `argv` is
-/// recorded in the report (what reproduces the run).
-pub async fn evaluate(args: &CheckArgs, argv: Vec<String>) -> anyhow::Result<Checked> {
+/// recorded in the report (what reproduces the run). When `interrupt` fires, the running checks
+/// are stopped, their probe cleanups awaited, and the result is the error [`Interrupted`].
+pub async fn evaluate(
+    args: &CheckArgs,
+    argv: Vec<String>,
+    interrupt: &Interrupt,
+) -> anyhow::Result<Checked> {
     validate(args)?;
     let given = parse_assignments(&args.assign)?;
     let date = scope_cmd::parse_date(args.date.as_deref())?;
@@ -313,17 +324,34 @@ pub async fn evaluate(args: &CheckArgs, argv: Vec<String>) -> anyhow::Result<Che
             }
         }
     };
-    let outcome = runner::execute(
+    let outcome = runner::execute_until(
         &scope,
         &plan,
         ctx.as_ref().map_err(String::as_str),
         &values,
         &opts,
         &on_event,
+        interrupt.token(),
     )
     .await;
     if let Some(pb) = progress {
         pb.finish_and_clear();
+    }
+    if outcome.interrupted {
+        eprintln!(
+            "stopped: {}",
+            if outcome.stopped.is_empty() {
+                "nothing was running".to_string()
+            } else {
+                outcome.stopped.join(", ")
+            }
+        );
+    }
+    // Checks stopped by the signal or cut off by their deadline clean up in the background:
+    // the process must not exit before that is done.
+    interrupt.finish_probe_cleanups(&cleanup_hint(args)).await;
+    if let Some(signal) = interrupt.fired() {
+        return Err(Interrupted(signal).into());
     }
 
     let statuses = outcome.statuses();
@@ -384,6 +412,18 @@ pub async fn evaluate(args: &CheckArgs, argv: Vec<String>) -> anyhow::Result<Che
         report,
         yaml,
     })
+}
+
+/// The options `scs-kaas cleanup` needs to reach the same cluster, e.g. `--kubeconfig F`.
+fn cleanup_hint(args: &CheckArgs) -> String {
+    let mut words = Vec::new();
+    if let Some(k) = &args.kubeconfig {
+        words.push(format!("--kubeconfig {}", k.display()));
+    }
+    if let Some(c) = &args.context {
+        words.push(format!("--context {c}"));
+    }
+    words.join(" ")
 }
 
 impl CheckArgs {

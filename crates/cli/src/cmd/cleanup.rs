@@ -15,7 +15,8 @@ use crate::exit;
 /// Arguments of `scs-kaas cleanup`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Only objects labelled app.kubernetes.io/managed-by=scs-kaas are touched. \
+    after_help = "Only namespaces labelled app.kubernetes.io/managed-by=scs-kaas (with everything in \
+them) are removed: a namespace merely named like a probe namespace is never touched. \
 Volumes with reclaimPolicy Retain whose claims lived in a removed probe namespace carry no label; \
 they are listed, not deleted.\n\nExit codes: 0 everything selected is gone (or --dry-run), \
 1 something is still present, 2 bad arguments or the cluster cannot be read."
@@ -27,7 +28,8 @@ pub struct CleanupArgs {
     /// Context in the kubeconfig (default: its current context).
     #[arg(long, value_name = "NAME")]
     context: Option<String>,
-    /// Only remove leftovers at least this old, e.g. `2h`, `30m`, `1d`.
+    /// Only remove leftovers at least this old (by their `scs-kaas.io/started-at` annotation,
+    /// else their creation time), e.g. `2h`, `30m`, `1d`.
     #[arg(long, value_name = "DURATION", value_parser = parse_age)]
     older_than: Option<jiff::SignedDuration>,
     /// List what would be removed, remove nothing.
@@ -38,10 +40,18 @@ pub struct CleanupArgs {
     timeout: jiff::SignedDuration,
 }
 
+/// `2h`, `30m`, `1d` (24 hours), `1w`, `1h30m`, `PT2H`; months and years are refused (their
+/// length varies).
 fn parse_age(s: &str) -> Result<jiff::SignedDuration, String> {
-    let d: jiff::SignedDuration = s
+    let span: jiff::Span = s
+        .trim()
         .parse()
         .map_err(|e| format!("{s:?} is not a duration like 2h, 30m or 1d: {e}"))?;
+    let d = span
+        .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+        .map_err(|_| {
+            format!("{s:?} uses months or years, whose length varies; give days instead, e.g. 30d")
+        })?;
     if d.is_negative() {
         return Err(format!("{s:?} is negative; give an age such as 2h"));
     }
@@ -144,4 +154,35 @@ async fn client(args: &CleanupArgs) -> anyhow::Result<kube::Client> {
             None => "the kubeconfig's current context is not usable".to_string(),
         })?;
     kube::Client::try_from(config).context("cannot build a Kubernetes client from the kubeconfig")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_accept_days_and_weeks_and_refuse_the_rest() {
+        let h = |n| jiff::SignedDuration::from_hours(n);
+        for (text, want) in [
+            ("2h", h(2)),
+            ("30m", jiff::SignedDuration::from_mins(30)),
+            ("1d", h(24)),
+            ("1w", h(168)),
+            ("1h30m", jiff::SignedDuration::from_mins(90)),
+            ("PT2H", h(2)),
+            ("0s", h(0)),
+        ] {
+            assert_eq!(parse_age(text), Ok(want), "{text}");
+        }
+        for (text, why) in [
+            ("soon", "is not a duration"),
+            ("", "is not a duration"),
+            ("-2h", "is negative"),
+            ("1mo", "months or years"),
+            ("2y", "months or years"),
+        ] {
+            let err = parse_age(text).unwrap_err();
+            assert!(err.contains(why), "{text}: {err}");
+        }
+    }
 }

@@ -27,6 +27,7 @@ use scs_kaas_sim::server::RunningSim;
 
 use super::check::{self, CheckArgs};
 use super::check_render;
+use super::interrupt::Interrupt;
 use crate::exit;
 
 /// The shipped compliant scenario, embedded so the demo works from any directory.
@@ -40,8 +41,10 @@ const DEFAULT_SCOPES: [&str; 2] = ["scs-compatible-kaas", "scs-kaas-extended"];
 #[command(after_help = "\
 Exit codes:
   0  the demo ran and showed its verdicts (they judge a simulated cluster; the output says what
-     `scs-kaas check` would exit for each scope)
-  2  usage or configuration error (bad arguments, unreadable scenario, scope or key)")]
+     `scs-kaas check` would exit for each scope); with --serve: stopped by Ctrl-C or SIGTERM
+  2  usage or configuration error (bad arguments, unreadable scenario, scope or key)
+  130  stopped by Ctrl-C (SIGINT) while checking, after removing the probe objects
+  143  stopped by SIGTERM while checking, likewise")]
 pub struct DemoArgs {
     /// Scenario file to simulate instead of the shipped compliant one (see docs/scenario-format.md).
     #[arg(long, value_name = "FILE")]
@@ -84,7 +87,8 @@ pub struct DemoArgs {
     #[arg(long, value_name = "PATH")]
     pub kubeconfig_out: Option<PathBuf>,
 
-    /// Keep the simulated cluster running after the checks until Ctrl-C, so you can use kubectl.
+    /// Keep the simulated cluster running after the checks until Ctrl-C (or SIGTERM), so you can
+    /// use kubectl.
     #[arg(long)]
     pub serve: bool,
 
@@ -137,6 +141,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
 
+    let interrupt = Interrupt::listen()?;
     let sim = scs_kaas_sim::server::start(config, args.listen)
         .await
         .context("cannot start the simulated cluster")?;
@@ -144,7 +149,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "Simulated cluster {scenario_name:?} serving at {}",
         sim.url()
     );
-    let result = demo(&args, &sim, &kubeconfig, &cache, &runs, date, sign_key).await;
+    let result = demo(
+        &args,
+        &sim,
+        &kubeconfig,
+        &cache,
+        &runs,
+        date,
+        sign_key,
+        &interrupt,
+    )
+    .await;
     sim.shutdown().await;
     result
 }
@@ -201,6 +216,7 @@ impl CheckRun {
 }
 
 /// Tour, checks, report, serve: everything between starting and stopping the sim.
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename the list
 async fn demo(
     args: &DemoArgs,
     sim: &RunningSim,
@@ -209,6 +225,7 @@ async fn demo(
     runs: &[CheckRun],
     date: jiff::civil::Date,
     sign_key: Option<scs_kaas_core::signature::PrivateKey>,
+    interrupt: &Interrupt,
 ) -> anyhow::Result<ExitCode> {
     let client = client_for(sim).await?;
     tour(&client).await?;
@@ -236,7 +253,7 @@ async fn demo(
         let argv = std::iter::once("check".to_string())
             .chain(run.words.iter().cloned())
             .collect();
-        let checked = check::evaluate(check_args, argv).await?;
+        let checked = check::evaluate(check_args, argv, interrupt).await?;
         println!("\n── scope {scope} ──");
         print!(
             "{}",
@@ -292,9 +309,7 @@ async fn demo(
             "\nServing until Ctrl-C. Try: kubectl --kubeconfig {} get nodes -o wide",
             kubeconfig.display()
         );
-        tokio::signal::ctrl_c()
-            .await
-            .context("cannot wait for Ctrl-C")?;
+        interrupt.token().cancelled().await;
     }
     Ok(ExitCode::from(exit::OK))
 }

@@ -4,6 +4,7 @@ pub mod check;
 pub mod check_render;
 pub mod cleanup;
 pub mod demo;
+pub mod interrupt;
 pub mod monitor;
 pub mod report;
 pub mod scope;

@@ -1,0 +1,276 @@
+//! `scs-kaas cleanup` end to end against an in-process simulated cluster: it removes only
+//! namespaces labelled `app.kubernetes.io/managed-by=scs-kaas` and lists them; `--older-than`
+//! keeps younger ones (age from the `scs-kaas.io/started-at` annotation); `--dry-run` removes
+//! nothing; a namespace merely named like a probe namespace, or managed by another tool, is never
+//! touched; it needs no more than `deploy/rbac.yaml` grants; bad arguments exit 2.
+
+use std::collections::BTreeMap;
+use std::process::Output;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::Api;
+use kube::api::{ObjectMeta, PostParams};
+use scs_kaas_sim::server::RunningSim;
+use tokio::process::Command;
+
+#[path = "../../checks/tests/common/mod.rs"]
+mod common;
+use common::{differences, inventory, managed_objects};
+
+const BIN: &str = env!("CARGO_BIN_EXE_scs-kaas");
+
+async fn cleanup(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("cleanup")
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .output()
+        .await
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "rc={:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The line of the output naming namespace `ns` (`<action> namespace/<ns> (check …)`).
+fn line_for(o: &Output, ns: &str) -> Option<String> {
+    stdout(o)
+        .lines()
+        .find(|l| {
+            l.contains(&format!("namespace/{ns} ")) || l.ends_with(&format!("namespace/{ns}"))
+        })
+        .map(str::to_owned)
+}
+
+/// A namespace with `labels` and `annotations`, holding one ConfigMap.
+async fn namespace(
+    client: &kube::Client,
+    name: &str,
+    labels: &[(&str, &str)],
+    annotations: &[(&str, &str)],
+) {
+    let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            labels: Some(map(labels)),
+            annotations: Some(map(annotations)),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+    let cm = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some("content".into()),
+            ..ObjectMeta::default()
+        },
+        data: Some(map(&[("k", "v")])),
+        ..ConfigMap::default()
+    };
+    Api::<ConfigMap>::namespaced(client.clone(), name)
+        .create(&PostParams::default(), &cm)
+        .await
+        .unwrap();
+}
+
+/// Labels and annotation of a probe namespace of `check`, run `id`, started `ago` before now.
+async fn probe_namespace(
+    client: &kube::Client,
+    check: &str,
+    id: &str,
+    ago: jiff::SignedDuration,
+) -> String {
+    let name = format!("scs-kaas-{check}-{id}");
+    let started = (jiff::Timestamp::now() - ago).to_string();
+    namespace(
+        client,
+        &name,
+        &[
+            ("app.kubernetes.io/managed-by", "scs-kaas"),
+            ("scs-kaas.io/run-id", id),
+            ("scs-kaas.io/check", check),
+        ],
+        &[("scs-kaas.io/started-at", &started)],
+    )
+    .await;
+    name
+}
+
+async fn sim(dir: &std::path::Path) -> (RunningSim, std::path::PathBuf) {
+    // A user holding exactly deploy/rbac.yaml's ClusterRole, to run cleanup with least privilege.
+    let config = common::scenario_with_users(
+        "compliant",
+        vec![common::rules_user("scs-kaas", common::rbac_yaml_rules())],
+    );
+    let sim = scs_kaas_sim::server::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let kc = dir.join("kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+    (sim, kc)
+}
+
+#[tokio::test]
+async fn removes_only_labelled_namespaces_lists_them_and_honours_older_than_and_dry_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, kc) = sim(dir.path()).await;
+    let kc = kc.to_str().unwrap();
+    let admin = common::client_for(&sim, "admin").await;
+    let hours = jiff::SignedDuration::from_hours;
+    let old = probe_namespace(&admin, "default-storage-class-check", "0a0a0a0a", hours(3)).await;
+    let young = probe_namespace(
+        &admin,
+        "loadbalancer-check",
+        "0b0b0b0b",
+        jiff::SignedDuration::from_mins(10),
+    )
+    .await;
+    // Named like a probe namespace, but not labelled: not ours.
+    let impostor = "scs-kaas-default-storage-class-check-0c0c0c0c";
+    namespace(
+        &admin,
+        impostor,
+        &[],
+        &[("scs-kaas.io/started-at", "2020-01-01T00:00:00Z")],
+    )
+    .await;
+    // Managed by another tool.
+    namespace(
+        &admin,
+        "helm-things",
+        &[("app.kubernetes.io/managed-by", "Helm")],
+        &[],
+    )
+    .await;
+    let before = inventory(&admin).await;
+
+    // --dry-run: both probe namespaces listed, nothing removed.
+    let out = cleanup(&["--kubeconfig", kc, "--dry-run"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for ns in [&old, &young] {
+        let line = line_for(&out, ns).unwrap_or_else(|| panic!("{ns}: {}", text(&out)));
+        assert!(line.starts_with("would remove"), "{line}");
+    }
+    assert_eq!(line_for(&out, impostor), None, "{}", text(&out));
+    assert_eq!(line_for(&out, "helm-things"), None, "{}", text(&out));
+    assert_eq!(
+        differences(&before, &inventory(&admin).await),
+        Vec::<String>::new()
+    );
+
+    // --older-than 1h: the three-hour-old one goes, the ten-minute-old one stays.
+    let out = cleanup(&["--kubeconfig", kc, "--older-than", "1h"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let line = line_for(&out, &old).unwrap_or_else(|| text(&out));
+    assert!(
+        line.starts_with("removed")
+            && line.contains("check default-storage-class-check, run 0a0a0a0a, age 3h"),
+        "{line}"
+    );
+    let line = line_for(&out, &young).unwrap_or_else(|| text(&out));
+    assert!(
+        line.starts_with("kept") && line.contains("younger than --older-than"),
+        "{line}"
+    );
+    // Days count as 24 hours: nothing is a day old.
+    let out = cleanup(&["--kubeconfig", kc, "--older-than", "1d"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        line_for(&out, &young).is_some_and(|l| l.starts_with("kept")),
+        "{}",
+        text(&out)
+    );
+
+    // Without a filter, as the least-privileged user of deploy/rbac.yaml: the young one goes too.
+    let out = cleanup(&["--kubeconfig", kc, "--context", "scs-kaas"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        line_for(&out, &young).is_some_and(|l| l.starts_with("removed")),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(managed_objects(&admin).await, Vec::<String>::new());
+
+    // Exactly the two probe namespaces and their content are gone; the rest is as it was.
+    let changes = differences(&before, &inventory(&admin).await);
+    assert!(!changes.is_empty());
+    for change in &changes {
+        let ours = [&old, &young]
+            .iter()
+            .any(|ns| change.ends_with(&format!("//{ns}")) || change.contains(&format!("/{ns}/")));
+        assert!(
+            change.starts_with("removed ") && ours,
+            "touched: {change} (all: {changes:#?})"
+        );
+    }
+    for kept in [impostor, "helm-things"] {
+        assert!(
+            Api::<Namespace>::all(admin.clone())
+                .get_opt(kept)
+                .await
+                .unwrap()
+                .is_some(),
+            "{kept} is untouched"
+        );
+    }
+
+    // Nothing left: it says so.
+    let out = cleanup(&["--kubeconfig", kc]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        stdout(&out).starts_with("nothing to clean up"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test]
+async fn bad_ages_exit_2_with_a_clear_message() {
+    for (age, want) in [
+        ("soon", "is not a duration like 2h, 30m or 1d"),
+        ("-2h", "is negative"),
+        ("1mo", "months or years"),
+    ] {
+        let flag = format!("--older-than={age}");
+        let out = cleanup(&["--kubeconfig", "/nonexistent/kubeconfig", &flag]).await;
+        assert_eq!(out.status.code(), Some(2), "{age}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("--older-than") && stderr.contains(want),
+            "{age}: {}",
+            text(&out)
+        );
+        assert!(out.stdout.is_empty(), "{age}: {}", text(&out));
+    }
+}
+
+#[tokio::test]
+async fn an_unreadable_kubeconfig_exits_2_naming_it() {
+    let out = cleanup(&["--kubeconfig", "/nonexistent/kubeconfig"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("cannot read kubeconfig /nonexistent/kubeconfig"),
+        "{}",
+        text(&out)
+    );
+}
