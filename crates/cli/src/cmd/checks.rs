@@ -53,18 +53,18 @@ fn mode(check: &dyn Check) -> &'static str {
     }
 }
 
-/// One line per check, then how to read more.
+/// Each check's id, mode and standard, its one-line description below, then how to read more.
 pub fn list(checks: &[Box<dyn Check>]) -> String {
     let width = checks.iter().map(|c| c.id().len()).max().unwrap_or(0);
     let mut out = String::new();
     for c in checks {
         out.push_str(&format!(
-            "{:<width$}  {:<9}  {:<19}  {}\n",
+            "{:<width$}  {:<9}  {}\n",
             c.id(),
             mode(c.as_ref()),
             c.standard(),
-            c.description()
         ));
+        out.push_str(&wrap("    ", c.description()));
     }
     out.push_str("\n`scs-kaas checks ID` shows a check's rules, assignments, rights and what it can and cannot prove.\n");
     out
@@ -94,8 +94,9 @@ pub fn details(check: &dyn Check) -> String {
     }
     if !check.rules().is_empty() {
         out.push_str("  rules:\n");
+        let width = check.rules().iter().map(|r| r.id.len()).max().unwrap_or(0) + 2;
         for rule in check.rules() {
-            out.push_str(&wrap(&format!("    {:<7}", rule.id), rule.summary));
+            out.push_str(&wrap(&format!("    {:<width$}", rule.id), rule.summary));
         }
     }
     if !check.assignments().is_empty() {

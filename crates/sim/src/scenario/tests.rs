@@ -619,3 +619,17 @@ fn node_and_mgmt_scenarios_are_what_their_names_say() {
     assert_eq!(open.count(), 1);
     assert!(mgmt.openstack_clusters.len() >= 4);
 }
+
+/// The full example of `docs/scenario-format.md` is a valid scenario (the docs stay in step).
+#[test]
+fn documented_full_example_loads() {
+    let doc = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/scenario-format.md"),
+    )
+    .unwrap();
+    let start = doc.find("```yaml\n").expect("the docs have a YAML example") + 8;
+    let end = start + doc[start..].find("```").unwrap();
+    let config = parse(&doc[start..end], "docs/scenario-format.md").unwrap_or_else(|e| panic!("{e}"));
+    assert!(config.objects.iter().any(|o| o["kind"] == "OpenStackCluster"));
+    assert!(config.objects.iter().any(|o| o["kind"] == "CSINode"));
+}
