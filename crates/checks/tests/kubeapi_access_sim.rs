@@ -179,14 +179,20 @@ async fn declared_list_against_a_loopback_endpoint_says_nothing_either_way() {
             declared.to_owned()
         };
         assert!(
-            api02[0].1.starts_with(&format!("declared allow-list {shown};")),
+            api02[0]
+                .1
+                .starts_with(&format!("declared allow-list {shown};")),
             "{args:?}: {}",
             dump(&o)
         );
     }
     // Declared public: nothing to contradict.
     let o = check(&w, &[("kubeapi_allowed_cidrs", "")]).await;
-    assert!(found(&o, "API-02", Severity::Info).is_empty(), "{}", dump(&o));
+    assert!(
+        found(&o, "API-02", Severity::Info).is_empty(),
+        "{}",
+        dump(&o)
+    );
     w.sim.shutdown().await;
 }
 
@@ -293,8 +299,10 @@ async fn mgmt_cluster_with_open_and_drifted_clusters_fails_api01_naming_them() {
     assert_eq!(o.status, Status::Pass, "{}", dump(&o));
     let open = found(&o, "API-01", Severity::Warn);
     assert!(
-        open.iter().any(|(object, message)| object == "openstackcluster/tenant-b/legacy"
-            && message.contains("open to the internet")),
+        open.iter().any(
+            |(object, message)| object == "openstackcluster/tenant-b/legacy"
+                && message.contains("open to the internet")
+        ),
         "{}",
         dump(&o)
     );

@@ -91,7 +91,12 @@ async fn compliant_scenario_passes_every_rule_without_warnings() {
     let o = run("compliant").await;
     assert_eq!(o.status, Status::Pass, "{}", dump(&o));
     for rule in RULES {
-        assert_eq!(worst(&o, rule), Some(Severity::Info), "{rule}: {}", dump(&o));
+        assert_eq!(
+            worst(&o, rule),
+            Some(Severity::Info),
+            "{rule}: {}",
+            dump(&o)
+        );
     }
     let nd01 = found(&o, "ND-01", Severity::Info);
     assert_eq!(
@@ -152,7 +157,9 @@ async fn single_control_plane_fails_nd01_and_warns_aa01_aa02() {
     assert_eq!(nd01.len(), 1, "{}", dump(&o));
     assert_eq!(nd01[0].0, "node/control-plane-0");
     assert!(
-        nd01[0].1.starts_with("only one control-plane node (control-plane-0)"),
+        nd01[0]
+            .1
+            .starts_with("only one control-plane node (control-plane-0)"),
         "{}",
         dump(&o)
     );

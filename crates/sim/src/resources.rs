@@ -194,7 +194,14 @@ pub static RESOURCES: &[ResourceType] = &[
         "csidriver",
         false,
     ),
-    kind("storage.k8s.io", "v1", "CSINode", "csinodes", "csinode", false),
+    kind(
+        "storage.k8s.io",
+        "v1",
+        "CSINode",
+        "csinodes",
+        "csinode",
+        false,
+    ),
     short(
         kind(
             "networking.k8s.io",

@@ -63,9 +63,11 @@ impl Options {
             mgmt_kubeconfig: ctx
                 .arg("mgmt_kubeconfig")
                 .map(|v| match v.trim() {
-                    "" => Err("mgmt_kubeconfig= is empty: give the path of the management \
+                    "" => Err(
+                        "mgmt_kubeconfig= is empty: give the path of the management \
                                cluster's kubeconfig, or drop the assignment"
-                        .to_string()),
+                            .to_string(),
+                    ),
                     path => Ok(path.to_string()),
                 })
                 .transpose()?,

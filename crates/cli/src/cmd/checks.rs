@@ -154,7 +154,10 @@ mod tests {
         let wrapped = wrap("    ND-01  ", &text);
         let lines: Vec<&str> = wrapped.lines().collect();
         assert!(lines.len() > 1);
-        assert!(lines.iter().all(|l| l.chars().count() <= WIDTH), "{wrapped}");
+        assert!(
+            lines.iter().all(|l| l.chars().count() <= WIDTH),
+            "{wrapped}"
+        );
         assert!(lines[1].starts_with("           word"), "{wrapped}");
         assert_eq!(wrapped.split_whitespace().count(), 41);
     }

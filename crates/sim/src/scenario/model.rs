@@ -326,7 +326,11 @@ pub struct ApiServerLoadBalancerSpec {
     pub enabled: bool,
     /// `allowedCIDRs`: who may reach the API; empty means everybody. Written as given (the real
     /// CRD does not validate the entries either).
-    #[serde(default, rename = "allowedCIDRs", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "allowedCIDRs",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub allowed_cidrs: Vec<String>,
     /// `provider`, e.g. `amphora` or `ovn`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -577,7 +577,14 @@ fn node_and_mgmt_scenarios_are_what_their_names_say() {
     let host = |n: &NodeSpec| n.labels.get("topology.scs.community/host-id").cloned();
     let compliant = model("compliant");
     assert!(compliant.nodes.iter().all(|n| host(n).is_some()));
-    assert_eq!(model("single-control-plane").nodes.iter().filter(is_cp).count(), 1);
+    assert_eq!(
+        model("single-control-plane")
+            .nodes
+            .iter()
+            .filter(is_cp)
+            .count(),
+        1
+    );
     let one_host = model("control-plane-one-host");
     let hostnames: std::collections::BTreeSet<_> = one_host
         .nodes
@@ -629,7 +636,13 @@ fn documented_full_example_loads() {
     .unwrap();
     let start = doc.find("```yaml\n").expect("the docs have a YAML example") + 8;
     let end = start + doc[start..].find("```").unwrap();
-    let config = parse(&doc[start..end], "docs/scenario-format.md").unwrap_or_else(|e| panic!("{e}"));
-    assert!(config.objects.iter().any(|o| o["kind"] == "OpenStackCluster"));
+    let config =
+        parse(&doc[start..end], "docs/scenario-format.md").unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        config
+            .objects
+            .iter()
+            .any(|o| o["kind"] == "OpenStackCluster")
+    );
     assert!(config.objects.iter().any(|o| o["kind"] == "CSINode"));
 }

@@ -95,7 +95,9 @@ fn check_openstack_clusters(s: &Scenario) -> Check {
                             Key(key),
                             Index(e),
                         ],
-                        format!("{key} entry is empty; give a CIDR such as 192.0.2.0/24, or remove it"),
+                        format!(
+                            "{key} entry is empty; give a CIDR such as 192.0.2.0/24, or remove it"
+                        ),
                     );
                 }
             }

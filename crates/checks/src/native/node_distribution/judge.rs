@@ -223,11 +223,13 @@ fn control_plane(control: &[&NodeFacts], settings: &Settings, findings: &mut Vec
         );
         return;
     }
-    let spread_fix = "spread the control-plane VMs over different hosts (hard anti-affinity server group)";
+    let spread_fix =
+        "spread the control-plane VMs over different hosts (hard anti-affinity server group)";
     match placement(control, settings) {
         Placement::OneHost(host) => {
-            let msg =
-                format!("all {count} control-plane nodes ({listed}) run on the same physical host {host}");
+            let msg = format!(
+                "all {count} control-plane nodes ({listed}) run on the same physical host {host}"
+            );
             findings.push(Finding::error("ND-01", msg.clone()).with_fix(spread_fix));
             findings.push(Finding::warn("AA-02", msg).with_fix(spread_fix));
         }
@@ -272,8 +274,9 @@ fn control_plane(control: &[&NodeFacts], settings: &Settings, findings: &mut Vec
         ));
     } else {
         findings.push(
-            Finding::warn("ND-02", one_zone("control-plane", control))
-                .with_fix("place control-plane nodes in at least two failure zones (CAPI failure domains)"),
+            Finding::warn("ND-02", one_zone("control-plane", control)).with_fix(
+                "place control-plane nodes in at least two failure zones (CAPI failure domains)",
+            ),
         );
     }
     instance_count(count, &listed, findings);
@@ -292,7 +295,10 @@ fn one_zone(what: &str, nodes: &[&NodeFacts]) -> String {
         .collect();
     match (zone, unlabelled.is_empty()) {
         (Some(zone), true) => {
-            format!("all {count} {what} nodes ({}) are in zone {zone}", names(nodes))
+            format!(
+                "all {count} {what} nodes ({}) are in zone {zone}",
+                names(nodes)
+            )
         }
         (Some(zone), false) => format!(
             "the {count} {what} nodes ({}) span one zone at most: {zone}, and {} without a zone label",
@@ -344,7 +350,9 @@ fn hidden_control_plane(leases: Option<&[Option<String>]>, findings: &mut Vec<Fi
             let all_named = leases.iter().all(Option::is_some);
             if all_named && hosts.len() == 1 {
                 let host = hosts.iter().next().copied().unwrap_or_default();
-                let msg = format!("all {count} kube-apiserver identity Leases report the same {HOSTNAME} {host}");
+                let msg = format!(
+                    "all {count} kube-apiserver identity Leases report the same {HOSTNAME} {host}"
+                );
                 findings.push(
                     Finding::error("ND-01", msg.clone())
                         .with_fix("run the API servers on distinct machines"),
@@ -491,7 +499,11 @@ fn consistency(
         let mut csi_keys: BTreeSet<&str> = BTreeSet::new();
         let mut node_disagrees = false;
         for topo in csi.get(&node.name).into_iter().flatten() {
-            for key in topo.keys.iter().filter(|k| zone_like(k) && k.as_str() != ZONE) {
+            for key in topo
+                .keys
+                .iter()
+                .filter(|k| zone_like(k) && k.as_str() != ZONE)
+            {
                 csi_keys.insert(key);
                 drivers.insert(&topo.driver);
                 match node.label(key) {
@@ -753,7 +765,8 @@ mod tests {
             placed("cp-c", "cp", "az1", "vm0"),
         ];
         let findings = run(nodes);
-        let expected = "all 3 control-plane nodes (cp-a, cp-b, cp-c) run on the same physical host vm0";
+        let expected =
+            "all 3 control-plane nodes (cp-a, cp-b, cp-c) run on the same physical host vm0";
         assert_eq!(
             of(&findings, "ND-01"),
             vec![(Severity::Error, expected.to_owned())]
@@ -983,14 +996,8 @@ mod tests {
     fn aa03_workers_with_one_hostname_or_alone_warn() {
         let mut nodes = vec![
             placed("cp-a", "cp", "az1", "h1"),
-            node(
-                "w-a",
-                &[(ZONE, "z"), (REGION, "r"), (HOSTNAME, "shared")],
-            ),
-            node(
-                "w-b",
-                &[(ZONE, "z"), (REGION, "r"), (HOSTNAME, "shared")],
-            ),
+            node("w-a", &[(ZONE, "z"), (REGION, "r"), (HOSTNAME, "shared")]),
+            node("w-b", &[(ZONE, "z"), (REGION, "r"), (HOSTNAME, "shared")]),
         ];
         let findings = run(nodes.clone());
         assert!(
