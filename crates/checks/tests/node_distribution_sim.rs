@@ -2,8 +2,9 @@
 //! through the `Check` trait with a kube client built from the sim's kubeconfig (read-only user).
 //!
 //! Every rule has a passing case (the `compliant` scenario) and a failing or warning case on a
-//! scenario that breaks exactly that rule. A hidden control plane (identity Leases) cannot be
-//! expressed in a scenario; it is covered by the judge's unit tables.
+//! scenario that breaks exactly that rule. The kube-apiserver identity Leases of a hidden control
+//! plane cannot be preloaded by a scenario: the sim shows a cluster without control-plane nodes
+//! and without Leases; one, two or more Leases are covered by the judge's unit tables.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -23,7 +24,11 @@ fn scenario(name: &str) -> SimConfig {
 
 /// Run the check against the scenario as the read-only `viewer`, with these assignments.
 async fn run_with(name: &str, args: &[(&str, &str)]) -> Outcome {
-    let sim = server::start(scenario(name), "127.0.0.1:0".parse().unwrap())
+    run_config(scenario(name), args).await
+}
+
+async fn run_config(config: SimConfig, args: &[(&str, &str)]) -> Outcome {
+    let sim = server::start(config, "127.0.0.1:0".parse().unwrap())
         .await
         .expect("the sim starts");
     let kubeconfig = kube::config::Kubeconfig::from_yaml(&sim.kubeconfig_yaml("viewer")).unwrap();
@@ -333,5 +338,34 @@ async fn empty_host_id_labels_assignment_aborts_naming_the_key() {
         o.findings[0].message.contains("-a host_id_labels="),
         "{}",
         dump(&o)
+    );
+}
+
+/// No control-plane node and no kube-apiserver identity Lease (a managed control plane the user
+/// cannot see): ND-01/AA-01/AA-02 say so instead of passing or failing, ND-02 is not applicable.
+#[tokio::test]
+async fn hidden_control_plane_is_reported_as_not_visible() {
+    let text = "name: hidden\nkubernetes:\n  version: v1.35.8\nnodes:\n\
+                \x20 - {name: worker-0, zone: zone-a, region: region-1}\n\
+                \x20 - {name: worker-1, zone: zone-b, region: region-1}\n";
+    let config = scs_kaas_sim::scenario::parse(text, "hidden.yaml").unwrap();
+    let o = run_config(config, &[]).await;
+    assert_eq!(o.status, Status::Pass, "{}", dump(&o));
+    let nd01 = found(&o, "ND-01", Severity::Info);
+    assert!(
+        nd01[0].1.starts_with(
+            "control plane not visible (no control-plane nodes, no kube-apiserver identity Leases)"
+        ),
+        "{}",
+        dump(&o)
+    );
+    assert_eq!(
+        found(&o, "AA-01", Severity::Info)[0].1,
+        "control plane not visible: its instances cannot be counted"
+    );
+    assert!(
+        found(&o, "ND-02", Severity::Info)[0]
+            .1
+            .ends_with("not applicable")
     );
 }

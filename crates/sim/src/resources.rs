@@ -202,6 +202,14 @@ pub static RESOURCES: &[ResourceType] = &[
         "csinode",
         false,
     ),
+    kind(
+        "coordination.k8s.io",
+        "v1",
+        "Lease",
+        "leases",
+        "lease",
+        true,
+    ),
     short(
         kind(
             "networking.k8s.io",
