@@ -229,7 +229,8 @@ const RULES: &[RuleDoc] = &[
     },
     RuleDoc {
         id: "ND-05",
-        summary: "the zone label agrees with the zone CSI drivers see (CSINode topology keys), \
+        summary: "MUST, judged from label evidence only, so WARN: the zone label agrees with \
+                  the zone CSI drivers see (CSINode topology keys), \
                   other */zone labels and the deprecated zone label (WARN per node); Machine \
                   failure domains and the IaaS placement are not compared",
     },
