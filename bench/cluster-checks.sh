@@ -42,6 +42,7 @@ for _ in $(seq 1200); do
 done
 [ -s "$work/kubeconfig" ] || { echo "error: the simulator did not come up within 120 s" >&2; exit 1; }
 
+load=$(uptime)
 before=$(grep -c -- ' -> ' "$work/sim.log" || true)
 set +e
 "$time_bin" -f '%e %M' -o "$work/time" "$bin" check --kubeconfig "$work/kubeconfig" \
@@ -55,6 +56,7 @@ read -r wall rss_kib < <(tail -n 1 "$work/time")
 rss_mib=$((rss_kib / 1024))
 
 echo "scenario: $nodes nodes, $pods pods (seed 1); check exit code $rc"
+echo "load average before the check (uptime)${load##*load average}"
 python3 - "$work/result.json" <<'EOF' 2>/dev/null || true
 import json, sys
 doc = json.load(open(sys.argv[1]))

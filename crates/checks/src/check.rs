@@ -82,9 +82,29 @@ impl CheckContext {
     }
 }
 
+/// One rule a check judges, for `scs-kaas checks ID`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct RuleDoc {
+    /// Rule id from CHECKS.md, e.g. `ND-01`.
+    pub id: &'static str,
+    /// What the rule demands and how bad a violation is, in one line.
+    pub summary: &'static str,
+}
+
+/// One `-a key=value` assignment a check reads, for `scs-kaas checks ID`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct AssignmentDoc {
+    /// The key, e.g. `host_id_labels`.
+    pub key: &'static str,
+    /// Accepted values and the default, in one line.
+    pub help: &'static str,
+}
+
 /// A native check: one SCS testcase id implemented in Rust.
 ///
 /// Implementations live one per file under [`crate::native`] and are listed in [`crate::registry`].
+/// Only `id`, `standard`, `description`, `mode` and `run` are required; the documentation methods
+/// (`rules`, `assignments`, `details`) have empty defaults, so a new check compiles without them.
 pub trait Check: Send + Sync {
     /// Stable id: the SCS testcase id where one exists (e.g. `version-policy-check`).
     fn id(&self) -> &'static str;
@@ -101,6 +121,23 @@ pub trait Check: Send + Sync {
     /// The permissions this check needs; the pre-flight turns missing ones into ABORT.
     fn access(&self) -> Vec<Access> {
         Vec::new()
+    }
+
+    /// The rules the check judges (empty by default).
+    fn rules(&self) -> &'static [RuleDoc] {
+        &[]
+    }
+
+    /// The `-a` assignments the check reads (empty by default).
+    fn assignments(&self) -> &'static [AssignmentDoc] {
+        &[]
+    }
+
+    /// The long description a user reads with `scs-kaas checks ID`: what the check proves, what
+    /// it cannot prove, and how. Plain text (Markdown-like); empty by default, in which case the
+    /// one-line [`Check::description`] is all there is.
+    fn details(&self) -> &'static str {
+        ""
     }
 
     /// Run the check. Must not panic; anything it cannot judge is an ABORT outcome with the reason.

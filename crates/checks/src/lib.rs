@@ -17,4 +17,4 @@ pub mod release_data;
 pub mod release_refresh;
 pub mod runner;
 
-pub use check::{Access, Check, CheckContext, Mode};
+pub use check::{Access, AssignmentDoc, Check, CheckContext, Mode, RuleDoc};

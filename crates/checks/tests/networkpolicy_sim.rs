@@ -89,7 +89,7 @@ async fn leftovers(client: &kube::Client) -> Vec<String> {
 #[tokio::test]
 async fn enforcing_cluster_passes_every_step_and_leaves_nothing_behind() {
     let sim = common::start("compliant").await;
-    let admin = common::client(&sim, "admin").await;
+    let admin = common::client_for(&sim, "admin").await;
     let before = common::inventory(&admin).await;
     let started = Instant::now();
     let o = run(admin.clone(), "7e7a0001", &[]).await;
@@ -140,7 +140,7 @@ async fn enforcing_cluster_passes_every_step_and_leaves_nothing_behind() {
 #[tokio::test]
 async fn plugin_that_ignores_policies_fails_nw01_naming_the_connection() {
     let sim = common::start("netpol-not-enforced").await;
-    let admin = common::client(&sim, "admin").await;
+    let admin = common::client_for(&sim, "admin").await;
     let o = run(admin.clone(), "7e7a0002", &[("netpol_convergence", "1s")]).await;
     assert_eq!(o.status, Status::Fail, "{}", dump(&o));
     let errors: Vec<String> = o
@@ -175,8 +175,8 @@ async fn plugin_that_ignores_policies_fails_nw01_naming_the_connection() {
 #[tokio::test]
 async fn read_only_user_gets_the_inventory_and_an_abort_naming_the_rights() {
     let sim = common::start("compliant").await;
-    let admin = common::client(&sim, "admin").await;
-    let viewer = common::client(&sim, "viewer").await;
+    let admin = common::client_for(&sim, "admin").await;
+    let viewer = common::client_for(&sim, "viewer").await;
     let before = common::inventory(&admin).await;
     let o = run(viewer, "7e7a0003", &[]).await;
     assert_eq!(o.status, Status::Abort, "{}", dump(&o));
@@ -197,7 +197,7 @@ async fn read_only_user_gets_the_inventory_and_an_abort_naming_the_rights() {
 #[tokio::test]
 async fn interrupted_probe_is_cleaned_up() {
     let sim = common::start("netpol-not-enforced").await;
-    let admin = common::client(&sim, "admin").await;
+    let admin = common::client_for(&sim, "admin").await;
     // A long convergence keeps the probe retrying the default-deny step until it is dropped.
     let check = run(admin.clone(), "7e7a0004", &[("netpol_convergence", "10m")]);
     let policies: Api<NetworkPolicy> = Api::namespaced(

@@ -28,6 +28,8 @@ enum Command {
     /// Run a certification scope against a cluster: verdicts, SCS report, JUnit.
     #[command(after_help = exit::EXIT_CODES_HELP)]
     Check(Box<cmd::check::CheckArgs>),
+    /// Describe the native checks: rules, assignments, rights, what each can and cannot prove.
+    Checks(cmd::checks::ChecksArgs),
     /// Show or export certificate scopes (built-in: scs-compatible-kaas, scs-kaas-extended).
     #[command(subcommand)]
     Scope(cmd::scope::ScopeCommand),
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Check(args) => cmd::check::run(*args).await,
+            Command::Checks(args) => cmd::checks::run(args).await,
             Command::Scope(command) => cmd::scope::run(command).await,
             Command::Demo(args) => cmd::demo::run(args).await,
             Command::Cleanup(args) => cmd::cleanup::run(args).await,

@@ -194,6 +194,22 @@ pub static RESOURCES: &[ResourceType] = &[
         "csidriver",
         false,
     ),
+    kind(
+        "storage.k8s.io",
+        "v1",
+        "CSINode",
+        "csinodes",
+        "csinode",
+        false,
+    ),
+    kind(
+        "coordination.k8s.io",
+        "v1",
+        "Lease",
+        "leases",
+        "lease",
+        true,
+    ),
     short(
         kind(
             "networking.k8s.io",

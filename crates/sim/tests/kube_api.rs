@@ -658,6 +658,8 @@ const ISSUE_KINDS: &[(&str, &str, &str, bool)] = &[
     ("batch/v1", "cronjobs", "CronJob", true),
     ("storage.k8s.io/v1", "storageclasses", "StorageClass", false),
     ("storage.k8s.io/v1", "csidrivers", "CSIDriver", false),
+    ("storage.k8s.io/v1", "csinodes", "CSINode", false),
+    ("coordination.k8s.io/v1", "leases", "Lease", true),
     (
         "networking.k8s.io/v1",
         "networkpolicies",

@@ -1,21 +1,7 @@
-//! `kubeapi-access-check` (CHECKS.md §12: API-01, API-02, API-04): is the Kubernetes API
-//! restricted to the networks the operator declares?
+#![doc = include_str!("kubeapi_access.md")]
 //!
-//! What one vantage point can prove, and what it cannot:
-//! - It sees the kubeconfig's endpoint address: whether it is public (API-04, INFO).
-//! - It can prove a restriction is *not* effective: a connection from an address outside the
-//!   declared allow-list succeeded (API-02, FAIL). That needs this host's public egress address:
-//!   the connection's local address when it is public, otherwise `-a vantage_ip=`.
-//! - It can never prove a restriction *is* effective: that every address outside the list is
-//!   refused needs probes from outside; from inside the list it only proves allowed clients get in.
-//!   The cloud's own SNAT addresses are admitted by the reference implementation regardless.
-//! - With `-a mgmt_kubeconfig=PATH` it reads the Cluster API `OpenStackCluster` objects and
-//!   compares `spec.apiServerLoadBalancer.allowedCIDRs` with the declaration (API-01): that is
-//!   configuration, not behaviour (the OVN provider, for one, ignores the list).
-//! - Reachability from inside the cluster (API-03) needs a probe pod and is not tested.
-//!
-//! Assignments: `kubeapi_allowed_cidrs=CIDR,...` (empty: public; `none`: closed),
-//! `vantage_ip=IP`, `mgmt_kubeconfig=PATH`, `mgmt_ip=IP` (the management host, admitted in addition).
+//! The judges are pure functions in [`judge`]; this file reads the kubeconfig, connects once and
+//! lists the management cluster's `OpenStackCluster`s.
 
 pub mod cidr;
 pub mod judge;
@@ -30,7 +16,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use scs_kaas_core::finding::{Finding, Outcome};
 
-use crate::check::{Access, Check, CheckContext, Mode};
+use crate::check::{Access, AssignmentDoc, Check, CheckContext, Mode, RuleDoc};
 use judge::{Declaration, Endpoint};
 
 /// The check id.
@@ -74,7 +60,17 @@ impl Options {
                 .arg("vantage_ip")
                 .map(|v| parse_ip("vantage_ip", v))
                 .transpose()?,
-            mgmt_kubeconfig: ctx.arg("mgmt_kubeconfig").map(str::to_string),
+            mgmt_kubeconfig: ctx
+                .arg("mgmt_kubeconfig")
+                .map(|v| match v.trim() {
+                    "" => Err(
+                        "mgmt_kubeconfig= is empty: give the path of the management \
+                               cluster's kubeconfig, or drop the assignment"
+                            .to_string(),
+                    ),
+                    path => Ok(path.to_string()),
+                })
+                .transpose()?,
             mgmt_ip: ctx
                 .arg("mgmt_ip")
                 .map(|v| parse_ip("mgmt_ip", v))
@@ -82,6 +78,46 @@ impl Options {
         })
     }
 }
+
+const RULES: &[RuleDoc] = &[
+    RuleDoc {
+        id: "API-01",
+        summary: "management cluster (-a mgmt_kubeconfig=): each OpenStackCluster's API load \
+                  balancer admits exactly the declared CIDRs plus the management host (ERROR if \
+                  it differs or admits 0.0.0.0/0 against a declared list; WARNING for 0.0.0.0/0 \
+                  without a declaration, for the OVN provider and for a change not applied yet)",
+    },
+    RuleDoc {
+        id: "API-02",
+        summary: "FAIL when this host, outside the declared allow-list, connects to the public \
+                  API endpoint; otherwise INFO saying what one vantage point cannot prove",
+    },
+    RuleDoc {
+        id: "API-04",
+        summary: "INFO: whether the kubeconfig's API endpoint has public addresses, and \
+                  \"API publicly reachable\" when no restriction is declared",
+    },
+];
+
+const ASSIGNMENTS: &[AssignmentDoc] = &[
+    AssignmentDoc {
+        key: "kubeapi_allowed_cidrs",
+        help: "the declared allow-list: comma-separated CIDRs or addresses; empty = public, \
+               `none` = closed; default: nothing declared",
+    },
+    AssignmentDoc {
+        key: "vantage_ip",
+        help: "this host's public egress address, when it is behind NAT",
+    },
+    AssignmentDoc {
+        key: "mgmt_kubeconfig",
+        help: "kubeconfig of the Cluster API management cluster: enables API-01",
+    },
+    AssignmentDoc {
+        key: "mgmt_ip",
+        help: "the management host's address, admitted in addition to the declared list",
+    },
+];
 
 impl Check for KubeapiAccess {
     fn id(&self) -> &'static str {
@@ -108,6 +144,18 @@ impl Check for KubeapiAccess {
         // Reads nothing in the workload cluster; the management cluster needs
         // `list openstackclusters.infrastructure.cluster.x-k8s.io` (documented in the README).
         Vec::new()
+    }
+
+    fn rules(&self) -> &'static [RuleDoc] {
+        RULES
+    }
+
+    fn assignments(&self) -> &'static [AssignmentDoc] {
+        ASSIGNMENTS
+    }
+
+    fn details(&self) -> &'static str {
+        include_str!("kubeapi_access.md")
     }
 
     fn run<'a>(&'a self, ctx: &'a CheckContext) -> BoxFuture<'a, Outcome> {
@@ -238,10 +286,14 @@ async fn read_openstack_clusters(path: &Path) -> Result<Vec<DynamicObject>, Stri
     let mut out = Vec::new();
     let mut params = ListParams::default().limit(500);
     loop {
-        let page = api
-            .list(&params)
-            .await
-            .map_err(|e| format!("cannot list OpenStackClusters on the management cluster: {e}"))?;
+        let page = api.list(&params).await.map_err(|e| match e {
+            kube::Error::Api(status) if status.code == 403 => format!(
+                "no permission to list OpenStackClusters on the management cluster ({}): grant \
+                 `list` on `openstackclusters` (API group {CAPO_GROUP}) to its user",
+                path.display()
+            ),
+            other => format!("cannot list OpenStackClusters on the management cluster: {other}"),
+        })?;
         out.extend(page.items);
         match page.metadata.continue_.filter(|c| !c.is_empty()) {
             Some(token) => params = params.continue_token(&token),

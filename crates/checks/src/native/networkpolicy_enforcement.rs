@@ -146,6 +146,12 @@ fn active_access() -> Vec<Access> {
     for verb in ["create", "delete"] {
         v.push(Access::active(verb, "networking.k8s.io", "networkpolicies"));
     }
+    // What the cleanup guard uses (namespaces, and volumes of claims in them).
+    for a in crate::probe::guard::access() {
+        if !v.contains(&a) {
+            v.push(a);
+        }
+    }
     v
 }
 

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod check_render;
+pub mod checks;
 pub mod cleanup;
 pub mod demo;
 pub mod interrupt;

@@ -50,6 +50,10 @@ pub fn config(s: &Scenario) -> SimConfig {
     for class in &s.network.ingress_classes {
         objects.push(ingress_class(class));
     }
+    csi_nodes(s, &mut objects);
+    for cluster in &s.openstack_clusters {
+        objects.push(openstack_cluster(cluster));
+    }
     if let Some(kubeadm) = &s.kubeadm {
         objects.push(kubeadm_config(s, kubeadm));
     }
@@ -123,6 +127,11 @@ fn node(s: &Scenario, index: usize, n: &NodeSpec) -> Value {
             Role::Worker => "node-role.kubernetes.io/worker",
         };
         labels.insert(key.into(), String::new());
+    }
+    for key in s.csi_drivers.iter().flat_map(|d| &d.topology_keys) {
+        if let Some(value) = topology_value(key, n) {
+            labels.insert(key.clone(), value);
+        }
     }
     labels.extend(n.labels.clone());
     let taints: Vec<Value> = match &n.taints {
@@ -270,6 +279,73 @@ fn ingress_class(c: &IngressClassSpec) -> Value {
             json!({"ingressclass.kubernetes.io/is-default-class": "true"});
     }
     class
+}
+
+/// The node label value a CSI node plugin publishes for a topology key.
+fn topology_value(key: &str, n: &NodeSpec) -> Option<String> {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    if name.ends_with("zone") {
+        n.zone.clone()
+    } else if name.ends_with("region") {
+        n.region.clone()
+    } else {
+        Some(n.name.clone())
+    }
+}
+
+/// One CSINode per node listing the drivers that publish topology keys (as the kubelet
+/// registers node plugins); none when no driver has topology keys.
+fn csi_nodes(s: &Scenario, objects: &mut Vec<Value>) {
+    let drivers: Vec<&CsiDriverSpec> = s
+        .csi_drivers
+        .iter()
+        .filter(|d| !d.topology_keys.is_empty())
+        .collect();
+    if drivers.is_empty() {
+        return;
+    }
+    for n in &s.nodes {
+        let entries: Vec<Value> = drivers
+            .iter()
+            .map(|d| json!({"name": d.name, "nodeID": n.name, "topologyKeys": d.topology_keys}))
+            .collect();
+        objects.push(json!({
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "CSINode",
+            "metadata": {"name": n.name, "uid": uid("CSINode", "", &n.name)},
+            "spec": {"drivers": entries},
+        }));
+    }
+}
+
+fn openstack_cluster(c: &OpenStackClusterSpec) -> Value {
+    let mut cluster = json!({
+        "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
+        "kind": "OpenStackCluster",
+        "metadata": {"name": c.name, "namespace": c.namespace,
+                     "uid": uid("OpenStackCluster", &c.namespace, &c.name),
+                     "labels": {"cluster.x-k8s.io/cluster-name": c.name}},
+        "spec": {},
+        "status": {"ready": true},
+    });
+    if let Some(lb) = &c.api_server_load_balancer {
+        let mut spec = json!({"enabled": lb.enabled});
+        if !lb.allowed_cidrs.is_empty() {
+            spec["allowedCIDRs"] = json!(lb.allowed_cidrs);
+        }
+        if let Some(provider) = &lb.provider {
+            spec["provider"] = json!(provider);
+        }
+        cluster["spec"]["apiServerLoadBalancer"] = spec;
+        if lb.enabled {
+            let applied = lb.applied_cidrs.as_ref().unwrap_or(&lb.allowed_cidrs);
+            cluster["status"]["apiServerLoadBalancer"] = json!({
+                "name": format!("k8s-clusterapi-cluster-{}-{}-kubeapi", c.namespace, c.name),
+                "allowedCIDRs": applied,
+            });
+        }
+    }
+    cluster
 }
 
 fn kubeadm_config(s: &Scenario, k: &KubeadmSpec) -> Value {

@@ -129,10 +129,12 @@ pub fn generate(nodes: usize, pods: usize, seed: u64) -> Result<Scenario, Genera
             name: "cinder.csi.openstack.org".into(),
             attach_required: true,
             volume_lifecycle_modes: vec![VolumeLifecycleMode::Persistent],
+            topology_keys: Vec::new(),
         }],
         namespaces,
         workloads,
         users: None,
+        openstack_clusters: Vec::new(),
         network: NetworkSpec::default(),
     })
 }

@@ -35,6 +35,9 @@ pub struct Scenario {
     /// Users; `admin` and `viewer` with documented tokens when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Vec<UserSpec>>,
+    /// Cluster API `OpenStackCluster` objects, for a management-cluster scenario.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub openstack_clusters: Vec<OpenStackClusterSpec>,
     /// Networking: load balancer and NetworkPolicy behaviour (a working L3 load balancer and no
     /// NetworkPolicy enforcement when absent).
     #[serde(default, skip_serializing_if = "is_default")]
@@ -308,6 +311,54 @@ pub struct CsiDriverSpec {
     /// `volumeLifecycleModes` (default `[Persistent]`).
     #[serde(default = "default_lifecycle_modes")]
     pub volume_lifecycle_modes: Vec<VolumeLifecycleMode>,
+    /// Topology keys the driver's node plugin publishes: every node gets a CSINode listing them
+    /// and a label per key (a `…zone` key carries the node's zone, a `…region` key its region,
+    /// any other key the node name) unless the node's `labels` set it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topology_keys: Vec<String>,
+}
+
+/// A Cluster API `OpenStackCluster` (`infrastructure.cluster.x-k8s.io/v1beta1`) of a
+/// management-cluster scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OpenStackClusterSpec {
+    /// Name (the workload cluster's name).
+    pub name: String,
+    /// Namespace (default `default`); must be declared or built in.
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// `spec.apiServerLoadBalancer`; absent: the cluster has no API load balancer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_server_load_balancer: Option<ApiServerLoadBalancerSpec>,
+}
+
+/// `spec.apiServerLoadBalancer` of an `OpenStackCluster`, with the field names of CAPO v1beta1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ApiServerLoadBalancerSpec {
+    /// `enabled` (default true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// `allowedCIDRs`: who may reach the API; empty means everybody. Written as given (the real
+    /// CRD does not validate the entries either).
+    #[serde(
+        default,
+        rename = "allowedCIDRs",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub allowed_cidrs: Vec<String>,
+    /// `provider`, e.g. `amphora` or `ovn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// What the cloud applied: `status.apiServerLoadBalancer.allowedCIDRs`; default: the same as
+    /// `allowedCIDRs` (a change that has not been applied yet differs).
+    #[serde(
+        default,
+        rename = "appliedCIDRs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub applied_cidrs: Option<Vec<String>>,
 }
 
 /// A namespace the scenario declares.

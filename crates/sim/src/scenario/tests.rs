@@ -490,3 +490,197 @@ fn ingress_classes_become_objects_and_bad_ones_are_reported() {
     assert_eq!(line, 10, "{message}");
     assert!(message.contains("controller is empty"), "{message}");
 }
+
+#[test]
+fn openstack_clusters_become_capo_objects_with_spec_and_status() {
+    let text = format!(
+        "{BASE}namespaces: [{{name: tenant}}]\nopenstackClusters:\n  - name: prod\n    namespace: tenant\n    apiServerLoadBalancer:\n      allowedCIDRs: [192.0.2.0/24]\n      provider: amphora\n  - name: moving\n    namespace: tenant\n    apiServerLoadBalancer:\n      allowedCIDRs: [192.0.2.0/24]\n      appliedCIDRs: [0.0.0.0/0]\n  - name: bare\n"
+    );
+    let config = parse(&text, "t.yaml").unwrap();
+    let clusters: Vec<&Value> = config
+        .objects
+        .iter()
+        .filter(|o| o["kind"] == "OpenStackCluster")
+        .collect();
+    assert_eq!(clusters.len(), 3);
+    let prod = clusters[0];
+    assert_eq!(
+        prod["apiVersion"],
+        "infrastructure.cluster.x-k8s.io/v1beta1"
+    );
+    assert_eq!(prod["metadata"]["namespace"], "tenant");
+    let lb = &prod["spec"]["apiServerLoadBalancer"];
+    assert_eq!(lb["enabled"], true);
+    assert_eq!(lb["allowedCIDRs"], serde_json::json!(["192.0.2.0/24"]));
+    assert_eq!(lb["provider"], "amphora");
+    assert_eq!(
+        prod["status"]["apiServerLoadBalancer"]["allowedCIDRs"],
+        serde_json::json!(["192.0.2.0/24"]),
+        "applied = spec by default"
+    );
+    assert_eq!(
+        clusters[1]["status"]["apiServerLoadBalancer"]["allowedCIDRs"],
+        serde_json::json!(["0.0.0.0/0"])
+    );
+    let bare = clusters[2];
+    assert_eq!(bare["metadata"]["namespace"], "default");
+    assert!(bare["spec"].get("apiServerLoadBalancer").is_none());
+}
+
+#[test]
+fn openstack_cluster_problems_are_reported_with_position() {
+    let (line, column, message) = error_at(&format!(
+        "{BASE}openstackClusters:\n  - name: prod\n    namespace: tenant\n"
+    ));
+    assert_eq!((line, column), (9, 16), "{message}");
+    assert!(
+        message.contains("namespace \"tenant\" is not declared"),
+        "{message}"
+    );
+    let (line, column, message) = error_at(&format!(
+        "{BASE}openstackClusters:\n  - name: prod\n  - name: prod\n"
+    ));
+    assert_eq!((line, column), (9, 11), "{message}");
+    assert!(
+        message.contains("OpenStackCluster default/prod is defined twice"),
+        "{message}"
+    );
+    let (line, column, message) = error_at(&format!(
+        "{BASE}openstackClusters:\n  - name: prod\n    apiServerLoadBalancer:\n      allowedCIDRs: [192.0.2.0/24, \"\"]\n"
+    ));
+    assert_eq!((line, column), (10, 36), "{message}");
+    assert!(message.contains("allowedCIDRs entry is empty"), "{message}");
+    let (line, column, message) = error_at(&format!(
+        "{BASE}openstackClusters:\n  - name: prod\n    apiServerLoadBalancer:\n      allowedCidrs: []\n"
+    ));
+    assert_eq!((line, column), (10, 7), "{message}");
+    assert!(
+        message.contains("unknown field `allowedCidrs`") && message.contains("allowedCIDRs"),
+        "{message}"
+    );
+}
+
+#[test]
+fn csi_topology_keys_give_csinodes_and_node_labels() {
+    let text = format!(
+        "{BASE}    region: r\n  - name: n2\n    zone: b\n    labels: {{topology.example.com/zone: c}}\ncsiDrivers:\n  - name: example.com\n    topologyKeys: [topology.example.com/zone, topology.example.com/region, topology.example.com/node]\n"
+    );
+    let config = parse(&text, "t.yaml").unwrap();
+    let csi: Vec<&Value> = config
+        .objects
+        .iter()
+        .filter(|o| o["kind"] == "CSINode")
+        .collect();
+    assert_eq!(csi.len(), 2);
+    assert_eq!(name(csi[0]), "n1");
+    assert_eq!(csi[0]["spec"]["drivers"][0]["name"], "example.com");
+    assert_eq!(csi[0]["spec"]["drivers"][0]["nodeID"], "n1");
+    assert_eq!(
+        csi[0]["spec"]["drivers"][0]["topologyKeys"][0],
+        "topology.example.com/zone"
+    );
+    let node = |n: &str| {
+        config
+            .objects
+            .iter()
+            .find(|o| o["kind"] == "Node" && name(o) == n)
+            .unwrap()
+    };
+    assert_eq!(label(node("n1"), "topology.example.com/zone"), Some("a"));
+    assert_eq!(label(node("n1"), "topology.example.com/region"), Some("r"));
+    assert_eq!(label(node("n1"), "topology.example.com/node"), Some("n1"));
+    // The node's own labels win (a driver that sees another zone); no region, no region label.
+    assert_eq!(label(node("n2"), "topology.example.com/zone"), Some("c"));
+    assert_eq!(label(node("n2"), "topology.example.com/region"), None);
+    // Without topology keys there are no CSINodes.
+    let plain = parse(BASE, "t.yaml").unwrap();
+    assert!(!plain.objects.iter().any(|o| o["kind"] == "CSINode"));
+    let (line, column, message) = error_at(&format!(
+        "{BASE}csiDrivers:\n  - name: example.com\n    topologyKeys: [\"bad key/\"]\n"
+    ));
+    assert_eq!((line, column), (9, 20), "{message}");
+    assert!(message.contains("is not a label key"), "{message}");
+}
+
+/// The node-distribution and management-cluster scenarios of issue 5 are broken in exactly
+/// their named way.
+#[test]
+fn node_and_mgmt_scenarios_are_what_their_names_say() {
+    let model = |name: &str| {
+        let path = scenarios_dir().join(format!("{name}.yaml"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        parse_model(&text, name).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let is_cp = |n: &&NodeSpec| n.roles.contains(&Role::ControlPlane);
+    let host = |n: &NodeSpec| n.labels.get("topology.scs.community/host-id").cloned();
+    let compliant = model("compliant");
+    assert!(compliant.nodes.iter().all(|n| host(n).is_some()));
+    assert_eq!(
+        model("single-control-plane")
+            .nodes
+            .iter()
+            .filter(is_cp)
+            .count(),
+        1
+    );
+    let one_host = model("control-plane-one-host");
+    let hostnames: std::collections::BTreeSet<_> = one_host
+        .nodes
+        .iter()
+        .filter(is_cp)
+        .map(|n| n.hostname.clone())
+        .collect();
+    assert_eq!(hostnames.len(), 1);
+    assert_eq!(one_host.nodes.iter().filter(is_cp).count(), 3);
+    let missing = model("nodes-missing-topology-labels");
+    assert!(
+        missing
+            .nodes
+            .iter()
+            .any(|n| n.zone.is_none() || n.region.is_none())
+    );
+    let worker_zones: std::collections::BTreeSet<_> = model("workers-one-zone")
+        .nodes
+        .iter()
+        .filter(|n| !is_cp(n))
+        .map(|n| n.zone.clone())
+        .collect();
+    assert_eq!(worker_zones.len(), 1);
+    let worker_hosts: std::collections::BTreeSet<_> = model("workers-one-host")
+        .nodes
+        .iter()
+        .filter(|n| !is_cp(n))
+        .map(host)
+        .collect();
+    assert_eq!(worker_hosts.len(), 1);
+    let mismatch = model("csi-zone-mismatch");
+    assert!(!mismatch.csi_drivers[0].topology_keys.is_empty());
+    let mgmt = model("mgmt-cluster");
+    let open = mgmt.openstack_clusters.iter().filter(|c| {
+        c.api_server_load_balancer
+            .as_ref()
+            .is_some_and(|lb| lb.allowed_cidrs.iter().any(|c| c == "0.0.0.0/0"))
+    });
+    assert_eq!(open.count(), 1);
+    assert!(mgmt.openstack_clusters.len() >= 4);
+}
+
+/// The full example of `docs/scenario-format.md` is a valid scenario (the docs stay in step).
+#[test]
+fn documented_full_example_loads() {
+    let doc = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/scenario-format.md"),
+    )
+    .unwrap();
+    let start = doc.find("```yaml\n").expect("the docs have a YAML example") + 8;
+    let end = start + doc[start..].find("```").unwrap();
+    let config =
+        parse(&doc[start..end], "docs/scenario-format.md").unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        config
+            .objects
+            .iter()
+            .any(|o| o["kind"] == "OpenStackCluster")
+    );
+    assert!(config.objects.iter().any(|o| o["kind"] == "CSINode"));
+}

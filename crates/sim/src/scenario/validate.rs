@@ -50,7 +50,75 @@ pub fn check(s: &Scenario) -> Check {
     check_namespaces(s)?;
     check_workloads(s)?;
     check_network(&s.network)?;
+    check_openstack_clusters(s)?;
     check_users(s)
+}
+
+fn check_openstack_clusters(s: &Scenario) -> Check {
+    let mut seen: HashMap<(&str, &str), usize> = HashMap::new();
+    for (i, c) in s.openstack_clusters.iter().enumerate() {
+        let at = |key: &'static str| vec![Key("openstackClusters"), Index(i), Key(key)];
+        check_name(&c.name, "OpenStackCluster", at("name"))?;
+        if let Some(first) = seen.insert((&c.namespace, &c.name), i) {
+            return problem(
+                at("name"),
+                format!(
+                    "OpenStackCluster {}/{} is defined twice (first at openstackClusters[{first}]); give each its own name",
+                    c.namespace, c.name
+                ),
+            );
+        }
+        if !namespace_declared(s, &c.namespace) {
+            return problem(
+                at("namespace"),
+                format!(
+                    "namespace {:?} is not declared; add it under namespaces",
+                    c.namespace
+                ),
+            );
+        }
+        let Some(lb) = &c.api_server_load_balancer else {
+            continue;
+        };
+        let lists = [
+            ("allowedCIDRs", Some(&lb.allowed_cidrs)),
+            ("appliedCIDRs", lb.applied_cidrs.as_ref()),
+        ];
+        for (key, list) in lists {
+            for (e, entry) in list.into_iter().flatten().enumerate() {
+                if entry.trim().is_empty() {
+                    return problem(
+                        vec![
+                            Key("openstackClusters"),
+                            Index(i),
+                            Key("apiServerLoadBalancer"),
+                            Key(key),
+                            Index(e),
+                        ],
+                        format!(
+                            "{key} entry is empty; give a CIDR such as 192.0.2.0/24, or remove it"
+                        ),
+                    );
+                }
+            }
+        }
+        if lb.provider.as_deref().is_some_and(|p| p.trim().is_empty()) {
+            return problem(
+                vec![
+                    Key("openstackClusters"),
+                    Index(i),
+                    Key("apiServerLoadBalancer"),
+                    Key("provider"),
+                ],
+                "provider is empty; name it (amphora, ovn) or remove the key",
+            );
+        }
+    }
+    Ok(())
+}
+
+fn namespace_declared(s: &Scenario, namespace: &str) -> bool {
+    BUILTIN_NAMESPACES.contains(&namespace) || s.namespaces.iter().any(|n| n.name == namespace)
 }
 
 fn check_network(n: &NetworkSpec) -> Check {
@@ -118,6 +186,23 @@ fn dns_name(name: &str) -> bool {
                 && !part.starts_with('-')
                 && !part.ends_with('-')
         })
+}
+
+/// Whether `key` is a Kubernetes label key: `[prefix/]name`, the prefix a DNS subdomain, the
+/// name at most 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric.
+fn label_key(key: &str) -> bool {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    let name_ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
+    name_ok && prefix.is_none_or(dns_name)
 }
 
 fn check_name(name: &str, what: &str, path: Vec<Seg>) -> Check {
@@ -204,6 +289,16 @@ fn check_storage(s: &Scenario) -> Check {
             "CSI driver",
             vec![Key("csiDrivers"), Index(i), Key("name")],
         )?;
+        for (k, key) in driver.topology_keys.iter().enumerate() {
+            if !label_key(key) {
+                return problem(
+                    vec![Key("csiDrivers"), Index(i), Key("topologyKeys"), Index(k)],
+                    format!(
+                        "topology key {key:?} is not a label key; write it like topology.cinder.csi.openstack.org/zone"
+                    ),
+                );
+            }
+        }
     }
     unique(
         s.csi_drivers.iter().map(|d| d.name.as_str()),
