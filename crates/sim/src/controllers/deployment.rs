@@ -4,9 +4,9 @@
 
 use serde_json::{Value, json};
 
-use super::object::{self, condition, i64_at, is_terminating, label, name, namespace, owner_ref};
+use super::object::{self, condition, i64_at, is_terminating, name, namespace, owner_ref};
 use super::replicaset::index_by_controller;
-use crate::world::{Action, Controller, World};
+use crate::world::{Action, Controller, Index, World};
 
 /// The label that ties a ReplicaSet and its pods to one template of a Deployment.
 pub const HASH_LABEL: &str = "pod-template-hash";
@@ -28,39 +28,37 @@ impl Controller for DeploymentController {
         if deployments.is_empty() {
             return Vec::new();
         }
-        let sets = world.list("ReplicaSet", None, None);
-        let owned = index_by_controller(&sets);
+        // ReplicaSets are read from the index; one is parsed only to be changed.
+        let sets = world.list_index("ReplicaSet", None);
+        let owned = index_by_controller(&sets, "Deployment");
         let now = now.to_string();
         let mut actions = Vec::new();
+        let scale = |rs: &Index, replicas: i64, actions: &mut Vec<Action>| {
+            if let Some(mut rs) = world.get("ReplicaSet", Some(rs.namespace()), rs.name()) {
+                rs["spec"]["replicas"] = json!(replicas);
+                actions.push(Action::Update(rs));
+            }
+        };
         for d in deployments.iter().filter(|d| !is_terminating(d)) {
             let template = d.pointer("/spec/template").cloned().unwrap_or(Value::Null);
             let hash = object::template_hash(&template);
             let desired = i64_at(d, "spec.replicas").unwrap_or(1).max(0);
             let mine = owned
-                .get(&object::owner_key(d))
+                .get(&(namespace(d), name(d)))
                 .cloned()
                 .unwrap_or_default();
             let current = mine
                 .iter()
                 .copied()
-                .find(|rs| label(rs, HASH_LABEL) == Some(&hash));
+                .find(|rs| rs.label(HASH_LABEL) == Some(&hash));
             match current {
                 None => actions.push(Action::Create(replica_set(d, &hash, desired))),
-                Some(rs) if i64_at(rs, "spec.replicas") != Some(desired) => {
-                    let mut rs = rs.clone();
-                    rs["spec"]["replicas"] = json!(desired);
-                    actions.push(Action::Update(rs));
-                }
+                Some(rs) if rs.replicas() != Some(desired) => scale(rs, desired, &mut actions),
                 Some(_) => {}
             }
-            for old in mine
-                .iter()
-                .filter(|rs| label(rs, HASH_LABEL) != Some(&hash))
-            {
-                if i64_at(old, "spec.replicas") != Some(0) {
-                    let mut rs = (*old).clone();
-                    rs["spec"]["replicas"] = json!(0);
-                    actions.push(Action::Update(rs));
+            for old in mine.iter().filter(|rs| rs.label(HASH_LABEL) != Some(&hash)) {
+                if old.replicas() != Some(0) {
+                    scale(old, 0, &mut actions);
                 }
             }
             let status = status(d, current, &mine, &now);
@@ -110,9 +108,9 @@ pub fn replica_set(deployment: &Value, hash: &str, replicas: i64) -> Value {
     })
 }
 
-fn sum(sets: &[&Value], field: &str) -> i64 {
+fn sum(sets: &[&Index], field: &str) -> i64 {
     sets.iter()
-        .map(|rs| i64_at(rs, &format!("status.{field}")).unwrap_or(0))
+        .map(|rs| rs.status_int(field).unwrap_or(0))
         .sum()
 }
 
@@ -150,10 +148,10 @@ fn keep_times(
 }
 
 /// The status a Deployment reports, given its current and all owned ReplicaSets.
-pub fn status(deployment: &Value, current: Option<&Value>, owned: &[&Value], now: &str) -> Value {
+pub fn status(deployment: &Value, current: Option<&Index>, owned: &[&Index], now: &str) -> Value {
     let desired = i64_at(deployment, "spec.replicas").unwrap_or(1).max(0);
     let replicas = sum(owned, "replicas");
-    let updated = current.map_or(0, |rs| i64_at(rs, "status.replicas").unwrap_or(0));
+    let updated = current.map_or(0, |rs| rs.status_int("replicas").unwrap_or(0));
     let ready = sum(owned, "readyReplicas");
     let available = sum(owned, "availableReplicas");
     let is_available = available >= desired;
@@ -166,7 +164,7 @@ pub fn status(deployment: &Value, current: Option<&Value>, owned: &[&Value], now
                 object::template_hash(&deployment["spec"]["template"])
             )
         },
-        |rs| name(rs).to_string(),
+        |rs| rs.name().to_string(),
     );
     let available_condition = keep_times(
         condition(deployment, "Available"),

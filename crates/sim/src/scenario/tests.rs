@@ -34,9 +34,9 @@ const BASE: &str = "name: t\nkubernetes:\n  version: v1.35.8\nnodes:\n  - name: 
 #[test]
 fn minimal_scenario_gets_builtin_namespaces_and_default_users() {
     let config = parse(BASE, "t.yaml").unwrap();
+    let objects = config.initial_objects();
     assert_eq!(config.git_version, "v1.35.8");
-    let namespaces: Vec<&str> = config
-        .objects
+    let namespaces: Vec<&str> = objects
         .iter()
         .filter(|o| o["kind"] == "Namespace")
         .map(name)
@@ -54,11 +54,8 @@ fn minimal_scenario_gets_builtin_namespaces_and_default_users() {
 #[test]
 fn compliant_scenario_has_proper_objects() {
     let config = load(&scenarios_dir().join("compliant.yaml")).unwrap();
-    let nodes: Vec<&Value> = config
-        .objects
-        .iter()
-        .filter(|o| o["kind"] == "Node")
-        .collect();
+    let objects = config.initial_objects();
+    let nodes: Vec<&Value> = objects.iter().filter(|o| o["kind"] == "Node").collect();
     assert_eq!(nodes.len(), 6);
     let cp = nodes.iter().find(|n| name(n) == "control-plane-0").unwrap();
     assert_eq!(label(cp, "node-role.kubernetes.io/control-plane"), Some(""));
@@ -76,8 +73,7 @@ fn compliant_scenario_has_proper_objects() {
     assert_eq!(cp["status"]["addresses"][0]["type"], "InternalIP");
     let worker = nodes.iter().find(|n| name(n) == "worker-1").unwrap();
     assert!(worker["spec"].get("taints").is_none());
-    let class = config
-        .objects
+    let class = objects
         .iter()
         .find(|o| o["kind"] == "StorageClass")
         .unwrap();
@@ -86,8 +82,7 @@ fn compliant_scenario_has_proper_objects() {
         "true"
     );
     assert_eq!(class["volumeBindingMode"], "WaitForFirstConsumer");
-    let kubeadm = config
-        .objects
+    let kubeadm = objects
         .iter()
         .find(|o| name(o) == "kubeadm-config")
         .unwrap();
@@ -97,14 +92,12 @@ fn compliant_scenario_has_proper_objects() {
             .unwrap()
             .contains("imageRepository: registry.k8s.io")
     );
-    let coredns = config
-        .objects
+    let coredns = objects
         .iter()
         .find(|o| o["kind"] == "Deployment" && name(o) == "coredns")
         .unwrap();
     assert_eq!(coredns["status"]["availableReplicas"], 2);
-    let images: Vec<&str> = config
-        .objects
+    let images: Vec<&str> = objects
         .iter()
         .filter(|o| o["kind"] == "Pod")
         .flat_map(|p| p["spec"]["containers"].as_array().unwrap().iter())
@@ -116,8 +109,7 @@ fn compliant_scenario_has_proper_objects() {
         "{images:?}"
     );
     // Workload pods avoid the tainted control-plane nodes; DaemonSet pods run everywhere.
-    let coredns_nodes: Vec<&str> = config
-        .objects
+    let coredns_nodes: Vec<&str> = objects
         .iter()
         .filter(|o| o["kind"] == "Pod" && label(o, "k8s-app") == Some("kube-dns"))
         .filter_map(|p| str_at(p, "spec.nodeName"))
@@ -127,8 +119,7 @@ fn compliant_scenario_has_proper_objects() {
         coredns_nodes.iter().all(|n| n.starts_with("worker-")),
         "{coredns_nodes:?}"
     );
-    let proxies = config
-        .objects
+    let proxies = objects
         .iter()
         .filter(|o| o["kind"] == "Pod" && label(o, "k8s-app") == Some("kube-proxy"));
     assert_eq!(proxies.count(), 6);
@@ -144,7 +135,7 @@ fn every_shipped_scenario_loads_and_is_settled() {
         }
         count += 1;
         let config = load(&path).unwrap_or_else(|e| panic!("{e}"));
-        let mut world = MemoryWorld::new(config.objects);
+        let mut world = MemoryWorld::new(config.initial_objects());
         let rounds = world.settle(&config.controllers, jiff::Timestamp::now(), 20);
         // Pre-existing workloads come out of the loader exactly as the controllers would leave
         // them; only deliberately Pending pods may move.
@@ -175,7 +166,7 @@ fn every_shipped_scenario_loads_and_is_settled() {
 #[test]
 fn shipped_workloads_do_not_move_at_start() {
     let config = load(&scenarios_dir().join("compliant.yaml")).unwrap();
-    let world = MemoryWorld::new(config.objects);
+    let world = MemoryWorld::new(config.initial_objects());
     for controller in &config.controllers {
         let actions = controller.reconcile(&world, jiff::Timestamp::now());
         assert!(
@@ -222,7 +213,8 @@ fn pod_on_known_node_is_accepted() {
         "{BASE}workloads:\n  - kind: Pod\n    name: p\n    node: n1\n    containers: [{{name: c, image: x}}]\n"
     );
     let config = parse(&text, "t.yaml").unwrap();
-    let pod = config.objects.iter().find(|o| o["kind"] == "Pod").unwrap();
+    let objects = config.initial_objects();
+    let pod = objects.iter().find(|o| o["kind"] == "Pod").unwrap();
     assert_eq!(str_at(pod, "spec.nodeName"), Some("n1"));
     assert_eq!(str_at(pod, "status.phase"), Some("Running"));
 }
@@ -338,18 +330,9 @@ fn generated_scenario_round_trips() {
     let again = parse_model(&text, "gen.yaml").unwrap();
     assert_eq!(again, scenario);
     let config = parse(&text, "gen.yaml").unwrap();
-    assert_eq!(
-        config.objects.iter().filter(|o| o["kind"] == "Pod").count(),
-        300
-    );
-    assert_eq!(
-        config
-            .objects
-            .iter()
-            .filter(|o| o["kind"] == "Node")
-            .count(),
-        12
-    );
+    let objects = config.initial_objects();
+    assert_eq!(objects.iter().filter(|o| o["kind"] == "Pod").count(), 300);
+    assert_eq!(objects.iter().filter(|o| o["kind"] == "Node").count(), 12);
     assert_eq!(
         generate::to_yaml(&generate::generate(12, 300, 7).unwrap()).unwrap(),
         text,
