@@ -52,6 +52,7 @@ pub struct Index {
     generation: i64,
     status_ints: Box<[(Box<str>, i64)]>,
     status_len: usize,
+    template_hash: Option<Box<str>>,
 }
 
 impl Index {
@@ -126,6 +127,9 @@ impl Index {
                 .unwrap_or(0),
             status_ints,
             status_len: status.map_or(0, |m| m.len()),
+            template_hash: obj
+                .pointer("/spec/template")
+                .map(|t| crate::controllers::object::template_hash(t).into()),
         }
     }
 
@@ -198,6 +202,16 @@ impl Index {
             .iter()
             .find(|(k, _)| &**k == key)
             .map(|(_, v)| *v)
+    }
+
+    /// Number of keys in `status`.
+    pub fn status_keys(&self) -> usize {
+        self.status_len
+    }
+
+    /// The `pod-template-hash` of `spec.template`, for objects that have one.
+    pub fn template_hash(&self) -> Option<&str> {
+        self.template_hash.as_deref()
     }
 
     /// Whether `status` is exactly these integer fields (no other key), so a controller can see

@@ -435,3 +435,106 @@ fn scenario_library_is_what_its_names_say() {
         Some("k8s.gcr.io")
     );
 }
+
+/// A [`World`] that counts the objects it hands out parsed (`list`/`get`); index queries are
+/// free.
+struct Counting<'w> {
+    world: &'w MemoryWorld,
+    parsed: std::cell::Cell<usize>,
+}
+
+impl World for Counting<'_> {
+    fn list(&self, kind: &str, namespace: Option<&str>, field: Option<(&str, &str)>) -> Vec<Value> {
+        let out = self.world.list(kind, namespace, field);
+        self.parsed.set(self.parsed.get() + out.len());
+        out
+    }
+
+    fn get(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+        let out = self.world.get(kind, namespace, name);
+        self.parsed
+            .set(self.parsed.get() + usize::from(out.is_some()));
+        out
+    }
+
+    fn list_index(
+        &self,
+        kind: &str,
+        namespace: Option<&str>,
+    ) -> Vec<std::sync::Arc<crate::world::Index>> {
+        self.world.list_index(kind, namespace)
+    }
+
+    fn get_index(
+        &self,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<std::sync::Arc<crate::world::Index>> {
+        self.world.get_index(kind, namespace, name)
+    }
+}
+
+/// The server runs every controller after start and after each change; on a settled cluster
+/// that must not parse the pods, ReplicaSets or Deployments (issue 2's 50,000 pods): the index
+/// tells them there is nothing to do. Once something does change, the objects concerned are
+/// parsed and acted on.
+#[test]
+fn settled_clusters_cost_the_controllers_no_parsing() {
+    let text = generate::to_yaml(&generate::generate(30, 600, 3).unwrap()).unwrap();
+    let config = parse(&text, "gen.yaml").unwrap();
+    let mut world = MemoryWorld::new(config.initial_objects());
+    let now = jiff::Timestamp::now();
+    for controller in &config.controllers {
+        let counting = Counting {
+            world: &world,
+            parsed: Default::default(),
+        };
+        let actions = controller.reconcile(&counting, now);
+        assert!(actions.is_empty(), "{}: {actions:?}", controller.name());
+        assert_eq!(
+            counting.parsed.get(),
+            0,
+            "{} parsed objects of a settled cluster",
+            controller.name()
+        );
+    }
+    // Scale one Deployment: only it (and then its ReplicaSet) is parsed and changed.
+    let mut d = world
+        .list("Deployment", None, None)
+        .into_iter()
+        .next()
+        .unwrap();
+    d["spec"]["replicas"] = serde_json::json!(25);
+    world.replace(d.clone());
+    let deployment = config
+        .controllers
+        .iter()
+        .find(|c| c.name() == "deployment")
+        .unwrap();
+    let counting = Counting {
+        world: &world,
+        parsed: Default::default(),
+    };
+    let actions = deployment.reconcile(&counting, now);
+    assert_eq!(
+        counting.parsed.get(),
+        2,
+        "the Deployment and its ReplicaSet"
+    );
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, crate::world::Action::Update(rs)
+            if rs["kind"] == "ReplicaSet" && rs["spec"]["replicas"] == 25)),
+        "{actions:?}"
+    );
+    world.apply(actions, now);
+    assert!(world.settle(&config.controllers, now, 20).is_some());
+    let pods = world
+        .list_index("Pod", None)
+        .iter()
+        .filter(|p| p.controller().is_some_and(|c| c.name.starts_with(name(&d))))
+        .count();
+    assert_eq!(pods, 25);
+}
