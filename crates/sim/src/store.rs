@@ -7,6 +7,7 @@
 //! list at an older resourceVersion (a `continue` token) is the current state with the changes
 //! after that version rolled back.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
@@ -249,14 +250,14 @@ impl Entry {
         parse(&self.bytes)
     }
 
-    /// A selector field of the object stored under `key`.
-    pub fn field(&self, key: &Key, path: &str) -> String {
+    /// A selector field of the object stored under `key` (the indexed ones without parsing).
+    pub fn field<'e>(&'e self, key: &'e Key, path: &str) -> Cow<'e, str> {
         match path {
-            "metadata.name" => key.1.clone(),
-            "metadata.namespace" => key.0.clone(),
-            "spec.nodeName" => self.index.node_name.to_string(),
-            "status.phase" => self.index.phase.to_string(),
-            other => field_of(&self.value(), other),
+            "metadata.name" => Cow::Borrowed(&key.1),
+            "metadata.namespace" => Cow::Borrowed(&key.0),
+            "spec.nodeName" => Cow::Borrowed(&self.index.node_name),
+            "status.phase" => Cow::Borrowed(&self.index.phase),
+            other => Cow::Owned(field_of(&self.value(), other)),
         }
     }
 
