@@ -1,6 +1,8 @@
 //! The simulated world end to end: the shipped `compliant` scenario served over HTTPS, driven
 //! through a real `kube` client. A Deployment becomes Available, a claim without a class gets the
-//! default class and binds once a pod uses it, and probe pods carry a marker across nodes.
+//! default class and binds once a pod uses it, probe pods carry a marker across nodes, scenario
+//! objects' owner references carry their owners' uids (so deletion cascades), and the
+//! scheduler's and provisioner's warning events can be read back through the API.
 
 mod common;
 
