@@ -37,6 +37,7 @@ fn config(name: &str, server: &str, kubelets: &[&str]) -> SimConfig {
             permission: Permission::Admin,
         }],
         objects,
+        source: None,
         controllers: Vec::new(),
     }
 }

@@ -115,7 +115,8 @@ async fn generate_writes_a_scenario_the_loader_accepts() {
         .unwrap();
     assert_eq!(status.code(), Some(0));
     let config = scs_kaas_sim::scenario::load(&out).expect("the generated scenario loads");
-    let count = |kind: &str| config.objects.iter().filter(|o| o["kind"] == kind).count();
+    let objects = config.initial_objects();
+    let count = |kind: &str| objects.iter().filter(|o| o["kind"] == kind).count();
     assert_eq!(count("Node"), 7);
     assert_eq!(count("Pod"), 1500);
     // Same seed, same file.
@@ -200,4 +201,104 @@ async fn demo_serves_the_compliant_scenario_and_shows_it() {
         .find_map(|l| l.trim().strip_prefix("- name: "))
         .unwrap();
     assert!(stdout.contains(first_node.trim()), "{first_node}: {stdout}");
+}
+
+/// Readiness: the kubeconfig must not appear before the server answers. A scenario large enough
+/// that loading takes a while is served; the file is polled for (no output is awaited), and the
+/// first request made the moment it exists must succeed without any retry.
+#[tokio::test]
+async fn the_kubeconfig_works_the_moment_it_appears() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario_file = dir.path().join("large.yaml");
+    let generated = scs_kaas_sim::scenario::generate::generate(200, 4000, 5).unwrap();
+    std::fs::write(
+        &scenario_file,
+        scs_kaas_sim::scenario::generate::to_yaml(&generated).unwrap(),
+    )
+    .unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scs-kaas"))
+        .args(["sim", "serve", "--listen", "127.0.0.1:0", "--scenario"])
+        .arg(&scenario_file)
+        .arg("--kubeconfig-out")
+        .arg(&kubeconfig)
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(120), async {
+        while !kubeconfig.exists() {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "serve exited before writing the kubeconfig"
+            );
+            // Polling interval only; correctness does not depend on it.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await
+    .expect("the kubeconfig appears in time");
+    let config =
+        kube::config::Kubeconfig::read_from(&kubeconfig).expect("complete when it appears");
+    let config = kube::Config::from_custom_kubeconfig(config, &Default::default())
+        .await
+        .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let nodes = Api::<Node>::all(client)
+        .list(&ListParams::default())
+        .await
+        .expect("the first request succeeds");
+    assert_eq!(nodes.items.len(), 200, "the whole scenario is loaded");
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+}
+
+#[tokio::test]
+async fn no_kubeconfig_for_scenarios_that_fail_to_load_or_a_server_that_cannot_listen() {
+    let dir = tempfile::tempdir().unwrap();
+    let inconsistent = dir.path().join("inconsistent.yaml");
+    std::fs::write(
+        &inconsistent,
+        "name: x\nkubernetes:\n  version: v1.35.8\nnodes:\n  - name: n1\nworkloads:\n  - kind: Pod\n    name: p\n    node: n2\n    containers: [{name: c, image: x}]\n",
+    )
+    .unwrap();
+    let kubeconfig = dir.path().join("kc");
+    let output = Command::new(env!("CARGO_BIN_EXE_scs-kaas"))
+        .args(["sim", "serve", "--scenario"])
+        .arg(&inconsistent)
+        .arg("--kubeconfig-out")
+        .arg(&kubeconfig)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("inconsistent.yaml:9:"), "{stderr}");
+    assert!(
+        !kubeconfig.exists(),
+        "no kubeconfig for a scenario that failed"
+    );
+
+    // A good scenario on an address that is taken never serves, so it writes nothing either.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_scs-kaas"))
+        .args(["sim", "serve", "--scenario"])
+        .arg(scenario("compliant.yaml"))
+        .arg("--listen")
+        .arg(taken.local_addr().unwrap().to_string())
+        .arg("--kubeconfig-out")
+        .arg(&kubeconfig)
+        .output()
+        .await
+        .unwrap();
+    assert_ne!(output.status.code(), Some(0));
+    assert!(
+        !kubeconfig.exists(),
+        "no kubeconfig for a server that never served"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "nothing but the scenario file was written"
+    );
 }

@@ -1,12 +1,14 @@
-//! Benchmark (run by hand): generate a large scenario, write it, load it back, and let the
-//! controllers confirm it is settled.
+//! Benchmark (run by hand): generate a large scenario, write it, load it back into the server's
+//! store, and time one reconcile of each controller against it (what the server's controller
+//! runner does after start; a settled scenario gives no actions).
 //!
 //! `cargo run --release -p scs-kaas-sim --example scenario_bench -- 5000 50000`
 
 use std::time::Instant;
 
-use scs_kaas_sim::controllers::memory::MemoryWorld;
+use scs_kaas_sim::resources::by_kind;
 use scs_kaas_sim::scenario::{generate, load};
+use scs_kaas_sim::store::{Store, WorldView};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -27,15 +29,45 @@ fn main() -> anyhow::Result<()> {
 
     let start = Instant::now();
     let config = load(&path)?;
-    println!(
-        "load: {:.3} s ({} objects)",
-        start.elapsed().as_secs_f64(),
-        config.objects.len()
-    );
+    println!("parse and check: {:.3} s", start.elapsed().as_secs_f64());
 
     let start = Instant::now();
-    let world = MemoryWorld::new(config.objects);
-    println!("in-memory world: {:.3} s", start.elapsed().as_secs_f64());
+    let mut store = Store::new(scs_kaas_sim::store::DEFAULT_HISTORY);
+    let now = jiff::Timestamp::now();
+    let mut count = 0;
+    let mut failed = None;
+    if let Some(source) = &config.source {
+        source.emit(&mut |obj| {
+            count += 1;
+            let kind = obj["kind"].as_str().unwrap_or("").to_string();
+            let stored = by_kind(&kind)
+                .ok_or_else(|| format!("unknown kind {kind}"))
+                .and_then(|res| {
+                    store
+                        .create_initial(res, obj, now)
+                        .map_err(|e| e.message.clone())
+                });
+            if let Err(err) = stored
+                && failed.is_none()
+            {
+                failed = Some(err);
+            }
+        });
+    }
+    if let Some(err) = failed {
+        anyhow::bail!("an object was refused: {err}");
+    }
+    let bytes: usize = (0..scs_kaas_sim::resources::RESOURCES.len())
+        .flat_map(|res| store.table(res).values())
+        .map(|e| e.bytes.len())
+        .sum();
+    println!(
+        "build and store: {:.3} s ({count} objects, {} MiB of JSON)",
+        start.elapsed().as_secs_f64(),
+        bytes >> 20
+    );
+
+    let world = WorldView(&store);
     let now = jiff::Timestamp::now();
     for controller in &config.controllers {
         let start = Instant::now();

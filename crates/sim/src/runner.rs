@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::resources::{RESOURCES, by_kind};
 use crate::server::Shared;
-use crate::store::{Store, WorldView};
-use crate::world::{Action, Controller};
+use crate::store::{Index, Store, parse};
+use crate::world::{Action, Controller, World};
 
 /// Rounds of reconcile-and-apply after one wake-up before the runner gives up and logs it.
 pub const MAX_ROUNDS: usize = 100;
@@ -48,10 +48,7 @@ fn run(shared: &Shared, controllers: &[Box<dyn Controller>], wake: &Receiver<Vec
                 if !controller.watches().iter().any(|k| dirty.contains(k)) {
                     continue;
                 }
-                let actions = {
-                    let store = shared.read();
-                    controller.reconcile(&WorldView(&store), now)
-                };
+                let actions = controller.reconcile(&SharedView(shared), now);
                 if !actions.is_empty() {
                     shared.write(|s| apply(s, controller.name(), actions, now));
                 }
@@ -69,6 +66,34 @@ fn run(shared: &Shared, controllers: &[Box<dyn Controller>], wake: &Receiver<Vec
         if shared.shutdown.is_cancelled() {
             return;
         }
+    }
+}
+
+/// The store as the controllers see it. Each query takes the read lock only to copy out what
+/// it needs (shared bytes, index entries); parsing and the controller's own work happen after
+/// the lock is released, so API requests (and writes, which would otherwise hold back every
+/// later reader) never wait behind a reconcile. Queries of one reconcile may therefore see
+/// different states; controllers are level-triggered and their updates carry the
+/// resourceVersion they read, so a stale view costs at most a refused write and another round.
+struct SharedView<'a>(&'a Shared);
+
+impl World for SharedView<'_> {
+    fn list(&self, kind: &str, namespace: Option<&str>, field: Option<(&str, &str)>) -> Vec<Value> {
+        let bytes = self.0.read().list_bytes(kind, namespace, field);
+        bytes.iter().map(|b| parse(b)).collect()
+    }
+
+    fn get(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+        let bytes = self.0.read().get_bytes(kind, namespace, name);
+        bytes.map(|b| parse(&b))
+    }
+
+    fn list_index(&self, kind: &str, namespace: Option<&str>) -> Vec<Arc<Index>> {
+        self.0.read().list_index(kind, namespace)
+    }
+
+    fn get_index(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Arc<Index>> {
+        self.0.read().get_index(kind, namespace, name)
     }
 }
 

@@ -7,6 +7,7 @@
 //! list at an older resourceVersion (a `continue` token) is the current state with the changes
 //! after that version rolled back.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
@@ -21,18 +22,43 @@ use crate::status::ApiError;
 /// `(namespace, name)`; cluster-scoped objects use an empty namespace.
 pub type Key = (String, String);
 
-/// What selectors and garbage collection need to know without parsing the object.
-#[derive(Debug, Default)]
+/// One `metadata.ownerReferences` entry, as the index keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerRef {
+    /// Kind of the owner.
+    pub kind: Box<str>,
+    /// Name of the owner (in the dependent's namespace, or cluster-scoped).
+    pub name: Box<str>,
+    /// uid of the owner.
+    pub uid: Box<str>,
+    /// Whether the owner is the dependent's controller.
+    pub controller: bool,
+}
+
+/// What selectors, garbage collection and controllers need to know about an object without
+/// parsing it. Built once per write; controllers read it through
+/// [`World::list_index`](crate::world::World::list_index) and parse only what they change.
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Index {
+    namespace: Box<str>,
+    name: Box<str>,
+    uid: Box<str>,
     labels: Box<[(Box<str>, Box<str>)]>,
     node_name: Box<str>,
     phase: Box<str>,
-    uid: Box<str>,
-    owners: Box<[Box<str>]>,
+    owners: Box<[OwnerRef]>,
+    ready: bool,
+    deleting: bool,
+    replicas: Option<i64>,
+    generation: i64,
+    status_ints: Box<[(Box<str>, i64)]>,
+    status_len: usize,
+    template_hash: Option<Box<str>>,
 }
 
 impl Index {
-    fn of(obj: &Value) -> Index {
+    /// The index of a JSON object.
+    pub fn of(obj: &Value) -> Index {
         let text = |path: &str| -> Box<str> {
             obj.pointer(path)
                 .and_then(Value::as_str)
@@ -53,17 +79,74 @@ impl Index {
             .and_then(Value::as_array)
             .map(|refs| {
                 refs.iter()
-                    .filter_map(|r| r.get("uid").and_then(Value::as_str).map(Into::into))
+                    .filter_map(|r| {
+                        let field = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("");
+                        r.is_object().then(|| OwnerRef {
+                            kind: field("kind").into(),
+                            name: field("name").into(),
+                            uid: field("uid").into(),
+                            controller: r.get("controller").and_then(Value::as_bool) == Some(true),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let ready = obj
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .and_then(|c| {
+                c.iter()
+                    .find(|c| c.get("type").and_then(Value::as_str) == Some("Ready"))
+            })
+            .and_then(|c| c.get("status"))
+            .and_then(Value::as_str)
+            == Some("True");
+        let status = obj.get("status").and_then(Value::as_object);
+        let status_ints = status
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| v.as_i64().map(|v| (k.as_str().into(), v)))
                     .collect()
             })
             .unwrap_or_default();
         Index {
+            namespace: text("/metadata/namespace"),
+            name: text("/metadata/name"),
+            uid: text("/metadata/uid"),
             labels,
             node_name: text("/spec/nodeName"),
             phase: text("/status/phase"),
-            uid: text("/metadata/uid"),
             owners,
+            ready,
+            deleting: obj
+                .pointer("/metadata/deletionTimestamp")
+                .is_some_and(|v| !v.is_null()),
+            replicas: obj.pointer("/spec/replicas").and_then(Value::as_i64),
+            generation: obj
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
+            status_ints,
+            status_len: status.map_or(0, |m| m.len()),
+            template_hash: obj
+                .pointer("/spec/template")
+                .map(|t| crate::controllers::object::template_hash(t).into()),
         }
+    }
+
+    /// `metadata.namespace` (`""` for cluster-scoped objects).
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// `metadata.name`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `metadata.uid`.
+    pub fn uid(&self) -> &str {
+        &self.uid
     }
 
     /// The value of label `key`, if set.
@@ -72,6 +155,71 @@ impl Index {
             .iter()
             .find(|(k, _)| &**k == key)
             .map(|(_, v)| &**v)
+    }
+
+    /// `spec.nodeName`, if set and not empty.
+    pub fn node_name(&self) -> Option<&str> {
+        Some(&*self.node_name).filter(|n| !n.is_empty())
+    }
+
+    /// `status.phase` (`""` when absent).
+    pub fn phase(&self) -> &str {
+        &self.phase
+    }
+
+    /// `metadata.ownerReferences`.
+    pub fn owners(&self) -> &[OwnerRef] {
+        &self.owners
+    }
+
+    /// The owner reference marked `controller: true`, if any.
+    pub fn controller(&self) -> Option<&OwnerRef> {
+        self.owners.iter().find(|o| o.controller)
+    }
+
+    /// Whether the `Ready` condition is `True` (nodes, pods).
+    pub fn ready(&self) -> bool {
+        self.ready
+    }
+
+    /// Whether `metadata.deletionTimestamp` is set.
+    pub fn deleting(&self) -> bool {
+        self.deleting
+    }
+
+    /// `spec.replicas`, if set.
+    pub fn replicas(&self) -> Option<i64> {
+        self.replicas
+    }
+
+    /// `metadata.generation` (0 when absent).
+    pub fn generation(&self) -> i64 {
+        self.generation
+    }
+
+    /// An integer field of `status` (top level only), if set.
+    pub fn status_int(&self, key: &str) -> Option<i64> {
+        self.status_ints
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| *v)
+    }
+
+    /// Number of keys in `status`.
+    pub fn status_keys(&self) -> usize {
+        self.status_len
+    }
+
+    /// The `pod-template-hash` of `spec.template`, for objects that have one.
+    pub fn template_hash(&self) -> Option<&str> {
+        self.template_hash.as_deref()
+    }
+
+    /// Whether `status` is exactly these integer fields (no other key), so a controller can see
+    /// that a status it would write is already there without parsing the object.
+    pub fn status_is(&self, fields: &[(&str, i64)]) -> bool {
+        self.status_len == fields.len()
+            && fields.iter().all(|(k, v)| self.status_int(k) == Some(*v))
     }
 }
 
@@ -99,17 +247,17 @@ impl Entry {
 
     /// The object parsed back into JSON.
     pub fn value(&self) -> Value {
-        serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
+        parse(&self.bytes)
     }
 
-    /// A selector field of the object stored under `key`.
-    pub fn field(&self, key: &Key, path: &str) -> String {
+    /// A selector field of the object stored under `key` (the indexed ones without parsing).
+    pub fn field<'e>(&'e self, key: &'e Key, path: &str) -> Cow<'e, str> {
         match path {
-            "metadata.name" => key.1.clone(),
-            "metadata.namespace" => key.0.clone(),
-            "spec.nodeName" => self.index.node_name.to_string(),
-            "status.phase" => self.index.phase.to_string(),
-            other => field_of(&self.value(), other),
+            "metadata.name" => Cow::Borrowed(&key.1),
+            "metadata.namespace" => Cow::Borrowed(&key.0),
+            "spec.nodeName" => Cow::Borrowed(&self.index.node_name),
+            "status.phase" => Cow::Borrowed(&self.index.phase),
+            other => Cow::Owned(field_of(&self.value(), other)),
         }
     }
 
@@ -201,6 +349,17 @@ fn has_pending_finalizers(obj: &Value) -> bool {
                 .filter_map(Value::as_str)
                 .any(|f| !INSTANT_FINALIZERS.contains(&f))
         })
+}
+
+/// How [`Store::insert`] stores a new object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// An API or controller create: fresh identity, a recorded change.
+    Commit,
+    /// A dry run: the answer only.
+    DryRun,
+    /// An object the server starts with: its identity kept, no change recorded.
+    Initial,
 }
 
 fn now_rfc3339(now: jiff::Timestamp) -> String {
@@ -324,9 +483,33 @@ impl Store {
     pub fn create(
         &mut self,
         res: ResourceId,
-        mut obj: Value,
+        obj: Value,
         now: jiff::Timestamp,
         commit: bool,
+    ) -> Result<Entry, ApiError> {
+        let mode = if commit { Mode::Commit } else { Mode::DryRun };
+        self.insert(res, obj, now, mode)
+    }
+
+    /// Store one of the objects the server starts with. Unlike [`Store::create`] it keeps the
+    /// object's own `uid`, `creationTimestamp` and `generation` (so the owner references a
+    /// scenario wrote line up with the owners) and records no change: there is no history
+    /// before the initial state and nobody to wake.
+    pub fn create_initial(
+        &mut self,
+        res: ResourceId,
+        obj: Value,
+        now: jiff::Timestamp,
+    ) -> Result<Entry, ApiError> {
+        self.insert(res, obj, now, Mode::Initial)
+    }
+
+    fn insert(
+        &mut self,
+        res: ResourceId,
+        mut obj: Value,
+        now: jiff::Timestamp,
+        mode: Mode,
     ) -> Result<Entry, ApiError> {
         let rt: &ResourceType = &RESOURCES[res];
         let meta = obj
@@ -387,10 +570,24 @@ impl Store {
             return Err(ApiError::already_exists(rt.group, rt.plural, &name));
         }
         meta.insert("name".into(), json!(name));
-        meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
-        meta.insert("creationTimestamp".into(), json!(now_rfc3339(now)));
-        meta.insert("generation".into(), json!(1));
-        meta.remove("deletionTimestamp");
+        let keep =
+            |meta: &serde_json::Map<String, Value>, field: &str, valid: fn(&Value) -> bool| {
+                mode == Mode::Initial && meta.get(field).is_some_and(valid)
+            };
+        let non_empty = |v: &Value| v.as_str().is_some_and(|s| !s.is_empty());
+        if !keep(meta, "uid", non_empty) {
+            meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+        }
+        if !keep(meta, "creationTimestamp", non_empty) {
+            meta.insert("creationTimestamp".into(), json!(now_rfc3339(now)));
+        }
+        if !keep(meta, "generation", |v| v.as_i64().is_some_and(|g| g > 0)) {
+            meta.insert("generation".into(), json!(1));
+        }
+        if mode != Mode::Initial {
+            meta.remove("deletionTimestamp");
+        }
+        let commit = mode != Mode::DryRun;
         let rv = if commit { self.rv + 1 } else { self.rv };
         if commit {
             meta.insert("resourceVersion".into(), json!(rv.to_string()));
@@ -412,9 +609,16 @@ impl Store {
             obj["status"] = json!({"phase": "Pending"});
         }
         let entry = Entry::of(&obj, rv)?;
-        if commit {
-            self.rv = rv;
-            self.commit(res, key, EventType::Added, entry.clone(), None);
+        match mode {
+            Mode::Commit => {
+                self.rv = rv;
+                self.commit(res, key, EventType::Added, entry.clone(), None);
+            }
+            Mode::Initial => {
+                self.rv = rv;
+                self.tables[res].insert(key, entry.clone());
+            }
+            Mode::DryRun => {}
         }
         Ok(entry)
     }
@@ -604,7 +808,7 @@ impl Store {
             let mut doomed = Vec::new();
             for (res, table) in self.tables.iter().enumerate() {
                 for (key, entry) in table {
-                    if entry.index.owners.iter().any(|o| **o == *owner) {
+                    if entry.index.owners.iter().any(|o| *o.uid == *owner) {
                         doomed.push((res, key.clone(), entry.clone()));
                     }
                 }
@@ -779,38 +983,99 @@ impl Store {
     }
 }
 
-/// The store as the controllers' read-only [`crate::world::World`].
-pub struct WorldView<'a>(pub &'a Store);
-
-impl crate::world::World for WorldView<'_> {
-    fn list(&self, kind: &str, namespace: Option<&str>, field: Option<(&str, &str)>) -> Vec<Value> {
+impl Store {
+    /// The entries of `kind` in `namespace` (all namespaces if `None`), in key order.
+    fn scan<'s>(
+        &'s self,
+        kind: &str,
+        namespace: Option<&'s str>,
+    ) -> Box<dyn Iterator<Item = (&'s Key, &'s Entry)> + 's> {
         let Some(res) = crate::resources::by_kind(kind) else {
-            return Vec::new();
+            return Box::new(std::iter::empty());
         };
-        let table = self.0.table(res);
-        let iter: Box<dyn Iterator<Item = (&Key, &Entry)>> = match namespace {
+        let table = &self.tables[res];
+        match namespace {
             Some(ns) => Box::new(
                 table
                     .range((ns.to_string(), String::new())..)
                     .take_while(move |(k, _)| k.0 == ns),
             ),
             None => Box::new(table.iter()),
-        };
-        iter.filter(|(k, e)| field.is_none_or(|(path, value)| e.field(k, path) == value))
-            .map(|(_, e)| e.value())
-            .collect()
+        }
     }
 
-    fn get(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+    /// The entry of one object of `kind` (the namespace is ignored for cluster-scoped kinds).
+    fn lookup(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<&Entry> {
         let res = crate::resources::by_kind(kind)?;
         let ns = if RESOURCES[res].namespaced {
             namespace.unwrap_or("")
         } else {
             ""
         };
+        self.get(res, &(ns.to_string(), name.to_string()))
+    }
+
+    /// The bytes of the objects [`World::list`](crate::world::World::list) answers with, still
+    /// to be parsed (cheap to copy out from under a lock: the bytes are shared).
+    pub fn list_bytes(
+        &self,
+        kind: &str,
+        namespace: Option<&str>,
+        field: Option<(&str, &str)>,
+    ) -> Vec<Bytes> {
+        self.scan(kind, namespace)
+            .filter(|(k, e)| field.is_none_or(|(path, value)| e.field(k, path) == value))
+            .map(|(_, e)| e.bytes.clone())
+            .collect()
+    }
+
+    /// The bytes of one object, still to be parsed.
+    pub fn get_bytes(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Bytes> {
+        self.lookup(kind, namespace, name).map(|e| e.bytes.clone())
+    }
+
+    /// The index entries of the objects of `kind`, in key order.
+    pub fn list_index(&self, kind: &str, namespace: Option<&str>) -> Vec<Arc<Index>> {
+        self.scan(kind, namespace)
+            .map(|(_, e)| Arc::clone(&e.index))
+            .collect()
+    }
+
+    /// The index entry of one object.
+    pub fn get_index(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Arc<Index>> {
+        self.lookup(kind, namespace, name)
+            .map(|e| Arc::clone(&e.index))
+    }
+}
+
+/// Parses stored bytes (written by the store, so valid JSON).
+pub fn parse(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).unwrap_or(Value::Null)
+}
+
+/// The store as the controllers' read-only [`crate::world::World`]. The server's controller
+/// runner uses a view that takes the lock per query instead (see `runner.rs`).
+pub struct WorldView<'a>(pub &'a Store);
+
+impl crate::world::World for WorldView<'_> {
+    fn list(&self, kind: &str, namespace: Option<&str>, field: Option<(&str, &str)>) -> Vec<Value> {
         self.0
-            .get(res, &(ns.to_string(), name.to_string()))
-            .map(Entry::value)
+            .list_bytes(kind, namespace, field)
+            .iter()
+            .map(|b| parse(b))
+            .collect()
+    }
+
+    fn get(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+        self.0.get_bytes(kind, namespace, name).map(|b| parse(&b))
+    }
+
+    fn list_index(&self, kind: &str, namespace: Option<&str>) -> Vec<Arc<Index>> {
+        self.0.list_index(kind, namespace)
+    }
+
+    fn get_index(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Arc<Index>> {
+        self.0.get_index(kind, namespace, name)
     }
 }
 

@@ -6,7 +6,11 @@
 //! like any API write (new resourceVersion, watch events). Controllers are level-triggered: the
 //! server runs them after changes to the kinds they watch until they have nothing left to do.
 
+use std::sync::Arc;
+
 use serde_json::Value;
+
+pub use crate::store::{Index, OwnerRef};
 
 /// What a scenario user may do; checked on every request (403 Forbidden `Status` otherwise).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,12 +56,40 @@ pub struct SimConfig {
     /// Users; the first admin user becomes the kubeconfig's current context.
     pub users: Vec<User>,
     /// Initial objects, each a full JSON object with `apiVersion`, `kind` and `metadata`.
+    /// Objects keep their `uid` (one is made up when absent), so owner references can name it.
     pub objects: Vec<Value>,
+    /// More initial objects, made one at a time while the server stores them (a scenario's:
+    /// a large cluster is never held as JSON trees all at once). Loaded after the namespaces
+    /// of `objects` and before its other objects.
+    pub source: Option<Box<dyn ObjectSource>>,
     /// Controllers that give the cluster life (scheduler, workloads, volume provisioner, ...).
     pub controllers: Vec<Box<dyn Controller>>,
 }
 
+impl SimConfig {
+    /// Every initial object as JSON: `objects`, then what `source` makes. For tests and tools
+    /// that look at a scenario's objects; the server streams `source` instead.
+    pub fn initial_objects(&self) -> Vec<Value> {
+        let mut all = self.objects.clone();
+        if let Some(source) = &self.source {
+            source.emit(&mut |o| all.push(o));
+        }
+        all
+    }
+}
+
+/// Initial objects made on demand (see [`SimConfig::source`]).
+pub trait ObjectSource: Send + Sync {
+    /// Calls `out` with every object, each namespace before the objects in it. May be called
+    /// more than once; each call makes the same objects.
+    fn emit(&self, out: &mut dyn FnMut(Value));
+}
+
 /// A read-only view of the server's objects, handed to controllers.
+///
+/// `list` and `get` parse objects; `list_index` and `get_index` answer from what the server
+/// indexed at the last write (names, labels, owners, node, phase, readiness, ...) and parse
+/// nothing, so a controller can look at 50,000 pods cheaply and parse only what it changes.
 pub trait World {
     /// Objects of `kind` (e.g. `"Pod"`), optionally limited to one namespace and to objects whose
     /// field (dotted path such as `spec.nodeName` or `status.phase`) equals a value (`""` matches
@@ -66,6 +98,21 @@ pub trait World {
 
     /// One object, if it exists.
     fn get(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value>;
+
+    /// The index entries of the objects of `kind`, optionally in one namespace, in
+    /// namespace/name order.
+    fn list_index(&self, kind: &str, namespace: Option<&str>) -> Vec<Arc<Index>> {
+        self.list(kind, namespace, None)
+            .iter()
+            .map(|o| Arc::new(Index::of(o)))
+            .collect()
+    }
+
+    /// The index entry of one object, if it exists.
+    fn get_index(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Arc<Index>> {
+        self.get(kind, namespace, name)
+            .map(|o| Arc::new(Index::of(&o)))
+    }
 }
 
 /// A change a controller asks the server to make.

@@ -784,3 +784,208 @@ async fn every_kind_of_the_issue_is_discovered_and_served() {
     }
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn dry_run_update_and_patch_answer_the_would_be_object_and_persist_nothing() {
+    let sim = start().await;
+    let c = client(&sim, "admin").await;
+    let api: Api<ConfigMap> = Api::namespaced(c.clone(), "default");
+    let stored = api
+        .create(&PostParams::default(), &cm("held", &[("app", "a")]))
+        .await
+        .unwrap();
+    let rv = stored.metadata.resource_version.clone();
+    let dry = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+
+    let mut changed = stored.clone();
+    changed.data = Some(BTreeMap::from([("k".to_string(), "replaced".to_string())]));
+    let answered = api.replace("held", &dry, &changed).await.unwrap();
+    assert_eq!(
+        answered.data.unwrap()["k"],
+        "replaced",
+        "the would-be object"
+    );
+    assert_eq!(answered.metadata.uid, stored.metadata.uid);
+
+    let patch_dry = PatchParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let answered = api
+        .patch(
+            "held",
+            &patch_dry,
+            &Patch::Merge(json!({"data": {"k": "patched"}, "metadata": {"labels": {"app": "b"}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answered.data.unwrap()["k"], "patched");
+    assert_eq!(answered.metadata.labels.unwrap()["app"], "b");
+    let (code, answered) = raw(
+        &c,
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/held?dryRun=All",
+        "application/json-patch+json",
+        r#"[{"op": "replace", "path": "/data/k", "value": "json-patched"}]"#,
+    )
+    .await;
+    assert_eq!(
+        (code, answered["data"]["k"].as_str()),
+        (200, Some("json-patched"))
+    );
+
+    // Nothing of it was stored, and no resourceVersion was spent.
+    let now = api.get("held").await.unwrap();
+    assert_eq!(now.data.unwrap()["k"], "v");
+    assert_eq!(now.metadata.labels.unwrap()["app"], "a");
+    assert_eq!(now.metadata.resource_version, rv);
+    let list_rv = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version;
+    assert_eq!(list_rv, rv, "no write was committed after the create");
+    // The same update without dry run does change it (the dry runs were not refused).
+    api.replace("held", &PostParams::default(), &changed)
+        .await
+        .unwrap();
+    assert_eq!(
+        api.get("held").await.unwrap().data.unwrap()["k"],
+        "replaced"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn field_selectors_on_namespace_phase_and_not_equal() {
+    let sim = start().await;
+    let c = client(&sim, "admin").await;
+    let pods: Api<Pod> = Api::all(c.clone());
+    let names = |list: kube::api::ObjectList<Pod>| -> Vec<String> {
+        list.items
+            .into_iter()
+            .map(|i| i.metadata.name.unwrap())
+            .collect()
+    };
+    for (selector, expected) in [
+        ("metadata.namespace=kube-system", vec!["coredns-1"]),
+        ("metadata.namespace=default", vec![]),
+        ("status.phase=Running", vec!["coredns-1"]),
+        ("status.phase=Pending", vec![]),
+        ("status.phase!=Running", vec![]),
+        ("status.phase!=Pending", vec!["coredns-1"]),
+        ("metadata.namespace!=kube-system", vec![]),
+        ("spec.nodeName!=node-2", vec!["coredns-1"]),
+        ("spec.nodeName!=node-1", vec![]),
+    ] {
+        let list = pods
+            .list(&ListParams::default().fields(selector))
+            .await
+            .unwrap();
+        assert_eq!(names(list), expected, "{selector}");
+    }
+    // On a kind without extra fields, `!=` on the common fields through the API.
+    let api: Api<ConfigMap> = Api::namespaced(c.clone(), "default");
+    for name in ["a", "b", "c"] {
+        api.create(&PostParams::default(), &cm(name, &[]))
+            .await
+            .unwrap();
+    }
+    let list = api
+        .list(&ListParams::default().fields("metadata.name!=b"))
+        .await
+        .unwrap();
+    let got: Vec<String> = list
+        .items
+        .into_iter()
+        .map(|i| i.metadata.name.unwrap())
+        .collect();
+    assert_eq!(got, ["a", "c"]);
+    let nodes: Api<Node> = Api::all(c);
+    let list = nodes
+        .list(&ListParams::default().fields("metadata.name!=node-2,metadata.name!=node-3"))
+        .await
+        .unwrap();
+    assert_eq!(list.items.len(), 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_query_values_are_400_naming_the_parameter() {
+    let sim = start().await;
+    let c = client(&sim, "admin").await;
+    for (query, parameter) in [
+        ("limit=abc", "limit"),
+        ("limit=-1", "limit"),
+        ("watch=maybe", "watch"),
+        ("timeoutSeconds=soon&watch=1", "timeoutSeconds"),
+        (
+            "resourceVersionMatch=Exact&resourceVersion=x",
+            "resourceVersion",
+        ),
+    ] {
+        let (code, body) = raw(
+            &c,
+            "GET",
+            &format!("/api/v1/namespaces/default/configmaps?{query}"),
+            "application/json",
+            "",
+        )
+        .await;
+        assert_eq!(
+            (code, body["kind"].as_str(), body["reason"].as_str()),
+            (400, Some("Status"), Some("BadRequest")),
+            "{query}: {body}"
+        );
+        let message = body["message"].as_str().unwrap_or("");
+        assert!(message.contains(parameter), "{query}: {message}");
+    }
+    let body = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}"#;
+    for (method, path) in [
+        ("POST", "/api/v1/namespaces/default/configmaps?dryRun=X"),
+        ("PUT", "/api/v1/namespaces/default/configmaps/x?dryRun=X"),
+        ("DELETE", "/api/v1/namespaces/default/configmaps/x?dryRun=X"),
+    ] {
+        let (code, status) = raw(&c, method, path, "application/json", body).await;
+        assert_eq!(
+            (code, status["kind"].as_str()),
+            (400, Some("Status")),
+            "{method} {path}"
+        );
+        let message = status["message"].as_str().unwrap_or("");
+        assert!(message.contains("dryRun"), "{method}: {message}");
+    }
+    let (code, status) = raw(
+        &c,
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/x?dryRun=X",
+        "application/merge-patch+json",
+        "{}",
+    )
+    .await;
+    assert_eq!(code, 400, "{status}");
+    assert!(status["message"].as_str().unwrap_or("").contains("dryRun"));
+    // Well-formed values of the same parameters are fine, and nothing was created.
+    for query in ["limit=2", "watch=false", "watch=0"] {
+        let (code, body) = raw(
+            &c,
+            "GET",
+            &format!("/api/v1/namespaces/default/configmaps?{query}"),
+            "application/json",
+            "",
+        )
+        .await;
+        assert_eq!(
+            (code, body["kind"].as_str()),
+            (200, Some("ConfigMapList")),
+            "{query}"
+        );
+    }
+    let api: Api<ConfigMap> = Api::namespaced(c, "default");
+    assert_eq!(status_of(api.get("x").await).0, 404);
+    sim.shutdown().await;
+}

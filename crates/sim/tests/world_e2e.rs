@@ -1,15 +1,18 @@
 //! The simulated world end to end: the shipped `compliant` scenario served over HTTPS, driven
 //! through a real `kube` client. A Deployment becomes Available, a claim without a class gets the
-//! default class and binds once a pod uses it, and probe pods carry a marker across nodes.
+//! default class and binds once a pod uses it, probe pods carry a marker across nodes, scenario
+//! objects' owner references carry their owners' uids (so deletion cascades), and the
+//! scheduler's and provisioner's warning events can be read back through the API.
 
 mod common;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
-use kube::api::{Api, ListParams, LogParams, PostParams};
+use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod};
+use kube::api::{Api, ListParams, LogParams, PostParams, WatchEvent, WatchParams};
 use kube::runtime::wait::{Condition, await_condition};
 use serde_json::json;
 
@@ -206,5 +209,171 @@ async fn claim_binds_to_the_default_class_and_carries_data_across_nodes() {
         Some(writer_node.as_str())
     );
     assert!(log.contains("marker-42"), "{log}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn scenario_owner_references_carry_the_owners_uids_and_deletion_cascades() {
+    let (sim, client) = start_compliant().await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "kube-system");
+    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), "kube-system");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
+    let coredns = deployments.get("coredns").await.unwrap();
+    let deployment_uid = coredns.metadata.uid.clone().unwrap();
+    let dns_sets = sets
+        .list(&ListParams::default().labels("k8s-app=kube-dns"))
+        .await
+        .unwrap();
+    assert_eq!(dns_sets.items.len(), 1);
+    let rs = &dns_sets.items[0];
+    let owner = &rs.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()),
+        ("Deployment", "coredns", deployment_uid.as_str()),
+        "the ReplicaSet's owner reference names the Deployment's uid"
+    );
+    let rs_uid = rs.metadata.uid.clone().unwrap();
+    let dns_pods = pods
+        .list(&ListParams::default().labels("k8s-app=kube-dns"))
+        .await
+        .unwrap();
+    assert_eq!(dns_pods.items.len(), 2);
+    for pod in &dns_pods.items {
+        let owner = &pod.metadata.owner_references.as_ref().unwrap()[0];
+        assert_eq!(owner.uid, rs_uid, "{:?}", pod.metadata.name);
+    }
+
+    // Deleting the Deployment removes its ReplicaSet and pods as part of the delete (by uid),
+    // so they are gone when the call returns.
+    deployments
+        .delete("coredns", &Default::default())
+        .await
+        .unwrap();
+    let left_sets = sets
+        .list(&ListParams::default().labels("k8s-app=kube-dns"))
+        .await
+        .unwrap();
+    assert!(left_sets.items.is_empty(), "{:?}", left_sets.items);
+    let left_pods = pods
+        .list(&ListParams::default().labels("k8s-app=kube-dns"))
+        .await
+        .unwrap();
+    assert!(left_pods.items.is_empty(), "{:?}", left_pods.items);
+    // Other workloads of the namespace are untouched.
+    assert!(deployments.get("metrics-server").await.is_ok());
+    let metrics = pods
+        .list(&ListParams::default().labels("k8s-app=metrics-server"))
+        .await
+        .unwrap();
+    assert_eq!(metrics.items.len(), 1);
+    sim.shutdown().await;
+}
+
+/// Waits for an event about `name` with `reason`, watching with a field selector, then checks
+/// that a plain list with the same selector returns it too.
+async fn event_about(client: &kube::Client, name: &str, reason: &str) -> Event {
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    let selector = format!("involvedObject.name={name}");
+    let wanted = |e: &Event| e.reason.as_deref() == Some(reason);
+    let found = tokio::time::timeout(TIMEOUT, async {
+        let mut stream = events
+            .watch(&WatchParams::default().fields(&selector), "0")
+            .await
+            .expect("the watch starts")
+            .boxed();
+        while let Some(event) = stream.try_next().await.expect("the watch works") {
+            if let WatchEvent::Added(e) | WatchEvent::Modified(e) = event
+                && wanted(&e)
+            {
+                return e;
+            }
+        }
+        panic!("the watch ended without a {reason} event about {name}");
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {reason} event about {name} in time"));
+    let listed = events
+        .list(&ListParams::default().fields(&selector))
+        .await
+        .unwrap();
+    assert!(
+        listed.items.iter().any(wanted),
+        "the list with {selector} lacks the {reason} event"
+    );
+    assert!(
+        listed
+            .items
+            .iter()
+            .all(|e| e.involved_object.name.as_deref() == Some(name)),
+        "the field selector keeps only events about {name}"
+    );
+    found
+}
+
+#[tokio::test]
+async fn scheduler_and_provisioner_events_are_served() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/storage-never-binds.yaml");
+    let config = scs_kaas_sim::scenario::load(&path).expect("the scenario loads");
+    let sim = common::start_config(config, Options::default()).await;
+    let client = common::client(&sim, "admin").await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
+
+    // A pod no node can take: FailedScheduling, on the pod.
+    let nowhere: Pod = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "nowhere"},
+        "spec": {"nodeSelector": {"topology.kubernetes.io/zone": "zone-x"},
+                 "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]},
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &nowhere).await.unwrap();
+    let event = event_about(&client, "nowhere", "FailedScheduling").await;
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
+    assert_eq!(event.involved_object.kind.as_deref(), Some("Pod"));
+    assert!(
+        event
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("didn't match Pod's node affinity/selector")),
+        "{:?}",
+        event.message
+    );
+
+    // A claim of the never-provisioning class, consumed by a pod: ProvisioningFailed, on the claim.
+    claims
+        .create(&PostParams::default(), &claim("data"))
+        .await
+        .unwrap();
+    pods.create(
+        &PostParams::default(),
+        &probe("writer", "write-marker", None),
+    )
+    .await
+    .unwrap();
+    let event = event_about(&client, "data", "ProvisioningFailed").await;
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
+    assert_eq!(
+        event.involved_object.kind.as_deref(),
+        Some("PersistentVolumeClaim")
+    );
+    assert!(
+        event
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("never provisions")),
+        "{:?}",
+        event.message
+    );
+    assert_eq!(
+        claims
+            .get("data")
+            .await
+            .unwrap()
+            .status
+            .and_then(|s| s.phase),
+        Some("Pending".into())
+    );
     sim.shutdown().await;
 }

@@ -4,9 +4,9 @@
 
 use serde_json::{Value, json};
 
-use super::object::{self, condition, i64_at, is_terminating, label, name, namespace, owner_ref};
+use super::object::{self, condition, i64_at, is_terminating, name, namespace, owner_ref};
 use super::replicaset::index_by_controller;
-use crate::world::{Action, Controller, World};
+use crate::world::{Action, Controller, Index, World};
 
 /// The label that ties a ReplicaSet and its pods to one template of a Deployment.
 pub const HASH_LABEL: &str = "pod-template-hash";
@@ -24,46 +24,54 @@ impl Controller for DeploymentController {
     }
 
     fn reconcile(&self, world: &dyn World, now: jiff::Timestamp) -> Vec<Action> {
-        let deployments = world.list("Deployment", None, None);
+        let deployments = world.list_index("Deployment", None);
         if deployments.is_empty() {
             return Vec::new();
         }
-        let sets = world.list("ReplicaSet", None, None);
-        let owned = index_by_controller(&sets);
+        // Deployments and ReplicaSets are read from the index; an object is parsed only when
+        // the index shows that something may have to change.
+        let sets = world.list_index("ReplicaSet", None);
+        let owned = index_by_controller(&sets, "Deployment");
         let now = now.to_string();
         let mut actions = Vec::new();
-        for d in deployments.iter().filter(|d| !is_terminating(d)) {
-            let template = d.pointer("/spec/template").cloned().unwrap_or(Value::Null);
-            let hash = object::template_hash(&template);
-            let desired = i64_at(d, "spec.replicas").unwrap_or(1).max(0);
+        let scale = |rs: &Index, replicas: i64, actions: &mut Vec<Action>| {
+            if let Some(mut rs) = world.get("ReplicaSet", Some(rs.namespace()), rs.name()) {
+                rs["spec"]["replicas"] = json!(replicas);
+                actions.push(Action::Update(rs));
+            }
+        };
+        for entry in deployments.iter().filter(|d| !d.deleting()) {
             let mine = owned
-                .get(&object::owner_key(d))
+                .get(&(entry.namespace(), entry.name()))
                 .cloned()
                 .unwrap_or_default();
+            if settled(entry, &mine) {
+                continue;
+            }
+            let Some(d) = world.get("Deployment", Some(entry.namespace()), entry.name()) else {
+                continue;
+            };
+            if is_terminating(&d) {
+                continue;
+            }
+            let template = d.pointer("/spec/template").cloned().unwrap_or(Value::Null);
+            let hash = object::template_hash(&template);
+            let desired = i64_at(&d, "spec.replicas").unwrap_or(1).max(0);
             let current = mine
                 .iter()
                 .copied()
-                .find(|rs| label(rs, HASH_LABEL) == Some(&hash));
+                .find(|rs| rs.label(HASH_LABEL) == Some(&hash));
             match current {
-                None => actions.push(Action::Create(replica_set(d, &hash, desired))),
-                Some(rs) if i64_at(rs, "spec.replicas") != Some(desired) => {
-                    let mut rs = rs.clone();
-                    rs["spec"]["replicas"] = json!(desired);
-                    actions.push(Action::Update(rs));
-                }
+                None => actions.push(Action::Create(replica_set(&d, &hash, desired))),
+                Some(rs) if rs.replicas() != Some(desired) => scale(rs, desired, &mut actions),
                 Some(_) => {}
             }
-            for old in mine
-                .iter()
-                .filter(|rs| label(rs, HASH_LABEL) != Some(&hash))
-            {
-                if i64_at(old, "spec.replicas") != Some(0) {
-                    let mut rs = (*old).clone();
-                    rs["spec"]["replicas"] = json!(0);
-                    actions.push(Action::Update(rs));
+            for old in mine.iter().filter(|rs| rs.label(HASH_LABEL) != Some(&hash)) {
+                if old.replicas() != Some(0) {
+                    scale(old, 0, &mut actions);
                 }
             }
-            let status = status(d, current, &mine, &now);
+            let status = status(&d, current, &mine, &now);
             if d.get("status") != Some(&status) {
                 let mut updated = d.clone();
                 updated["status"] = status;
@@ -71,6 +79,57 @@ impl Controller for DeploymentController {
             }
         }
         actions
+    }
+}
+
+/// Whether the index shows a Deployment as this controller leaves it: the ReplicaSet of its
+/// template scaled to `spec.replicas`, older ones at zero, and a status for this generation
+/// whose counts are those of its ReplicaSets. Such a Deployment is not parsed. Its conditions
+/// are not indexed; they follow from those counts, which only this controller writes.
+fn settled(d: &Index, mine: &[&Index]) -> bool {
+    let Some(hash) = d.template_hash() else {
+        return false;
+    };
+    let desired = d.replicas().unwrap_or(1).max(0);
+    let Some(current) = mine.iter().find(|rs| rs.label(HASH_LABEL) == Some(hash)) else {
+        return false;
+    };
+    let others_idle = mine
+        .iter()
+        .filter(|rs| rs.label(HASH_LABEL) != Some(hash))
+        .all(|rs| rs.replicas() == Some(0));
+    let counts = Counts::of(desired, Some(current), mine);
+    current.replicas() == Some(desired)
+        && others_idle
+        && d.status_int("observedGeneration") == Some(d.generation().max(1))
+        // `observedGeneration`, the five counts below and `conditions`.
+        && d.status_keys() == 7
+        && d.status_int("replicas") == Some(counts.replicas)
+        && d.status_int("updatedReplicas") == Some(counts.updated)
+        && d.status_int("readyReplicas") == Some(counts.ready)
+        && d.status_int("availableReplicas") == Some(counts.available)
+        && d.status_int("unavailableReplicas") == Some(counts.unavailable)
+}
+
+/// The replica counts a Deployment reports.
+struct Counts {
+    replicas: i64,
+    updated: i64,
+    ready: i64,
+    available: i64,
+    unavailable: i64,
+}
+
+impl Counts {
+    fn of(desired: i64, current: Option<&Index>, owned: &[&Index]) -> Counts {
+        let available = sum(owned, "availableReplicas");
+        Counts {
+            replicas: sum(owned, "replicas"),
+            updated: current.map_or(0, |rs| rs.status_int("replicas").unwrap_or(0)),
+            ready: sum(owned, "readyReplicas"),
+            available,
+            unavailable: (desired - available).max(0),
+        }
     }
 }
 
@@ -110,9 +169,9 @@ pub fn replica_set(deployment: &Value, hash: &str, replicas: i64) -> Value {
     })
 }
 
-fn sum(sets: &[&Value], field: &str) -> i64 {
+fn sum(sets: &[&Index], field: &str) -> i64 {
     sets.iter()
-        .map(|rs| i64_at(rs, &format!("status.{field}")).unwrap_or(0))
+        .map(|rs| rs.status_int(field).unwrap_or(0))
         .sum()
 }
 
@@ -150,12 +209,16 @@ fn keep_times(
 }
 
 /// The status a Deployment reports, given its current and all owned ReplicaSets.
-pub fn status(deployment: &Value, current: Option<&Value>, owned: &[&Value], now: &str) -> Value {
+pub fn status(deployment: &Value, current: Option<&Index>, owned: &[&Index], now: &str) -> Value {
     let desired = i64_at(deployment, "spec.replicas").unwrap_or(1).max(0);
-    let replicas = sum(owned, "replicas");
-    let updated = current.map_or(0, |rs| i64_at(rs, "status.replicas").unwrap_or(0));
-    let ready = sum(owned, "readyReplicas");
-    let available = sum(owned, "availableReplicas");
+    let counts = Counts::of(desired, current, owned);
+    let Counts {
+        replicas,
+        updated,
+        ready,
+        available,
+        unavailable,
+    } = counts;
     let is_available = available >= desired;
     let complete = updated == desired && replicas == desired && available == desired;
     let rs_name = current.map_or_else(
@@ -166,7 +229,7 @@ pub fn status(deployment: &Value, current: Option<&Value>, owned: &[&Value], now
                 object::template_hash(&deployment["spec"]["template"])
             )
         },
-        |rs| name(rs).to_string(),
+        |rs| rs.name().to_string(),
     );
     let available_condition = keep_times(
         condition(deployment, "Available"),
@@ -209,7 +272,7 @@ pub fn status(deployment: &Value, current: Option<&Value>, owned: &[&Value], now
         "updatedReplicas": updated,
         "readyReplicas": ready,
         "availableReplicas": available,
-        "unavailableReplicas": (desired - available).max(0),
+        "unavailableReplicas": unavailable,
         "conditions": [available_condition, progressing],
     })
 }

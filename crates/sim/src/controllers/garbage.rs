@@ -1,13 +1,12 @@
 //! Garbage collector: deletes objects whose owners (by `ownerReferences`) are all gone, so
 //! deleting a Deployment removes its ReplicaSets and their pods. Owners are matched by kind and
-//! name (see [`super::object::controller_of`] for why not by uid).
+//! name (see [`super::object::controller_of`]). Works from the server's index alone: owner
+//! references and existence checks need no parsing.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::sync::Arc;
 
-use serde_json::Value;
-
-use super::object::{OwnerKey, at, name, namespace, owner_key};
-use crate::world::{Action, Controller, World};
+use crate::world::{Action, Controller, Index, World};
 
 /// Kinds that own other objects in the simulated cluster.
 const OWNERS: &[&str] = &[
@@ -53,13 +52,10 @@ impl Controller for GarbageCollector {
     }
 
     fn reconcile(&self, world: &dyn World, _now: jiff::Timestamp) -> Vec<Action> {
-        let mut dependents: Vec<(&str, Value)> = Vec::new();
+        let mut dependents: Vec<(&str, Arc<Index>)> = Vec::new();
         for kind in DEPENDENTS {
-            for object in world.list(kind, None, None) {
-                if at(&object, "metadata.ownerReferences")
-                    .and_then(Value::as_array)
-                    .is_some_and(|refs| !refs.is_empty())
-                {
+            for object in world.list_index(kind, None) {
+                if !object.owners().is_empty() {
                     dependents.push((kind, object));
                 }
             }
@@ -67,41 +63,33 @@ impl Controller for GarbageCollector {
         if dependents.is_empty() {
             return Vec::new();
         }
-        let mut alive: HashSet<OwnerKey> = HashSet::new();
-        for kind in OWNERS {
-            for object in world.list(kind, None, None) {
-                alive.insert(owner_key(&object));
+        // Many dependents share an owner: look each owner up once.
+        let mut alive: HashMap<(&str, &str, &str), bool> = HashMap::new();
+        let mut actions = Vec::new();
+        for (kind, object) in &dependents {
+            let orphaned = object.owners().iter().all(|r| {
+                // Cluster-scoped owners (nodes) have no namespace.
+                let ns = if &*r.kind == "Node" {
+                    ""
+                } else {
+                    object.namespace()
+                };
+                // Owners of kinds we do not know are assumed alive: never delete on a guess.
+                OWNERS.contains(&&*r.kind)
+                    && !*alive.entry((&r.kind, ns, &r.name)).or_insert_with(|| {
+                        world
+                            .get_index(&r.kind, Some(ns).filter(|n| !n.is_empty()), &r.name)
+                            .is_some()
+                    })
+            });
+            if orphaned {
+                actions.push(Action::Delete {
+                    kind: kind.to_string(),
+                    namespace: Some(object.namespace().to_string()).filter(|ns| !ns.is_empty()),
+                    name: object.name().to_string(),
+                });
             }
         }
-        dependents
-            .into_iter()
-            .filter(|(_, object)| {
-                let refs = at(object, "metadata.ownerReferences").and_then(Value::as_array);
-                refs.is_some_and(|refs| {
-                    refs.iter().all(|r| {
-                        let kind = r.get("kind").and_then(Value::as_str).unwrap_or("");
-                        let owner = r.get("name").and_then(Value::as_str).unwrap_or("");
-                        // Cluster-scoped owners (nodes) have no namespace.
-                        let ns = if kind == "Node" {
-                            ""
-                        } else {
-                            namespace(object)
-                        };
-                        // Owners of kinds we do not know are assumed alive: never delete on a guess.
-                        OWNERS.contains(&kind)
-                            && !alive.contains(&(
-                                kind.to_string(),
-                                ns.to_string(),
-                                owner.to_string(),
-                            ))
-                    })
-                })
-            })
-            .map(|(kind, object)| Action::Delete {
-                kind: kind.to_string(),
-                namespace: Some(namespace(&object).to_string()).filter(|ns| !ns.is_empty()),
-                name: name(&object).to_string(),
-            })
-            .collect()
+        actions
     }
 }

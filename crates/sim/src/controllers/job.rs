@@ -5,10 +5,9 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use super::object::{condition_true, i64_at, is_terminating, name, namespace, uid};
-use super::pod_status::{self, phase};
-use super::replicaset::{free_name, index_by_controller, pod_from_template};
-use crate::world::{Action, Controller, World};
+use super::object::{condition_true, i64_at, is_terminating};
+use super::replicaset::{self, index_by_controller, pod_from_template, unused_pod_name};
+use crate::world::{Action, Controller, Index, World};
 
 /// Runs Jobs to completion or failure.
 pub struct JobController;
@@ -23,45 +22,49 @@ impl Controller for JobController {
     }
 
     fn reconcile(&self, world: &dyn World, now: jiff::Timestamp) -> Vec<Action> {
-        let jobs = world.list("Job", None, None);
+        let jobs = world.list_index("Job", None);
         if jobs.is_empty() {
             return Vec::new();
         }
-        let pods = world.list("Pod", None, None);
-        let owned = index_by_controller(&pods);
-        let mut taken: BTreeSet<(String, String)> = pods
-            .iter()
-            .map(|p| (namespace(p).to_string(), name(p).to_string()))
-            .collect();
+        // Pods are counted from the index; only the Jobs are parsed.
+        let pods = world.list_index("Pod", None);
+        let owned = index_by_controller(&pods, "Job");
+        let mut handed_out = BTreeSet::new();
         let now = now.to_string();
         let mut actions = Vec::new();
-        for job in jobs.iter().filter(|j| !is_terminating(j)) {
+        for entry in jobs.iter().filter(|j| !j.deleting()) {
+            let Some(job) = world.get("Job", Some(entry.namespace()), entry.name()) else {
+                continue;
+            };
+            if is_terminating(&job) {
+                continue;
+            }
             let mine = owned
-                .get(&super::object::owner_key(job))
+                .get(&(entry.namespace(), entry.name()))
                 .cloned()
                 .unwrap_or_default();
             let counts = Counts::of(&mine);
-            let finished = is_finished(job);
-            if !finished && !job_suspended(job) {
-                let wanted = counts.wanted_active(job);
+            let finished = is_finished(&job);
+            if !finished && !job_suspended(&job) {
+                let wanted = counts.wanted_active(&job);
                 let template = job
                     .pointer("/spec/template")
                     .cloned()
                     .unwrap_or(Value::Null);
                 for _ in counts.active..wanted {
-                    let pod_name = free_name(&mut taken, namespace(job), name(job), uid(job));
+                    let pod_name = unused_pod_name(world, &mut handed_out, entry);
                     let labels = [
-                        ("batch.kubernetes.io/controller-uid", uid(job)),
-                        ("batch.kubernetes.io/job-name", name(job)),
-                        ("controller-uid", uid(job)),
-                        ("job-name", name(job)),
+                        ("batch.kubernetes.io/controller-uid", entry.uid()),
+                        ("batch.kubernetes.io/job-name", entry.name()),
+                        ("controller-uid", entry.uid()),
+                        ("job-name", entry.name()),
                     ];
                     actions.push(Action::Create(pod_from_template(
-                        job, &template, &pod_name, &labels,
+                        &job, &template, &pod_name, &labels,
                     )));
                 }
             }
-            let status = status(job, &mine, &now);
+            let status = status(&job, &counts, &now);
             if job.get("status") != Some(&status) {
                 let mut updated = job.clone();
                 updated["status"] = status;
@@ -81,7 +84,9 @@ pub fn is_finished(job: &Value) -> bool {
     condition_true(job, "Complete") || condition_true(job, "Failed")
 }
 
-struct Counts {
+/// How a Job's pods are doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
     active: i64,
     ready: i64,
     succeeded: i64,
@@ -89,13 +94,14 @@ struct Counts {
 }
 
 impl Counts {
-    fn of(pods: &[&Value]) -> Counts {
-        let count = |f: &dyn Fn(&Value) -> bool| pods.iter().filter(|p| f(p)).count() as i64;
+    /// Counts the pods (by their index entries).
+    pub fn of(pods: &[&Index]) -> Counts {
+        let count = |f: &dyn Fn(&Index) -> bool| pods.iter().filter(|p| f(p)).count() as i64;
         Counts {
-            active: count(&|p| !is_terminating(p) && !pod_status::is_finished(p)),
-            ready: count(&pod_status::is_ready),
-            succeeded: count(&|p| phase(p) == "Succeeded"),
-            failed: count(&|p| phase(p) == "Failed"),
+            active: count(&replicaset::is_live),
+            ready: count(&replicaset::is_ready),
+            succeeded: count(&|p| p.phase() == "Succeeded"),
+            failed: count(&|p| p.phase() == "Failed"),
         }
     }
 
@@ -118,8 +124,7 @@ fn cond(kind: &str, reason: &str, message: &str, now: &str) -> Value {
 }
 
 /// The status a Job reports for its pods; terminal conditions and times are kept once set.
-pub fn status(job: &Value, pods: &[&Value], now: &str) -> Value {
-    let counts = Counts::of(pods);
+pub fn status(job: &Value, counts: &Counts, now: &str) -> Value {
     let old = job.get("status").cloned().unwrap_or_else(|| json!({}));
     let completions = i64_at(job, "spec.completions").unwrap_or(1);
     let backoff = i64_at(job, "spec.backoffLimit").unwrap_or(6);

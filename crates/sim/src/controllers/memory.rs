@@ -2,11 +2,12 @@
 //! `generateName`), for controller tests, scenario checks and benchmarks without a server.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 use super::object::{self, at, name, namespace, str_at};
-use crate::world::{Action, Controller, World};
+use crate::world::{Action, Controller, Index, World};
 
 /// A recorded event.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,11 +49,12 @@ fn key_of(value: &Value) -> Key {
 }
 
 impl MemoryWorld {
-    /// A world holding `objects`, given fresh uids as the server does.
+    /// A world holding `objects`, keeping their uids (as the server keeps those of its initial
+    /// objects; objects without one get a fresh one).
     pub fn new(objects: Vec<Value>) -> Self {
         let mut world = MemoryWorld::default();
         for object in objects {
-            world.create(object, "2026-01-01T00:00:00Z");
+            world.insert(object, "2026-01-01T00:00:00Z", true);
         }
         world
     }
@@ -85,7 +87,11 @@ impl MemoryWorld {
             .map_or("", String::as_str)
     }
 
-    fn create(&mut self, mut value: Value, now: &str) {
+    fn create(&mut self, value: Value, now: &str) {
+        self.insert(value, now, false);
+    }
+
+    fn insert(&mut self, mut value: Value, now: &str, keep_uid: bool) {
         self.counter += 1;
         let counter = self.counter;
         let meta = object::ensure_object(&mut value, "metadata");
@@ -101,7 +107,14 @@ impl MemoryWorld {
             ));
         }
         // Like the server: identity is assigned on create, whatever the object says.
-        meta["uid"] = json!(format!("00000000-0000-4000-8000-{counter:012x}"));
+        if !keep_uid
+            || meta
+                .get("uid")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        {
+            meta["uid"] = json!(format!("00000000-0000-4000-8000-{counter:012x}"));
+        }
         meta["creationTimestamp"] = json!(now);
         meta["generation"] = json!(1);
         meta["resourceVersion"] = json!(counter.to_string());
@@ -222,5 +235,24 @@ impl World for MemoryWorld {
         self.objects
             .get(&(kind.into(), namespace.unwrap_or("").into(), name.into()))
             .cloned()
+    }
+
+    fn list_index(&self, kind: &str, namespace: Option<&str>) -> Vec<Arc<Index>> {
+        let start = (
+            kind.to_string(),
+            namespace.unwrap_or("").to_string(),
+            String::new(),
+        );
+        self.objects
+            .range(start..)
+            .take_while(|((k, ns, _), _)| k == kind && namespace.is_none_or(|n| n == ns))
+            .map(|(_, v)| Arc::new(Index::of(v)))
+            .collect()
+    }
+
+    fn get_index(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Arc<Index>> {
+        self.objects
+            .get(&(kind.into(), namespace.unwrap_or("").into(), name.into()))
+            .map(|v| Arc::new(Index::of(v)))
     }
 }

@@ -96,8 +96,9 @@ pub fn owner_key(value: &Value) -> OwnerKey {
 
 /// The owner that controls this object, if any, by kind and name in the object's namespace.
 ///
-/// Owners are matched by name rather than uid: the server gives the scenario's initial objects
-/// fresh uids, so the uids the loader wrote into owner references do not survive loading.
+/// The controllers match owners by kind and name (a name is unique per kind and namespace), a
+/// simplification of upstream's uid match; the uids line up as well (the server keeps the
+/// uids the scenario loader wrote, and its cascading deletion goes by uid).
 pub fn controller_of(value: &Value) -> Option<OwnerKey> {
     let r = at(value, "metadata.ownerReferences")
         .and_then(Value::as_array)?

@@ -29,7 +29,8 @@ impl Controller for PodLifecycle {
     }
 
     fn reconcile(&self, world: &dyn World, now: jiff::Timestamp) -> Vec<Action> {
-        let mut nodes: Option<HashMap<String, Value>> = None;
+        // Only the nodes of pods to start are parsed, each once.
+        let mut nodes: HashMap<String, Option<Value>> = HashMap::new();
         let mut volumes = probe::Volumes::default();
         let now = now.to_string();
         let mut actions = Vec::new();
@@ -43,15 +44,11 @@ impl Controller for PodLifecycle {
             if is_terminating(&pod) {
                 continue;
             }
-            let nodes = nodes.get_or_insert_with(|| {
-                world
-                    .list("Node", None, None)
-                    .into_iter()
-                    .map(|n| (name(&n).to_string(), n))
-                    .collect()
-            });
-            let Some(running) = nodes
-                .get(&node_name)
+            let node = nodes
+                .entry(node_name.clone())
+                .or_insert_with(|| world.get("Node", None, &node_name));
+            let Some(running) = node
+                .as_ref()
                 .and_then(|node| start(world, &pod, node, &now, &mut actions))
             else {
                 continue;

@@ -1,15 +1,15 @@
 //! ReplicaSet controller: keeps the number of live pods equal to `spec.replicas`.
+//!
+//! It counts pods from the server's index (owner, phase, readiness, deletion) and parses only
+//! the ReplicaSets whose pods or status must change, so a settled cluster of 50,000 pods costs
+//! a pass over the index and no parsing.
 
 use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{Value, json};
 
-use super::object::{
-    self, OwnerKey, controller_of, i64_at, is_terminating, name, namespace, owner_key, owner_ref,
-    uid,
-};
-use super::pod_status;
-use crate::world::{Action, Controller, World};
+use super::object::{self, namespace, owner_ref};
+use crate::world::{Action, Controller, Index, World};
 
 /// Creates and deletes pods owned by ReplicaSets and reports their counts.
 pub struct ReplicaSetController;
@@ -24,29 +24,34 @@ impl Controller for ReplicaSetController {
     }
 
     fn reconcile(&self, world: &dyn World, _now: jiff::Timestamp) -> Vec<Action> {
-        let sets = world.list("ReplicaSet", None, None);
+        let sets = world.list_index("ReplicaSet", None);
         if sets.is_empty() {
             return Vec::new();
         }
-        let pods = world.list("Pod", None, None);
-        let owned = index_by_controller(&pods);
-        let mut taken: BTreeSet<(String, String)> = pods
-            .iter()
-            .map(|p| (namespace(p).to_string(), name(p).to_string()))
-            .collect();
+        let pods = world.list_index("Pod", None);
+        let owned = index_by_controller(&pods, "ReplicaSet");
+        let mut handed_out = BTreeSet::new();
         let mut actions = Vec::new();
-        for rs in sets.iter().filter(|rs| !is_terminating(rs)) {
-            let live: Vec<&Value> = owned
-                .get(&owner_key(rs))
+        for set in sets.iter().filter(|rs| !rs.deleting()) {
+            let live: Vec<&Index> = owned
+                .get(&(set.namespace(), set.name()))
                 .map(|list| list.iter().copied().filter(|p| is_live(p)).collect())
                 .unwrap_or_default();
-            let desired = i64_at(rs, "spec.replicas").unwrap_or(1).max(0) as usize;
+            let desired = set.replicas().unwrap_or(1).max(0) as usize;
+            let ready = live.iter().filter(|p| is_ready(p)).count();
+            let fields = status_fields(set.generation().max(1), live.len(), ready);
+            if live.len() == desired && set.status_is(&fields) {
+                continue;
+            }
+            let Some(rs) = world.get("ReplicaSet", Some(set.namespace()), set.name()) else {
+                continue;
+            };
             if live.len() < desired {
                 let template = rs.pointer("/spec/template").cloned().unwrap_or(Value::Null);
                 for _ in live.len()..desired {
-                    let pod_name = free_name(&mut taken, namespace(rs), name(rs), uid(rs));
+                    let pod_name = unused_pod_name(world, &mut handed_out, set);
                     actions.push(Action::Create(pod_from_template(
-                        rs,
+                        &rs,
                         &template,
                         &pod_name,
                         &[],
@@ -56,23 +61,22 @@ impl Controller for ReplicaSetController {
                 let mut victims = live.clone();
                 victims.sort_by_key(|p| {
                     (
-                        object::str_at(p, "spec.nodeName").is_some(),
-                        pod_status::is_ready(p),
-                        std::cmp::Reverse(name(p).to_string()),
+                        p.node_name().is_some(),
+                        is_ready(p),
+                        std::cmp::Reverse(p.name().to_string()),
                     )
                 });
                 for pod in victims.into_iter().take(live.len() - desired) {
                     actions.push(Action::Delete {
                         kind: "Pod".into(),
-                        namespace: Some(namespace(pod).to_string()),
-                        name: name(pod).to_string(),
+                        namespace: Some(pod.namespace().to_string()),
+                        name: pod.name().to_string(),
                     });
                 }
             }
-            let status = status(rs, &live);
-            if rs.get("status") != Some(&status) {
-                let mut updated = rs.clone();
-                updated["status"] = status;
+            if !set.status_is(&fields) {
+                let mut updated = rs;
+                updated["status"] = status_of(&fields);
                 actions.push(Action::Update(updated));
             }
         }
@@ -81,16 +85,30 @@ impl Controller for ReplicaSetController {
 }
 
 /// Pods that count towards a controller's replicas: not finished and not being deleted.
-pub fn is_live(pod: &Value) -> bool {
-    !is_terminating(pod) && !pod_status::is_finished(pod)
+pub fn is_live(pod: &Index) -> bool {
+    !pod.deleting() && !is_finished(pod)
 }
 
-/// Objects grouped by their controlling owner.
-pub fn index_by_controller(objects: &[Value]) -> HashMap<OwnerKey, Vec<&Value>> {
-    let mut map: HashMap<OwnerKey, Vec<&Value>> = HashMap::new();
+/// Whether the pod has finished (Succeeded or Failed).
+pub fn is_finished(pod: &Index) -> bool {
+    matches!(pod.phase(), "Succeeded" | "Failed")
+}
+
+/// Whether the pod counts as ready (Running with condition Ready=True), as
+/// [`super::pod_status::is_ready`] says for a parsed pod.
+pub fn is_ready(pod: &Index) -> bool {
+    pod.phase() == "Running" && pod.ready()
+}
+
+/// Objects grouped by their controlling owner of kind `owner_kind`, as `(namespace, name)`.
+pub fn index_by_controller<'i>(
+    objects: &'i [std::sync::Arc<Index>],
+    owner_kind: &str,
+) -> HashMap<(&'i str, &'i str), Vec<&'i Index>> {
+    let mut map: HashMap<(&str, &str), Vec<&Index>> = HashMap::new();
     for o in objects {
-        if let Some(owner) = controller_of(o) {
-            map.entry(owner).or_default().push(o);
+        if let Some(owner) = o.controller().filter(|c| &*c.kind == owner_kind) {
+            map.entry((o.namespace(), &owner.name)).or_default().push(o);
         }
     }
     map
@@ -103,9 +121,30 @@ pub fn free_name(
     base: &str,
     seed: &str,
 ) -> String {
+    unused_name(base, seed, |candidate| {
+        taken.insert((ns.to_string(), candidate.to_string()))
+    })
+}
+
+/// The name [`free_name`] gives the next pod of `owner`, given the pods in the world and the
+/// names already handed out in this pass.
+pub fn unused_pod_name(
+    world: &dyn World,
+    handed_out: &mut BTreeSet<(String, String)>,
+    owner: &Index,
+) -> String {
+    let ns = owner.namespace();
+    unused_name(owner.name(), owner.uid(), |candidate| {
+        world.get_index("Pod", Some(ns), candidate).is_none()
+            && handed_out.insert((ns.to_string(), candidate.to_string()))
+    })
+}
+
+/// `<base>-<suffix>` for the first of the suffixes derived from `seed` that `claim` accepts.
+fn unused_name(base: &str, seed: &str, mut claim: impl FnMut(&str) -> bool) -> String {
     for i in 0.. {
         let candidate = format!("{base}-{}", object::suffix(&format!("{seed}/{i}"), 5));
-        if taken.insert((ns.to_string(), candidate.clone())) {
+        if claim(&candidate) {
             return candidate;
         }
     }
@@ -151,14 +190,30 @@ pub fn pod_from_template(
     })
 }
 
-/// The status a ReplicaSet reports for its live pods.
-pub fn status(rs: &Value, live: &[&Value]) -> Value {
-    let ready = live.iter().filter(|p| pod_status::is_ready(p)).count();
-    json!({
-        "replicas": live.len(),
-        "fullyLabeledReplicas": live.len(),
-        "readyReplicas": ready,
-        "availableReplicas": ready,
-        "observedGeneration": i64_at(rs, "metadata.generation").unwrap_or(1),
-    })
+/// The status fields a ReplicaSet of `generation` reports for `live` pods, `ready` of them ready.
+pub fn status_fields(generation: i64, live: usize, ready: usize) -> [(&'static str, i64); 5] {
+    let (live, ready) = (live as i64, ready as i64);
+    [
+        ("replicas", live),
+        ("fullyLabeledReplicas", live),
+        ("readyReplicas", ready),
+        ("availableReplicas", ready),
+        ("observedGeneration", generation),
+    ]
+}
+
+/// Integer status fields as a JSON object.
+pub fn status_of(fields: &[(&str, i64)]) -> Value {
+    Value::Object(
+        fields
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), json!(v)))
+            .collect(),
+    )
+}
+
+/// The status a ReplicaSet reports for `live` pods, `ready` of them ready.
+pub fn status(rs: &Value, live: usize, ready: usize) -> Value {
+    let generation = object::i64_at(rs, "metadata.generation").unwrap_or(1);
+    status_of(&status_fields(generation, live, ready))
 }

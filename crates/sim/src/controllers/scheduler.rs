@@ -50,10 +50,11 @@ impl Controller for Scheduler {
         pending.sort_by(|a, b| (namespace(a), name(a)).cmp(&(namespace(b), name(b))));
         let mut nodes = world.list("Node", None, None);
         nodes.sort_by(|a, b| name(a).cmp(name(b)));
+        // Pods per node from the index: the bound pods are not parsed.
         let mut load: HashMap<String, usize> = HashMap::new();
-        for pod in world.list("Pod", None, None) {
-            if let Some(node) = str_at(&pod, "spec.nodeName")
-                && !pod_status::is_finished(&pod)
+        for pod in world.list_index("Pod", None) {
+            if let Some(node) = pod.node_name()
+                && !super::replicaset::is_finished(&pod)
             {
                 *load.entry(node.to_string()).or_default() += 1;
             }

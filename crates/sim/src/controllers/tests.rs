@@ -217,6 +217,26 @@ fn hostname_affinity_in_and_not_in() {
     ]);
     settle(&mut w);
     assert_eq!(node_of(&w, "p"), None);
+    let refusals: Vec<_> = w
+        .events
+        .iter()
+        .filter(|e| e.reason == "FailedScheduling")
+        .collect();
+    assert_eq!(refusals.len(), 1, "{:?}", w.events);
+    assert_eq!(
+        (refusals[0].kind.as_str(), refusals[0].name.as_str()),
+        ("Pod", "p")
+    );
+    assert_eq!(refusals[0].event_type, "Warning");
+    assert_eq!(
+        refusals[0].message,
+        "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector."
+    );
+    let scheduled = condition(&pod_of(&w, "p"), "PodScheduled").cloned();
+    assert_eq!(
+        scheduled.as_ref().map(|c| (&c["status"], &c["reason"])),
+        Some((&json!("False"), &json!("Unschedulable")))
+    );
 }
 
 #[test]

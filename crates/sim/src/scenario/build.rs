@@ -8,7 +8,7 @@ use super::model::*;
 use super::validate::BUILTIN_NAMESPACES;
 use super::workloads;
 use crate::controllers::{self, object::stable_hash};
-use crate::world::{Permission, Rule, SimConfig, User};
+use crate::world::{ObjectSource, Permission, Rule, SimConfig, User};
 
 /// Token of the default `admin` user (documented in docs/scenario-format.md).
 pub const DEFAULT_ADMIN_TOKEN: &str = "scs-kaas-sim-admin-token";
@@ -30,35 +30,9 @@ pub fn uid(kind: &str, namespace: &str, name: &str) -> String {
     )
 }
 
-/// Everything the server starts from.
+/// Everything the server starts from. The objects are not built here: the config's
+/// [`source`](SimConfig::source) makes them (see [`objects`]) while the server stores them.
 pub fn config(s: &Scenario) -> SimConfig {
-    let now = jiff::Timestamp::now().to_string();
-    let mut objects = Vec::new();
-    namespaces(s, &mut objects);
-    let nodes: Vec<Value> = s
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| node(s, i, n))
-        .collect();
-    for class in &s.storage_classes {
-        objects.push(storage_class(class));
-    }
-    for driver in &s.csi_drivers {
-        objects.push(csi_driver(driver));
-    }
-    for class in &s.network.ingress_classes {
-        objects.push(ingress_class(class));
-    }
-    csi_nodes(s, &mut objects);
-    for cluster in &s.openstack_clusters {
-        objects.push(openstack_cluster(cluster));
-    }
-    if let Some(kubeadm) = &s.kubeadm {
-        objects.push(kubeadm_config(s, kubeadm));
-    }
-    workloads::expand(s, &nodes, &now, &mut objects);
-    objects.splice(0..0, nodes);
     let behaviours: BTreeMap<String, Behaviour> = s
         .storage_classes
         .iter()
@@ -72,12 +46,53 @@ pub fn config(s: &Scenario) -> SimConfig {
         name: s.name.clone(),
         git_version: s.kubernetes.version.clone(),
         users: users(s),
-        objects,
+        objects: Vec::new(),
+        source: Some(Box::new(Objects(s.clone()))),
         controllers,
     }
 }
 
-fn namespaces(s: &Scenario, objects: &mut Vec<Value>) {
+/// A scenario as the source of the server's initial objects.
+struct Objects(Scenario);
+
+impl ObjectSource for Objects {
+    fn emit(&self, out: &mut dyn FnMut(Value)) {
+        objects(&self.0, out);
+    }
+}
+
+/// Makes every object of the scenario, one at a time: namespaces, nodes, storage classes, CSI
+/// drivers, IngressClasses, CSINodes, OpenStackClusters, the kubeadm ConfigMap, then the
+/// workloads.
+pub fn objects(s: &Scenario, out: &mut dyn FnMut(Value)) {
+    let now = jiff::Timestamp::now().to_string();
+    namespaces(s, out);
+    let mut nodes = Vec::with_capacity(s.nodes.len());
+    for (i, n) in s.nodes.iter().enumerate() {
+        let node = node(s, i, n);
+        nodes.push(workloads::PlacedNode::of(&node));
+        out(node);
+    }
+    for class in &s.storage_classes {
+        out(storage_class(class));
+    }
+    for driver in &s.csi_drivers {
+        out(csi_driver(driver));
+    }
+    for class in &s.network.ingress_classes {
+        out(ingress_class(class));
+    }
+    csi_nodes(s, out);
+    for cluster in &s.openstack_clusters {
+        out(openstack_cluster(cluster));
+    }
+    if let Some(kubeadm) = &s.kubeadm {
+        out(kubeadm_config(s, kubeadm));
+    }
+    workloads::expand(s, &nodes, &now, out);
+}
+
+fn namespaces(s: &Scenario, out: &mut dyn FnMut(Value)) {
     let builtin = BUILTIN_NAMESPACES
         .iter()
         .filter(|b| !s.namespaces.iter().any(|n| n.name == **b))
@@ -88,7 +103,7 @@ fn namespaces(s: &Scenario, objects: &mut Vec<Value>) {
     for ns in builtin.chain(s.namespaces.iter().cloned()) {
         let mut labels = ns.labels.clone();
         labels.insert("kubernetes.io/metadata.name".into(), ns.name.clone());
-        objects.push(json!({
+        out(json!({
             "apiVersion": "v1",
             "kind": "Namespace",
             "metadata": {"name": ns.name, "uid": uid("Namespace", "", &ns.name), "labels": labels},
@@ -295,7 +310,7 @@ fn topology_value(key: &str, n: &NodeSpec) -> Option<String> {
 
 /// One CSINode per node listing the drivers that publish topology keys (as the kubelet
 /// registers node plugins); none when no driver has topology keys.
-fn csi_nodes(s: &Scenario, objects: &mut Vec<Value>) {
+fn csi_nodes(s: &Scenario, out: &mut dyn FnMut(Value)) {
     let drivers: Vec<&CsiDriverSpec> = s
         .csi_drivers
         .iter()
@@ -309,7 +324,7 @@ fn csi_nodes(s: &Scenario, objects: &mut Vec<Value>) {
             .iter()
             .map(|d| json!({"name": d.name, "nodeID": n.name, "topologyKeys": d.topology_keys}))
             .collect();
-        objects.push(json!({
+        out(json!({
             "apiVersion": "storage.k8s.io/v1",
             "kind": "CSINode",
             "metadata": {"name": n.name, "uid": uid("CSINode", "", &n.name)},

@@ -34,9 +34,9 @@ const BASE: &str = "name: t\nkubernetes:\n  version: v1.35.8\nnodes:\n  - name: 
 #[test]
 fn minimal_scenario_gets_builtin_namespaces_and_default_users() {
     let config = parse(BASE, "t.yaml").unwrap();
+    let objects = config.initial_objects();
     assert_eq!(config.git_version, "v1.35.8");
-    let namespaces: Vec<&str> = config
-        .objects
+    let namespaces: Vec<&str> = objects
         .iter()
         .filter(|o| o["kind"] == "Namespace")
         .map(name)
@@ -54,11 +54,8 @@ fn minimal_scenario_gets_builtin_namespaces_and_default_users() {
 #[test]
 fn compliant_scenario_has_proper_objects() {
     let config = load(&scenarios_dir().join("compliant.yaml")).unwrap();
-    let nodes: Vec<&Value> = config
-        .objects
-        .iter()
-        .filter(|o| o["kind"] == "Node")
-        .collect();
+    let objects = config.initial_objects();
+    let nodes: Vec<&Value> = objects.iter().filter(|o| o["kind"] == "Node").collect();
     assert_eq!(nodes.len(), 6);
     let cp = nodes.iter().find(|n| name(n) == "control-plane-0").unwrap();
     assert_eq!(label(cp, "node-role.kubernetes.io/control-plane"), Some(""));
@@ -76,8 +73,7 @@ fn compliant_scenario_has_proper_objects() {
     assert_eq!(cp["status"]["addresses"][0]["type"], "InternalIP");
     let worker = nodes.iter().find(|n| name(n) == "worker-1").unwrap();
     assert!(worker["spec"].get("taints").is_none());
-    let class = config
-        .objects
+    let class = objects
         .iter()
         .find(|o| o["kind"] == "StorageClass")
         .unwrap();
@@ -86,8 +82,7 @@ fn compliant_scenario_has_proper_objects() {
         "true"
     );
     assert_eq!(class["volumeBindingMode"], "WaitForFirstConsumer");
-    let kubeadm = config
-        .objects
+    let kubeadm = objects
         .iter()
         .find(|o| name(o) == "kubeadm-config")
         .unwrap();
@@ -97,14 +92,12 @@ fn compliant_scenario_has_proper_objects() {
             .unwrap()
             .contains("imageRepository: registry.k8s.io")
     );
-    let coredns = config
-        .objects
+    let coredns = objects
         .iter()
         .find(|o| o["kind"] == "Deployment" && name(o) == "coredns")
         .unwrap();
     assert_eq!(coredns["status"]["availableReplicas"], 2);
-    let images: Vec<&str> = config
-        .objects
+    let images: Vec<&str> = objects
         .iter()
         .filter(|o| o["kind"] == "Pod")
         .flat_map(|p| p["spec"]["containers"].as_array().unwrap().iter())
@@ -120,8 +113,7 @@ fn compliant_scenario_has_proper_objects() {
     );
     assert!(images.iter().any(|i| i.starts_with("quay.io/calico/node:")));
     // Workload pods avoid the tainted control-plane nodes; DaemonSet pods run everywhere.
-    let coredns_nodes: Vec<&str> = config
-        .objects
+    let coredns_nodes: Vec<&str> = objects
         .iter()
         .filter(|o| o["kind"] == "Pod" && label(o, "k8s-app") == Some("kube-dns"))
         .filter_map(|p| str_at(p, "spec.nodeName"))
@@ -131,8 +123,7 @@ fn compliant_scenario_has_proper_objects() {
         coredns_nodes.iter().all(|n| n.starts_with("worker-")),
         "{coredns_nodes:?}"
     );
-    let proxies = config
-        .objects
+    let proxies = objects
         .iter()
         .filter(|o| o["kind"] == "Pod" && label(o, "k8s-app") == Some("kube-proxy"));
     assert_eq!(proxies.count(), 6);
@@ -148,7 +139,7 @@ fn every_shipped_scenario_loads_and_is_settled() {
         }
         count += 1;
         let config = load(&path).unwrap_or_else(|e| panic!("{e}"));
-        let mut world = MemoryWorld::new(config.objects);
+        let mut world = MemoryWorld::new(config.initial_objects());
         let rounds = world.settle(&config.controllers, jiff::Timestamp::now(), 20);
         // Pre-existing workloads come out of the loader exactly as the controllers would leave
         // them; only deliberately Pending pods may move.
@@ -179,7 +170,7 @@ fn every_shipped_scenario_loads_and_is_settled() {
 #[test]
 fn shipped_workloads_do_not_move_at_start() {
     let config = load(&scenarios_dir().join("compliant.yaml")).unwrap();
-    let world = MemoryWorld::new(config.objects);
+    let world = MemoryWorld::new(config.initial_objects());
     for controller in &config.controllers {
         let actions = controller.reconcile(&world, jiff::Timestamp::now());
         assert!(
@@ -226,7 +217,8 @@ fn pod_on_known_node_is_accepted() {
         "{BASE}workloads:\n  - kind: Pod\n    name: p\n    node: n1\n    containers: [{{name: c, image: x}}]\n"
     );
     let config = parse(&text, "t.yaml").unwrap();
-    let pod = config.objects.iter().find(|o| o["kind"] == "Pod").unwrap();
+    let objects = config.initial_objects();
+    let pod = objects.iter().find(|o| o["kind"] == "Pod").unwrap();
     assert_eq!(str_at(pod, "spec.nodeName"), Some("n1"));
     assert_eq!(str_at(pod, "status.phase"), Some("Running"));
 }
@@ -342,18 +334,9 @@ fn generated_scenario_round_trips() {
     let again = parse_model(&text, "gen.yaml").unwrap();
     assert_eq!(again, scenario);
     let config = parse(&text, "gen.yaml").unwrap();
-    assert_eq!(
-        config.objects.iter().filter(|o| o["kind"] == "Pod").count(),
-        300
-    );
-    assert_eq!(
-        config
-            .objects
-            .iter()
-            .filter(|o| o["kind"] == "Node")
-            .count(),
-        12
-    );
+    let objects = config.initial_objects();
+    assert_eq!(objects.iter().filter(|o| o["kind"] == "Pod").count(), 300);
+    assert_eq!(objects.iter().filter(|o| o["kind"] == "Node").count(), 12);
     assert_eq!(
         generate::to_yaml(&generate::generate(12, 300, 7).unwrap()).unwrap(),
         text,
@@ -463,8 +446,8 @@ fn ingress_classes_become_objects_and_bad_ones_are_reported() {
         "{BASE}network:\n  ingressClasses:\n    - {{name: nginx, controller: k8s.io/ingress-nginx, default: true}}\n    - {{name: other, controller: example.org/x}}\n"
     );
     let config = parse(&good, "t.yaml").expect("loads");
-    let classes: Vec<&Value> = config
-        .objects
+    let objects = config.initial_objects();
+    let classes: Vec<&Value> = objects
         .iter()
         .filter(|o| o["kind"] == "IngressClass")
         .collect();
@@ -497,8 +480,8 @@ fn openstack_clusters_become_capo_objects_with_spec_and_status() {
         "{BASE}namespaces: [{{name: tenant}}]\nopenstackClusters:\n  - name: prod\n    namespace: tenant\n    apiServerLoadBalancer:\n      allowedCIDRs: [192.0.2.0/24]\n      provider: amphora\n  - name: moving\n    namespace: tenant\n    apiServerLoadBalancer:\n      allowedCIDRs: [192.0.2.0/24]\n      appliedCIDRs: [0.0.0.0/0]\n  - name: bare\n"
     );
     let config = parse(&text, "t.yaml").unwrap();
-    let clusters: Vec<&Value> = config
-        .objects
+    let objects = config.initial_objects();
+    let clusters: Vec<&Value> = objects
         .iter()
         .filter(|o| o["kind"] == "OpenStackCluster")
         .collect();
@@ -566,11 +549,8 @@ fn csi_topology_keys_give_csinodes_and_node_labels() {
         "{BASE}    region: r\n  - name: n2\n    zone: b\n    labels: {{topology.example.com/zone: c}}\ncsiDrivers:\n  - name: example.com\n    topologyKeys: [topology.example.com/zone, topology.example.com/region, topology.example.com/node]\n"
     );
     let config = parse(&text, "t.yaml").unwrap();
-    let csi: Vec<&Value> = config
-        .objects
-        .iter()
-        .filter(|o| o["kind"] == "CSINode")
-        .collect();
+    let objects = config.initial_objects();
+    let csi: Vec<&Value> = objects.iter().filter(|o| o["kind"] == "CSINode").collect();
     assert_eq!(csi.len(), 2);
     assert_eq!(name(csi[0]), "n1");
     assert_eq!(csi[0]["spec"]["drivers"][0]["name"], "example.com");
@@ -580,8 +560,7 @@ fn csi_topology_keys_give_csinodes_and_node_labels() {
         "topology.example.com/zone"
     );
     let node = |n: &str| {
-        config
-            .objects
+        objects
             .iter()
             .find(|o| o["kind"] == "Node" && name(o) == n)
             .unwrap()
@@ -676,11 +655,110 @@ fn documented_full_example_loads() {
     let end = start + doc[start..].find("```").unwrap();
     let config =
         parse(&doc[start..end], "docs/scenario-format.md").unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        config
-            .objects
-            .iter()
-            .any(|o| o["kind"] == "OpenStackCluster")
+    let objects = config.initial_objects();
+    assert!(objects.iter().any(|o| o["kind"] == "OpenStackCluster"));
+    assert!(objects.iter().any(|o| o["kind"] == "CSINode"));
+}
+
+/// A [`World`] that counts the objects it hands out parsed (`list`/`get`); index queries are
+/// free.
+struct Counting<'w> {
+    world: &'w MemoryWorld,
+    parsed: std::cell::Cell<usize>,
+}
+
+impl World for Counting<'_> {
+    fn list(&self, kind: &str, namespace: Option<&str>, field: Option<(&str, &str)>) -> Vec<Value> {
+        let out = self.world.list(kind, namespace, field);
+        self.parsed.set(self.parsed.get() + out.len());
+        out
+    }
+
+    fn get(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+        let out = self.world.get(kind, namespace, name);
+        self.parsed
+            .set(self.parsed.get() + usize::from(out.is_some()));
+        out
+    }
+
+    fn list_index(
+        &self,
+        kind: &str,
+        namespace: Option<&str>,
+    ) -> Vec<std::sync::Arc<crate::world::Index>> {
+        self.world.list_index(kind, namespace)
+    }
+
+    fn get_index(
+        &self,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<std::sync::Arc<crate::world::Index>> {
+        self.world.get_index(kind, namespace, name)
+    }
+}
+
+/// The server runs every controller after start and after each change; on a settled cluster
+/// that must not parse the pods, ReplicaSets or Deployments (issue 2's 50,000 pods): the index
+/// tells them there is nothing to do. Once something does change, the objects concerned are
+/// parsed and acted on.
+#[test]
+fn settled_clusters_cost_the_controllers_no_parsing() {
+    let text = generate::to_yaml(&generate::generate(30, 600, 3).unwrap()).unwrap();
+    let config = parse(&text, "gen.yaml").unwrap();
+    let mut world = MemoryWorld::new(config.initial_objects());
+    let now = jiff::Timestamp::now();
+    for controller in &config.controllers {
+        let counting = Counting {
+            world: &world,
+            parsed: Default::default(),
+        };
+        let actions = controller.reconcile(&counting, now);
+        assert!(actions.is_empty(), "{}: {actions:?}", controller.name());
+        assert_eq!(
+            counting.parsed.get(),
+            0,
+            "{} parsed objects of a settled cluster",
+            controller.name()
+        );
+    }
+    // Scale one Deployment: only it (and then its ReplicaSet) is parsed and changed.
+    let mut d = world
+        .list("Deployment", None, None)
+        .into_iter()
+        .next()
+        .unwrap();
+    d["spec"]["replicas"] = serde_json::json!(25);
+    world.replace(d.clone());
+    let deployment = config
+        .controllers
+        .iter()
+        .find(|c| c.name() == "deployment")
+        .unwrap();
+    let counting = Counting {
+        world: &world,
+        parsed: Default::default(),
+    };
+    let actions = deployment.reconcile(&counting, now);
+    assert_eq!(
+        counting.parsed.get(),
+        2,
+        "the Deployment and its ReplicaSet"
     );
-    assert!(config.objects.iter().any(|o| o["kind"] == "CSINode"));
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, crate::world::Action::Update(rs)
+            if rs["kind"] == "ReplicaSet" && rs["spec"]["replicas"] == 25)),
+        "{actions:?}"
+    );
+    world.apply(actions, now);
+    assert!(world.settle(&config.controllers, now, 20).is_some());
+    let pods = world
+        .list_index("Pod", None)
+        .iter()
+        .filter(|p| p.controller().is_some_and(|c| c.name.starts_with(name(&d))))
+        .count();
+    assert_eq!(pods, 25);
 }

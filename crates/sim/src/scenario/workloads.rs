@@ -11,33 +11,50 @@ use super::model::*;
 use crate::controllers::node_match::{node_ready, node_unschedulable};
 use crate::controllers::object::{self, name};
 use crate::controllers::{deployment, job, pod_status, replicaset};
+use crate::store::Index;
+
+/// What placing pods needs to know about a node (the nodes themselves are stored as soon as
+/// they are made).
+pub struct PlacedNode {
+    name: String,
+    ip: String,
+    ready: bool,
+    /// Ready, schedulable and without a `NoSchedule`/`NoExecute` taint.
+    open: bool,
+}
+
+impl PlacedNode {
+    /// The placement facts of a node object.
+    pub fn of(node: &Value) -> PlacedNode {
+        let ready = node_ready(node);
+        let tainted = object::at(node, "spec.taints")
+            .and_then(Value::as_array)
+            .is_some_and(|t| {
+                t.iter()
+                    .any(|t| matches!(t["effect"].as_str(), Some("NoSchedule" | "NoExecute")))
+            });
+        PlacedNode {
+            name: name(node).to_string(),
+            ip: object::node_ip(node).unwrap_or("10.0.0.1").to_string(),
+            ready,
+            open: ready && !node_unschedulable(node) && !tainted,
+        }
+    }
+}
 
 /// Hands out nodes round-robin and pod IPs in order.
 struct Placer<'n> {
-    spread: Vec<&'n Value>,
-    everywhere: Vec<&'n Value>,
-    by_name: BTreeMap<&'n str, &'n Value>,
+    spread: Vec<&'n PlacedNode>,
+    everywhere: Vec<&'n PlacedNode>,
+    by_name: BTreeMap<&'n str, &'n PlacedNode>,
     cursor: usize,
     ips: usize,
 }
 
 impl<'n> Placer<'n> {
-    fn new(nodes: &'n [Value]) -> Self {
-        let ready: Vec<&Value> = nodes.iter().filter(|n| node_ready(n)).collect();
-        let untainted: Vec<&Value> = ready
-            .iter()
-            .copied()
-            .filter(|n| {
-                !node_unschedulable(n)
-                    && !object::at(n, "spec.taints")
-                        .and_then(Value::as_array)
-                        .is_some_and(|t| {
-                            t.iter().any(|t| {
-                                matches!(t["effect"].as_str(), Some("NoSchedule" | "NoExecute"))
-                            })
-                        })
-            })
-            .collect();
+    fn new(nodes: &'n [PlacedNode]) -> Self {
+        let ready: Vec<&PlacedNode> = nodes.iter().filter(|n| n.ready).collect();
+        let untainted: Vec<&PlacedNode> = ready.iter().copied().filter(|n| n.open).collect();
         Placer {
             spread: if untainted.is_empty() {
                 ready.clone()
@@ -45,13 +62,13 @@ impl<'n> Placer<'n> {
                 untainted
             },
             everywhere: ready,
-            by_name: nodes.iter().map(|n| (name(n), n)).collect(),
+            by_name: nodes.iter().map(|n| (n.name.as_str(), n)).collect(),
             cursor: 0,
             ips: 0,
         }
     }
 
-    fn pick(&mut self, pinned: Option<&str>) -> Option<&'n Value> {
+    fn pick(&mut self, pinned: Option<&str>) -> Option<&'n PlacedNode> {
         if let Some(node) = pinned {
             return self.by_name.get(node).copied();
         }
@@ -80,14 +97,13 @@ impl<'n> Placer<'n> {
         let Some(node) = self.pick(pinned) else {
             return pod;
         };
-        pod["spec"]["nodeName"] = json!(name(node));
-        if !node_ready(node) {
+        pod["spec"]["nodeName"] = json!(node.name);
+        if !node.ready {
             pod["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
             return pod;
         }
-        let host = object::node_ip(node).unwrap_or("10.0.0.1").to_string();
         let ip = self.next_ip();
-        let running = pod_status::running(&pod, &host, &ip, now);
+        let running = pod_status::running(&pod, &node.ip, &ip, now);
         pod["status"] = match finished {
             Some(ok) => pod_status::finished(&pod, &running, ok, now),
             None => running,
@@ -141,8 +157,9 @@ fn with_uid(mut value: Value) -> Value {
     value
 }
 
-/// Pushes every workload's objects.
-pub fn expand(s: &Scenario, nodes: &[Value], now: &str, objects: &mut Vec<Value>) {
+/// Makes every workload's objects: each workload with its ReplicaSet and pods, handed to `out`
+/// one workload at a time.
+pub fn expand(s: &Scenario, nodes: &[PlacedNode], now: &str, out: &mut dyn FnMut(Value)) {
     let mut placer = Placer::new(nodes);
     let mut taken: BTreeSet<(String, String)> = BTreeSet::new();
     for w in &s.workloads {
@@ -168,11 +185,12 @@ pub fn expand(s: &Scenario, nodes: &[Value], now: &str, objects: &mut Vec<Value>
                 let hash = object::template_hash(&d["spec"]["template"]);
                 let mut rs = with_uid(deployment::replica_set(&d, &hash, replicas));
                 let pods = rs_pods(&rs, replicas, pinned, &mut placer, &mut taken, now);
-                rs["status"] = replicaset::status(&rs, &pods.iter().collect::<Vec<_>>());
-                d["status"] = deployment::status(&d, Some(&rs), &[&rs], now);
-                objects.push(d);
-                objects.push(rs);
-                objects.extend(pods);
+                rs["status"] = rs_status(&rs, &pods);
+                let rs_index = Index::of(&rs);
+                d["status"] = deployment::status(&d, Some(&rs_index), &[&rs_index], now);
+                out(d);
+                out(rs);
+                pods.into_iter().for_each(&mut *out);
             }
             WorkloadKind::ReplicaSet => {
                 let mut rs = json!({
@@ -183,12 +201,12 @@ pub fn expand(s: &Scenario, nodes: &[Value], now: &str, objects: &mut Vec<Value>
                              "template": template(w, json!({}))},
                 });
                 let pods = rs_pods(&rs, replicas, pinned, &mut placer, &mut taken, now);
-                rs["status"] = replicaset::status(&rs, &pods.iter().collect::<Vec<_>>());
-                objects.push(rs);
-                objects.extend(pods);
+                rs["status"] = rs_status(&rs, &pods);
+                out(rs);
+                pods.into_iter().for_each(&mut *out);
             }
-            WorkloadKind::StatefulSet => stateful_set(w, replicas, &mut placer, now, objects),
-            WorkloadKind::DaemonSet => daemon_set(w, &mut placer, &mut taken, now, objects),
+            WorkloadKind::StatefulSet => stateful_set(w, replicas, &mut placer, now, out),
+            WorkloadKind::DaemonSet => daemon_set(w, &mut placer, &mut taken, now, out),
             WorkloadKind::Job => {
                 let job_uid = uid("Job", &w.namespace, &w.name);
                 let mut tpl = template(w, json!({"restartPolicy": "Never"}));
@@ -221,13 +239,15 @@ pub fn expand(s: &Scenario, nodes: &[Value], now: &str, objects: &mut Vec<Value>
                         placer.run(pod, pinned, Some(true), now)
                     })
                     .collect();
-                j["status"] = job::status(&j, &pods.iter().collect::<Vec<_>>(), now);
-                objects.push(j);
-                objects.extend(pods);
+                let indexed: Vec<Index> = pods.iter().map(Index::of).collect();
+                let counts = job::Counts::of(&indexed.iter().collect::<Vec<_>>());
+                j["status"] = job::status(&j, &counts, now);
+                out(j);
+                pods.into_iter().for_each(&mut *out);
             }
             WorkloadKind::CronJob => {
                 let schedule = w.schedule.clone().unwrap_or_default();
-                objects.push(json!({
+                out(json!({
                     "apiVersion": "batch/v1",
                     "kind": "CronJob",
                     "metadata": meta("CronJob", w),
@@ -267,10 +287,17 @@ pub fn expand(s: &Scenario, nodes: &[Value], now: &str, objects: &mut Vec<Value>
                     PodPhase::Succeeded => placer.run(pod, pinned, Some(true), now),
                     PodPhase::Failed => placer.run(pod, pinned, Some(false), now),
                 };
-                objects.push(pod);
+                out(pod);
             }
         }
     }
+}
+
+/// The status of a ReplicaSet whose pods are `pods` (all live: the loader makes no finished
+/// ReplicaSet pods).
+fn rs_status(rs: &Value, pods: &[Value]) -> Value {
+    let ready = pods.iter().filter(|p| pod_status::is_ready(p)).count();
+    replicaset::status(rs, pods.len(), ready)
 }
 
 fn rs_pods(
@@ -301,7 +328,7 @@ fn stateful_set(
     replicas: i64,
     placer: &mut Placer,
     now: &str,
-    objects: &mut Vec<Value>,
+    out: &mut dyn FnMut(Value),
 ) {
     let tpl = template(w, json!({}));
     let revision = format!("{}-{}", w.name, object::template_hash(&tpl));
@@ -337,8 +364,8 @@ fn stateful_set(
         "updatedReplicas": pods.len(), "availableReplicas": ready,
         "currentRevision": revision, "updateRevision": revision, "collisionCount": 0,
     });
-    objects.push(sts);
-    objects.extend(pods);
+    out(sts);
+    pods.into_iter().for_each(&mut *out);
 }
 
 fn daemon_set(
@@ -346,7 +373,7 @@ fn daemon_set(
     placer: &mut Placer,
     taken: &mut BTreeSet<(String, String)>,
     now: &str,
-    objects: &mut Vec<Value>,
+    out: &mut dyn FnMut(Value),
 ) {
     let tpl = template(w, json!({"tolerations": [{"operator": "Exists"}]}));
     let mut ds = json!({
@@ -357,11 +384,7 @@ fn daemon_set(
                  "updateStrategy": {"type": "RollingUpdate",
                                     "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}},
     });
-    let nodes: Vec<String> = placer
-        .everywhere
-        .iter()
-        .map(|n| name(n).to_string())
-        .collect();
+    let nodes: Vec<String> = placer.everywhere.iter().map(|n| n.name.clone()).collect();
     let ds_uid = uid("DaemonSet", &w.namespace, &w.name);
     let pods: Vec<Value> = nodes
         .iter()
@@ -383,6 +406,6 @@ fn daemon_set(
         "numberReady": ready, "numberAvailable": ready, "updatedNumberScheduled": pods.len(),
         "numberMisscheduled": 0,
     });
-    objects.push(ds);
-    objects.extend(pods);
+    out(ds);
+    pods.into_iter().for_each(&mut *out);
 }

@@ -78,8 +78,17 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
-    fn flag(&self, key: &str) -> bool {
-        matches!(self.get(key), Some("1" | "true"))
+    /// A boolean parameter, spelled as Go's `strconv.ParseBool` accepts (the real server parses
+    /// query booleans with it); absent or empty is false, anything else is a 400.
+    fn flag(&self, key: &str) -> Result<bool> {
+        match self.get(key) {
+            None | Some("") => Ok(false),
+            Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
+            Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
+            Some(v) => Err(ApiError::bad_request(format!(
+                "invalid {key} {v:?}: expected true or false"
+            ))),
+        }
     }
 
     fn number<T: std::str::FromStr>(&self, key: &str) -> Result<Option<T>> {
@@ -219,7 +228,7 @@ where
             .collect(),
     );
     let method = req.method().clone();
-    let watching = t.watch_path || params.flag("watch");
+    let watching = t.watch_path || params.flag("watch")?;
     let verb = match (&method, t.name.is_some()) {
         (&Method::GET, false) if watching => "watch",
         (&Method::GET, false) => "list",
@@ -515,8 +524,8 @@ fn watch_response(
         labels,
         fields,
         after: watch::parse_start(params.get("resourceVersion"))?,
-        bookmarks: params.flag("allowWatchBookmarks"),
-        initial_events_end: params.flag("sendInitialEvents"),
+        bookmarks: params.flag("allowWatchBookmarks")?,
+        initial_events_end: params.flag("sendInitialEvents")?,
         timeout: timeout.map(Duration::from_secs),
     };
     let mut response = Response::new(Body::from_stream(watch::stream(shared, query)));

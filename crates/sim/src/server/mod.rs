@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::resources::{RESOURCES, by_kind};
 use crate::store::{DEFAULT_HISTORY, Store};
-use crate::world::{Permission, SimConfig, User};
+use crate::world::{ObjectSource, Permission, SimConfig, User};
 
 /// State shared by all connections, watches and the controller runner.
 pub struct Shared {
@@ -83,30 +83,57 @@ pub struct RunningSim {
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// Load the scenario's objects (consumed, so the JSON trees are freed as they are stored):
-/// namespaces first, so that namespaced objects find theirs.
-fn load(store: &mut Store, objects: Vec<serde_json::Value>) -> anyhow::Result<()> {
+/// Store the initial objects: the namespaces of `objects`, then everything `source` makes
+/// (each object serialized and dropped as soon as it is made), then the rest of `objects`, so
+/// that namespaced objects find their namespace.
+fn load(
+    store: &mut Store,
+    objects: Vec<serde_json::Value>,
+    source: Option<&dyn ObjectSource>,
+) -> anyhow::Result<()> {
     let now = jiff::Timestamp::now();
-    let (namespaces, others): (Vec<_>, Vec<_>) = objects
-        .into_iter()
-        .partition(|o| o.get("kind").and_then(|k| k.as_str()) == Some("Namespace"));
-    for (i, obj) in namespaces.into_iter().chain(others).enumerate() {
-        let kind = obj
-            .get("kind")
-            .and_then(|k| k.as_str())
-            .unwrap_or("")
-            .to_string();
+    let mut count = 0usize;
+    let mut put = |obj: serde_json::Value| -> anyhow::Result<()> {
+        count += 1;
+        let kind = obj.get("kind").and_then(|k| k.as_str()).unwrap_or("");
         let name = obj
             .pointer("/metadata/name")
             .and_then(|k| k.as_str())
             .unwrap_or("")
             .to_string();
-        let res = by_kind(&kind).with_context(|| {
-            format!("initial object #{i} ({name:?}) has kind {kind:?}, which the simulator does not serve")
+        let res = by_kind(kind).with_context(|| {
+            format!("initial object #{count} ({name:?}) has kind {kind:?}, which the simulator does not serve")
         })?;
-        store.create(res, obj, now, true).map_err(|e| {
-            anyhow::anyhow!("initial {kind} {name:?} is not acceptable: {}", e.message)
+        store.create_initial(res, obj, now).map_err(|e| {
+            anyhow::anyhow!(
+                "initial {} {name:?} is not acceptable: {}",
+                RESOURCES[res].kind,
+                e.message
+            )
         })?;
+        Ok(())
+    };
+    let (namespaces, others): (Vec<_>, Vec<_>) = objects
+        .into_iter()
+        .partition(|o| o.get("kind").and_then(|k| k.as_str()) == Some("Namespace"));
+    for obj in namespaces {
+        put(obj)?;
+    }
+    if let Some(source) = source {
+        let mut failed = None;
+        source.emit(&mut |obj| {
+            if failed.is_none()
+                && let Err(err) = put(obj)
+            {
+                failed = Some(err);
+            }
+        });
+        if let Some(err) = failed {
+            return Err(err);
+        }
+    }
+    for obj in others {
+        put(obj)?;
     }
     store.compact();
     store.take_dirty();
@@ -147,9 +174,11 @@ pub async fn start_with(
         git_version,
         users,
         objects,
+        source,
         controllers,
     } = config;
-    load(&mut store, objects)?;
+    load(&mut store, objects, source.as_deref())?;
+    drop(source);
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

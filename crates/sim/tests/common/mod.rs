@@ -40,6 +40,7 @@ pub fn config() -> SimConfig {
             },
         ],
         objects,
+        source: None,
         controllers: Vec::new(),
     }
 }
