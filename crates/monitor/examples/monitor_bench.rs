@@ -83,6 +83,12 @@ fn main() -> anyhow::Result<()> {
 
 async fn serve(db: &str, bootstrap: &str) -> anyhow::Result<()> {
     use scs_kaas_monitor::state::{AppState, Config};
+    // Log like `scs-kaas monitor serve` does by default (info: one access line per request);
+    // the driver sends this process's stderr to a file.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info,sqlx=warn"))
+        .with_writer(std::io::stderr)
+        .init();
     let state = AppState::start(Config {
         db_url: db.to_string(),
         bootstrap: bootstrap.into(),
@@ -149,6 +155,7 @@ async fn drive(o: Options) -> anyhow::Result<()> {
         .arg(&db)
         .arg(&bootstrap)
         .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(dir.path().join("server.log"))?)
         .kill_on_drop(true)
         .spawn()?;
     let pid = server.id().context("server pid")?;
@@ -186,7 +193,9 @@ async fn drive(o: Options) -> anyhow::Result<()> {
                 let Some(s) = subjects.get(i) else {
                     return anyhow::Ok(());
                 };
-                let (status, _) = conn.send("GET", "/reports?limit=1", Some(s), None).await?;
+                let (status, _) = conn
+                    .send_retrying("GET", "/reports?limit=1", Some(s), None)
+                    .await?;
                 if status != 200 {
                     bail!("warm-up GET /reports as {s}: HTTP {status}");
                 }
@@ -267,6 +276,18 @@ async fn drive(o: Options) -> anyhow::Result<()> {
 
     // 3. Table page.
     let mut conn = Conn::open(addr).await?;
+    let (_, metrics) = conn.send("GET", "/metrics", None, None).await?;
+    let commits: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("scs_monitor_db_commits_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0.0);
+    if commits > 0.0 {
+        println!(
+            "ingest: {commits:.0} commits, {:.1} uploads per commit on average",
+            o.reports as f64 / commits
+        );
+    }
     let (status, page) = conn.send("GET", "/page/table", None, None).await?;
     if status != 200 || !page.contains(&subjects[0]) {
         bail!("table page: HTTP {status}, subject rows missing");
@@ -386,6 +407,24 @@ impl Conn {
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(conn);
         Ok(Conn { sender })
+    }
+
+    /// Like [`Conn::send`], but waits and retries while the server answers 503 (its password
+    /// checks are all busy), as a well-behaved client does.
+    async fn send_retrying(
+        &mut self,
+        method: &str,
+        path: &str,
+        account: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> anyhow::Result<(u16, String)> {
+        loop {
+            let answer = self.send(method, path, account, body.clone()).await?;
+            if answer.0 != 503 {
+                return Ok(answer);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     async fn send(

@@ -482,11 +482,16 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
             *cells.entry((scope.card.name.clone(), colour)).or_default() += 1;
         }
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(&cells),
-    )
-        .into_response()
+    let mut text = state.metrics.render(&cells);
+    text.push_str(
+        "# HELP scs_monitor_db_commits_total Transactions the writer committed (one per batch \
+         of concurrent uploads).\n# TYPE scs_monitor_db_commits_total counter\n",
+    );
+    text.push_str(&format!(
+        "scs_monitor_db_commits_total {}\n",
+        state.writer.commits()
+    ));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 /// `GET /openapi.json`: the hand-written description of the JSON endpoints.

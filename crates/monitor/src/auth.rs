@@ -182,10 +182,11 @@ impl HashGate {
         }
     }
 
-    /// One slot per CPU core and four waiting callers per slot.
+    /// One slot per CPU core and 16 waiting callers per slot (at bcrypt cost 12, about four
+    /// seconds of queue).
     pub fn for_this_machine() -> HashGate {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        HashGate::new(cores, 4 * cores)
+        HashGate::new(cores, 16 * cores)
     }
 
     /// Hash checks run so far (each may try several hashes of one account).

@@ -216,11 +216,15 @@ pub async fn table(
         let members = board::members(&snapshot, &subject).unwrap_or_default();
         let mut cells = Vec::new();
         for scope in snapshot.scopes.iter() {
-            let summary = board::summary(&snapshot, scope, &state.latest, &subject, now, full);
-            let member_cells: Vec<board::Cell> = members
+            // Each member is evaluated once; the group summary is the worst member's.
+            let evaluated: Vec<Option<board::Cell>> = members
                 .iter()
-                .filter_map(|m| board::cell(scope, &state.latest, m, now, full))
+                .map(|m| board::cell(scope, &state.latest, m, now, full))
                 .collect();
+            let summary = scs_kaas_core::scorecard::group_summary(
+                evaluated.iter().map(|c| c.as_ref().map(|c| &c.eval)),
+            );
+            let member_cells: Vec<board::Cell> = evaluated.into_iter().flatten().collect();
             let expiry = member_cells.iter().filter_map(|c| c.next_expiry()).min();
             let validity = if member_cells.is_empty() {
                 None

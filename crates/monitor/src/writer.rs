@@ -16,7 +16,8 @@
 //!    binding them again;
 //! 4. `COMMIT`; then the result cache is updated under one lock and every upload is answered.
 //!
-//! Statements are chunked so no statement binds more than a few hundred values.
+//! Statements are chunked so no statement binds more than about 2,000 values (SQLite allows
+//! 32,766 and PostgreSQL 65,535).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -55,9 +56,9 @@ pub struct Writer {
 /// Most uploads in one transaction.
 const MAX_BATCH: usize = 1024;
 /// Report rows per `INSERT INTO report` statement (6 values each).
-const REPORT_CHUNK: usize = 64;
+const REPORT_CHUNK: usize = 128;
 /// Result rows per `INSERT INTO result2` statement (4 values each).
-const RESULT_CHUNK: usize = 128;
+const RESULT_CHUNK: usize = 512;
 
 impl Writer {
     /// Starts the writer thread with its own connection to `db`.
