@@ -172,11 +172,12 @@ async fn drive(o: Options) -> anyhow::Result<()> {
     };
     println!(
         "monitor bench: {backend}, {} subjects, {} scopes, {} reports, {} clients (bcrypt cost 12 \
-         hash took {bcrypt_ms:.0} ms)",
+         hash took {bcrypt_ms:.0} ms; load average {})",
         o.subjects,
         scopes.len(),
         o.reports,
-        o.clients
+        o.clients,
+        loadavg()
     );
 
     // 1. Warm-up: one bcrypt verification per account.
@@ -262,10 +263,12 @@ async fn drive(o: Options) -> anyhow::Result<()> {
     let secs = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds(pid)? - cpu_before;
     println!(
-        "ingest: {} signed reports in {secs:.1} s = {:.0} reports/s; upload latency {}",
+        "ingest: {} signed reports in {secs:.1} s = {:.0} reports/s; upload latency {} \
+         (load average {})",
         o.reports,
         o.reports as f64 / secs,
-        summary(&mut latencies)
+        summary(&mut latencies),
+        loadavg()
     );
     println!(
         "ingest: server CPU {cpu:.1} s = {:.0} µs per report (≈ {:.0} reports/s per fully \
@@ -303,13 +306,15 @@ async fn drive(o: Options) -> anyhow::Result<()> {
         }
     }
     println!(
-        "table page ({} subjects × {} scopes, {} bytes): {} requests in {:.1} s; latency {}",
+        "table page ({} subjects × {} scopes, {} bytes): {} requests in {:.1} s; latency {} \
+         (load average {})",
         o.subjects,
         scopes.len(),
         page.len(),
         o.table_requests,
         started.elapsed().as_secs_f64(),
-        summary(&mut latencies)
+        summary(&mut latencies),
+        loadavg()
     );
     let mut latencies = Vec::new();
     for _ in 0..o.table_requests.min(500) {
@@ -334,6 +339,14 @@ async fn drive(o: Options) -> anyhow::Result<()> {
     );
     server.kill().await?;
     Ok(())
+}
+
+/// The machine's 1/5/15-minute load averages, e.g. `0.42 0.80 1.10` (the machine is shared, so
+/// every figure is printed with the load it was measured under).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 /// User + system CPU seconds the process `pid` has used so far.
