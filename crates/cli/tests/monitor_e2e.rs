@@ -185,7 +185,15 @@ async fn check_sign_upload_then_status_shows_passing_and_expiry_turns_it_stale()
         checked.checked_add(jiff::Span::new().minutes(1)).unwrap(),
     ));
     let boot = dir.path().join("bootstrap.yaml");
-    std::fs::write(&boot, bootstrap(&[(subject, "", "s3cret", Some(&blob))])).unwrap();
+    // `intruder` may sign with the same key but not post for the subject.
+    std::fs::write(
+        &boot,
+        bootstrap(&[
+            (subject, "", "s3cret", Some(&blob)),
+            ("intruder", "", "pw2", Some(&blob)),
+        ]),
+    )
+    .unwrap();
     let scopes_for_loader = scopes.clone();
     let state = AppState::start(Config {
         db_url: format!("sqlite://{}", dir.path().join("monitor.db").display()),
@@ -236,6 +244,33 @@ async fn check_sign_upload_then_status_shows_passing_and_expiry_turns_it_stale()
     ])
     .await;
     assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("do not send it again"),
+        "{}",
+        text(&again)
+    );
+    // Another account's upload of it is refused with 403, and the client says why.
+    let pw2 = dir.path().join("pw2");
+    std::fs::write(&pw2, "pw2\n").unwrap();
+    let intruder = scs_kaas(&[
+        "report",
+        "upload",
+        "--monitor",
+        &format!("http://{addr}/"),
+        "--subject",
+        "intruder",
+        "--password-file",
+        pw2.to_str().unwrap(),
+        report.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(intruder.status.code(), Some(1), "{}", text(&intruder));
+    let err = String::from_utf8_lossy(&intruder.stderr);
+    assert!(
+        err.contains("HTTP 403") && err.contains("may not upload reports for the subject named in"),
+        "{}",
+        text(&intruder)
+    );
 
     // 4. The status page and API show the subject passing v1.
     let (status, table) = http(&addr, "GET", "/page/table", None).await;
@@ -275,7 +310,11 @@ async fn check_sign_upload_then_status_shows_passing_and_expiry_turns_it_stale()
         "{metrics}"
     );
     assert!(
-        metrics.contains("scs_monitor_reports_rejected_total{reason=\"duplicate\"} 1"),
+        metrics.contains("scs_monitor_uploads_total{outcome=\"rejected\",reason=\"forbidden\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("scs_monitor_uploads_total{outcome=\"rejected\",reason=\"duplicate\"} 1"),
         "{metrics}"
     );
 
@@ -378,6 +417,12 @@ async fn serve_defaults_to_sqlite_in_cwd_and_reloads_on_sighup_and_admin_request
     );
     let (status, _) = http(&addr, "GET", "/healthz", None).await;
     assert_eq!(status, 200);
+    // `monitor serve` logs at info by default: one access line per request.
+    let access = wait_for_line(&mut lines, "scs_kaas_monitor::access").await;
+    assert!(
+        access.contains("/healthz") && access.contains("200"),
+        "{access}"
+    );
     wait_until_status(&addr, ("alpha", "pa"), 200).await;
     assert_eq!(
         http(&addr, "GET", "/reports", Some(("beta", "pb"))).await.0,
@@ -461,5 +506,47 @@ async fn serve_defaults_to_sqlite_in_cwd_and_reloads_on_sighup_and_admin_request
         401
     );
     assert!(child.try_wait().unwrap().is_none());
+    child.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_logs_json_lines_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let boot = dir.path().join("bootstrap.yaml");
+    std::fs::write(&boot, bootstrap(&[("alpha", "", "pa", None)])).unwrap();
+    let db = format!("sqlite://{}", dir.path().join("m.db").display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scs-kaas"))
+        .args([
+            "monitor",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
+        .args(["--db", &db, "--bootstrap"])
+        .arg(&boot)
+        .env_remove("SCS_KAAS_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = stderr_lines(&mut child);
+    let line = wait_for_line(&mut lines, "listening on http://").await;
+    let addr = line
+        .split("listening on http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    assert_eq!(http(&addr, "GET", "/status", None).await.0, 200);
+    let line = wait_for_line(&mut lines, "scs_kaas_monitor::access").await;
+    let json: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    assert_eq!(json["level"], "INFO", "{json}");
+    assert_eq!(json["fields"]["route"], "/status", "{json}");
+    assert_eq!(json["fields"]["status"], 200, "{json}");
     child.kill().await.unwrap();
 }

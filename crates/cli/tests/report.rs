@@ -462,6 +462,37 @@ async fn upload_refusals_are_explained_in_one_line() {
             "Forbidden",
             "ask its operator for upload rights",
         ),
+        // What an scs-kaas monitor answers where the SCS monitor says 401 "Permission denied".
+        (
+            StatusCode::FORBIDDEN,
+            "Permission denied: account \"mail@csp.eu\" may not post reports for subject \"demo\"",
+            "may not upload reports for the subject named in",
+        ),
+        (
+            StatusCode::BAD_REQUEST,
+            "invalid report: `spec.name` contains a NUL character, which cannot be stored: remove it",
+            "refused the content of",
+        ),
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the body is larger than this monitor's limit of 1024 bytes",
+            "larger than the monitor accepts",
+        ),
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed logins for this account: retry in 4 s",
+            "wait as long as the message says",
+        ),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many logins in progress: retry in a second",
+            "busy checking passwords",
+        ),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no healthy upstream",
+            "HTTP 503 Service Unavailable: no healthy upstream",
+        ),
         (
             StatusCode::CONFLICT,
             "Conflict: report already present",

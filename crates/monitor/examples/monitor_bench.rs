@@ -83,6 +83,12 @@ fn main() -> anyhow::Result<()> {
 
 async fn serve(db: &str, bootstrap: &str) -> anyhow::Result<()> {
     use scs_kaas_monitor::state::{AppState, Config};
+    // Log like `scs-kaas monitor serve` does by default (info: one access line per request);
+    // the driver sends this process's stderr to a file.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info,sqlx=warn"))
+        .with_writer(std::io::stderr)
+        .init();
     let state = AppState::start(Config {
         db_url: db.to_string(),
         bootstrap: bootstrap.into(),
@@ -149,6 +155,7 @@ async fn drive(o: Options) -> anyhow::Result<()> {
         .arg(&db)
         .arg(&bootstrap)
         .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(dir.path().join("server.log"))?)
         .kill_on_drop(true)
         .spawn()?;
     let pid = server.id().context("server pid")?;
@@ -165,11 +172,12 @@ async fn drive(o: Options) -> anyhow::Result<()> {
     };
     println!(
         "monitor bench: {backend}, {} subjects, {} scopes, {} reports, {} clients (bcrypt cost 12 \
-         hash took {bcrypt_ms:.0} ms)",
+         hash took {bcrypt_ms:.0} ms; load average {})",
         o.subjects,
         scopes.len(),
         o.reports,
-        o.clients
+        o.clients,
+        loadavg()
     );
 
     // 1. Warm-up: one bcrypt verification per account.
@@ -186,7 +194,9 @@ async fn drive(o: Options) -> anyhow::Result<()> {
                 let Some(s) = subjects.get(i) else {
                     return anyhow::Ok(());
                 };
-                let (status, _) = conn.send("GET", "/reports?limit=1", Some(s), None).await?;
+                let (status, _) = conn
+                    .send_retrying("GET", "/reports?limit=1", Some(s), None)
+                    .await?;
                 if status != 200 {
                     bail!("warm-up GET /reports as {s}: HTTP {status}");
                 }
@@ -253,10 +263,12 @@ async fn drive(o: Options) -> anyhow::Result<()> {
     let secs = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds(pid)? - cpu_before;
     println!(
-        "ingest: {} signed reports in {secs:.1} s = {:.0} reports/s; upload latency {}",
+        "ingest: {} signed reports in {secs:.1} s = {:.0} reports/s; upload latency {} \
+         (load average {})",
         o.reports,
         o.reports as f64 / secs,
-        summary(&mut latencies)
+        summary(&mut latencies),
+        loadavg()
     );
     println!(
         "ingest: server CPU {cpu:.1} s = {:.0} µs per report (≈ {:.0} reports/s per fully \
@@ -267,6 +279,18 @@ async fn drive(o: Options) -> anyhow::Result<()> {
 
     // 3. Table page.
     let mut conn = Conn::open(addr).await?;
+    let (_, metrics) = conn.send("GET", "/metrics", None, None).await?;
+    let commits: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("scs_monitor_db_commits_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0.0);
+    if commits > 0.0 {
+        println!(
+            "ingest: {commits:.0} commits, {:.1} uploads per commit on average",
+            o.reports as f64 / commits
+        );
+    }
     let (status, page) = conn.send("GET", "/page/table", None, None).await?;
     if status != 200 || !page.contains(&subjects[0]) {
         bail!("table page: HTTP {status}, subject rows missing");
@@ -282,13 +306,15 @@ async fn drive(o: Options) -> anyhow::Result<()> {
         }
     }
     println!(
-        "table page ({} subjects × {} scopes, {} bytes): {} requests in {:.1} s; latency {}",
+        "table page ({} subjects × {} scopes, {} bytes): {} requests in {:.1} s; latency {} \
+         (load average {})",
         o.subjects,
         scopes.len(),
         page.len(),
         o.table_requests,
         started.elapsed().as_secs_f64(),
-        summary(&mut latencies)
+        summary(&mut latencies),
+        loadavg()
     );
     let mut latencies = Vec::new();
     for _ in 0..o.table_requests.min(500) {
@@ -313,6 +339,14 @@ async fn drive(o: Options) -> anyhow::Result<()> {
     );
     server.kill().await?;
     Ok(())
+}
+
+/// The machine's 1/5/15-minute load averages, e.g. `0.42 0.80 1.10` (the machine is shared, so
+/// every figure is printed with the load it was measured under).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 /// User + system CPU seconds the process `pid` has used so far.
@@ -386,6 +420,24 @@ impl Conn {
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(conn);
         Ok(Conn { sender })
+    }
+
+    /// Like [`Conn::send`], but waits and retries while the server answers 503 (its password
+    /// checks are all busy), as a well-behaved client does.
+    async fn send_retrying(
+        &mut self,
+        method: &str,
+        path: &str,
+        account: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> anyhow::Result<(u16, String)> {
+        loop {
+            let answer = self.send(method, path, account, body.clone()).await?;
+            if answer.0 != 503 {
+                return Ok(answer);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     async fn send(

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +15,7 @@ use serde_json::{Value, json};
 use scs_kaas_core::finding::Status;
 use scs_kaas_core::scorecard;
 
-use crate::auth::{Account, Roles};
+use crate::auth::{Account, AuthError, Roles};
 use crate::board;
 use crate::db::ApprovalItem;
 use crate::error::ApiError;
@@ -27,7 +28,7 @@ type AppResult<T> = Result<T, ApiError>;
 /// Largest `limit` a list endpoint accepts.
 pub const MAX_LIMIT: i64 = 1000;
 
-/// Authenticates the request (401 on failure).
+/// Authenticates the request (401 on failure, 429/503 when password checks are refused).
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> AppResult<Arc<Account>> {
     let snapshot = state.snapshot();
     let header = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
@@ -38,62 +39,110 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> AppResult<Ar
 pub async fn post_reports(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> AppResult<Response> {
-    let result = post_reports_inner(&state, &headers, &body).await;
-    match &result {
-        Ok(n) => state.metrics.accepted(*n),
-        Err(err) => state.metrics.rejected(match err {
-            ApiError::Auth(_) => "unauthenticated",
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::Conflict(_) => "duplicate",
-            ApiError::UnsupportedMediaType(_) => "content_type",
-            ApiError::Signature(_) => "signature",
-            ApiError::BadRequest(_) => "invalid",
-            _ => "internal",
-        }),
+    let result = match body {
+        Ok(body) => post_reports_inner(&state, &headers, &body).await,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Refusal(
+            ApiError::PayloadTooLarge(format!(
+                "the body is larger than this monitor's limit of {} bytes",
+                state.body_limit
+            )),
+            "too_large",
+        )),
+        Err(rejection) => Err(Refusal(
+            ApiError::BadRequest(rejection.body_text()),
+            "invalid",
+        )),
+    };
+    match result {
+        Ok(n) => {
+            state.metrics.accepted(n);
+            Ok(Json(Value::Null).into_response())
+        }
+        Err(Refusal(err, reason)) => {
+            state.metrics.rejected(reason);
+            Err(err)
+        }
     }
-    result.map(|_| Json(Value::Null).into_response())
 }
 
-async fn post_reports_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> AppResult<u64> {
-    let account = authenticate(state, headers).await?;
-    let format = Format::from_content_type(headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()))
-        .map_err(|e| ApiError::UnsupportedMediaType(e.to_string()))?;
-    let (signature, payload) =
-        upload::split_body(body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    upload::verify_signature(&account.keys, signature, payload)
-        .map_err(|e| ApiError::Signature(e.to_string()))?;
-    let docs = upload::parse_documents(format, payload).map_err(upload_error)?;
-    let received_at = state.clock.now_utc();
+/// A refused upload: the answer and the metrics reason.
+struct Refusal(ApiError, &'static str);
+
+impl From<UploadError> for Refusal {
+    fn from(err: UploadError) -> Self {
+        let reason = err.reason();
+        let api = match err {
+            UploadError::ContentType => ApiError::UnsupportedMediaType(err.to_string()),
+            // As the SCS monitor (INTEROP §4.3): an unsigned body is an authentication failure.
+            UploadError::MissingSignature | UploadError::Verification(_) => {
+                ApiError::Signature(err.to_string())
+            }
+            UploadError::Invalid(_) | UploadError::Empty => ApiError::BadRequest(err.to_string()),
+        };
+        Refusal(api, reason)
+    }
+}
+
+impl From<AuthError> for Refusal {
+    fn from(err: AuthError) -> Self {
+        let reason = match err {
+            AuthError::Throttled { .. } => "throttled",
+            AuthError::Busy => "busy",
+            _ => "unauthenticated",
+        };
+        Refusal(ApiError::Auth(err), reason)
+    }
+}
+
+async fn post_reports_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<u64, Refusal> {
     let snapshot = state.snapshot();
+    let header = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    let account = snapshot.directory.authenticate(header).await?;
+    let format =
+        Format::from_content_type(headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()))?;
+    let (signature, payload) = upload::split_body(body)?;
+    upload::verify_signature(&account.keys, signature, payload)?;
+    let docs = upload::parse_documents(format, payload)?;
+    let received_at = state.clock.now_utc();
     let mut reports = Vec::with_capacity(docs.len());
     for doc in docs {
-        let report = upload::validate(doc, received_at, |uuid| snapshot.scopes.get(uuid).is_some())
-            .map_err(upload_error)?;
+        let report =
+            upload::validate(doc, received_at, |uuid| snapshot.scopes.get(uuid).is_some())?;
         if !account.may_post(&report.subject) {
-            return Err(ApiError::Forbidden(format!(
-                "Permission denied: account {:?} may not post reports for subject {:?} \
-                 (it needs to be a delegate of that subject and hold append_any)",
-                account.subject, report.subject
-            )));
+            return Err(Refusal(
+                ApiError::Forbidden(format!(
+                    "Permission denied: account {:?} may not post reports for subject {:?} \
+                     (it needs to be a delegate of that subject and hold append_any)",
+                    account.subject, report.subject
+                )),
+                "forbidden",
+            ));
         }
         reports.push(report);
     }
     let n = reports.len() as u64;
     state.writer.write(reports).await.map_err(|e| match e {
-        WriteError::Duplicate(_) => ApiError::Conflict(e.to_string()),
-        WriteError::Database(_) => ApiError::Internal(anyhow::anyhow!(e)),
+        WriteError::Duplicate(_) => Refusal(ApiError::Conflict(e.to_string()), "duplicate"),
+        WriteError::Database(_) => Refusal(ApiError::Internal(anyhow::anyhow!(e)), "internal"),
     })?;
     Ok(n)
 }
 
-fn upload_error(err: UploadError) -> ApiError {
-    match err {
-        UploadError::ContentType => ApiError::UnsupportedMediaType(err.to_string()),
-        UploadError::Verification(_) => ApiError::Signature(err.to_string()),
-        _ => ApiError::BadRequest(err.to_string()),
+/// 400 when a query value contains a NUL character (no stored value can match it, and
+/// PostgreSQL refuses it outright).
+fn no_nul(field: &str, value: &str) -> AppResult<()> {
+    if value.contains('\0') {
+        return Err(ApiError::BadRequest(format!(
+            "`{field}` contains a NUL character"
+        )));
     }
+    Ok(())
 }
 
 /// Query of `GET /reports`.
@@ -115,14 +164,18 @@ fn bounds(limit: Option<i64>, skip: Option<i64>, default: i64) -> AppResult<(i64
     Ok((limit, skip))
 }
 
-/// `GET /reports`: stored reports, newest first.
+/// `GET /reports`: stored reports, newest first, each as stored (keys in the order the report
+/// was written).
 pub async fn list_reports(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
-) -> AppResult<Json<Vec<Value>>> {
+) -> AppResult<Response> {
     let account = authenticate(&state, &headers).await?;
     let (limit, skip) = bounds(q.limit, q.skip, 10)?;
+    if let Some(subject) = &q.subject {
+        no_nul("subject", subject)?;
+    }
     let subject = match q.subject.as_deref() {
         None => Some(account.subject.clone()),
         Some("") if account.roles.contains(Roles::READ_ANY) => None,
@@ -137,11 +190,24 @@ pub async fn list_reports(
         .db
         .list_reports(subject.as_deref(), limit, skip)
         .await?;
-    Ok(Json(
-        rows.iter()
-            .filter_map(|r| serde_json::from_str(r).ok())
-            .collect(),
-    ))
+    let mut body = String::with_capacity(rows.iter().map(|r| r.len() + 1).sum::<usize>() + 2);
+    body.push('[');
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(row);
+    }
+    body.push(']');
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// A stored report's JSON text indented, keys in stored order.
+pub fn pretty_report(data: &str) -> String {
+    match serde_json::from_str::<scs_kaas_core::report::Report>(data) {
+        Ok(report) => serde_json::to_string_pretty(&report).unwrap_or_else(|_| data.to_string()),
+        Err(_) => data.to_string(),
+    }
 }
 
 /// `GET /reports/{uuid}`: one stored report.
@@ -161,9 +227,11 @@ pub async fn get_report(
             "Permission denied: this report belongs to another subject".into(),
         ));
     }
-    let value: Value = serde_json::from_str(&data).map_err(anyhow::Error::from)?;
-    let text = serde_json::to_string_pretty(&value).map_err(anyhow::Error::from)?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], text).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        pretty_report(&data),
+    )
+        .into_response())
 }
 
 /// Query of `GET /status`.
@@ -185,6 +253,11 @@ pub async fn status(
             return Err(ApiError::NotAcceptable(
                 "this endpoint only produces application/json".into(),
             ));
+        }
+    }
+    for (field, value) in [("subject", &q.subject), ("scopeuuid", &q.scopeuuid)] {
+        if let Some(value) = value {
+            no_nul(field, value)?;
         }
     }
     let snapshot = state.snapshot();
@@ -242,12 +315,14 @@ fn status_json(scope: &crate::scopes::ScopeInfo, cell: &board::Cell) -> Value {
                     )
                 })
                 .collect();
+            let tc_target = scope.tc_target.get(&v.name).cloned().unwrap_or_default();
             (
                 v.name.clone(),
                 json!({
                     "_idx": v.idx,
                     "result": result_json(v.result),
                     "targets": targets,
+                    "tc_target": tc_target,
                     "validity": v.validity.as_str(),
                 }),
             )
@@ -370,6 +445,7 @@ pub async fn history(
     Path(subject): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Json<Value>> {
+    no_nul("subject", &subject)?;
     let (limit, _) = bounds(q.limit, None, 100)?;
     let rows = state.db.history(&subject, limit).await?;
     Ok(Json(json!({ "subject": subject, "reports": rows })))
@@ -406,11 +482,16 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
             *cells.entry((scope.card.name.clone(), colour)).or_default() += 1;
         }
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(&cells),
-    )
-        .into_response()
+    let mut text = state.metrics.render(&cells);
+    text.push_str(
+        "# HELP scs_monitor_db_commits_total Transactions the writer committed (one per batch \
+         of concurrent uploads).\n# TYPE scs_monitor_db_commits_total counter\n",
+    );
+    text.push_str(&format!(
+        "scs_monitor_db_commits_total {}\n",
+        state.writer.commits()
+    ));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 /// `GET /openapi.json`: the hand-written description of the JSON endpoints.

@@ -1,14 +1,32 @@
 //! Accounts, roles and HTTP basic authentication.
 //!
-//! A bcrypt check at cost 12 takes a few hundred milliseconds, so checking it on every request
-//! would cap the monitor at a handful of uploads per second. A successful check is therefore
-//! remembered as an HMAC (random per-process key) of the presented credential, compared in
-//! constant time; the memory is bounded and dropped on every reload (a new [`Directory`]).
-//! Unknown users cost the same bcrypt work as known ones (a dummy hash), so response time does
-//! not reveal which accounts exist.
+//! API keys are stored as password hashes: bcrypt (`$2a$`, `$2b$`, `$2y$`, `$2x$`) and argon2
+//! PHC strings (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`, also argon2i/argon2d), the two formats
+//! the SCS monitor's bootstrap files use. Every hash of an account is tried (no early exit).
+//!
+//! A bcrypt check at cost 12 takes a few hundred milliseconds and an argon2 check at the SCS
+//! parameters 64 MiB and about as long, so checking on every request would cap the monitor at
+//! a handful of uploads per second. A successful check is therefore remembered as an HMAC
+//! (random per-process key) of the presented credential, compared in constant time; the memory
+//! is bounded and dropped on every reload (a new [`Directory`]). Unknown users cost the same
+//! hash work as known ones (a dummy hash), so response time does not reveal which accounts
+//! exist.
+//!
+//! Hash checks are expensive on purpose, so floods of bad credentials must not be (INTEROP
+//! §6.3.5). Two bounds apply before any hash work:
+//! - [`HashGate`]: at most one check per CPU core runs at a time (on blocking threads), and at
+//!   most [`HashGate::queue`] more wait; a request beyond that is answered 503 with
+//!   `Retry-After` at once.
+//! - per account name (known or not): after [`FREE_FAILURES`] failed checks in a row, further
+//!   checks for that name are refused with 429 and `Retry-After` for a back-off that doubles
+//!   with every further failure, up to [`MAX_BACKOFF`]. Remembered credentials still work during
+//!   a back-off, so an attacker guessing a provider's password does not lock out the provider's
+//!   running uploads; a correct password that was not yet remembered has to wait the back-off out.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -70,7 +88,7 @@ pub struct Account {
     pub roles: Roles,
     /// Group name, if any.
     pub group: Option<String>,
-    /// bcrypt hashes of its passwords.
+    /// Password hashes (bcrypt or argon2) of its API keys.
     pub api_keys: Vec<String>,
     /// Keys that may sign its uploads.
     pub keys: Vec<ssh_key::PublicKey>,
@@ -92,45 +110,134 @@ impl Account {
     }
 }
 
-/// Why a request was not authenticated (always 401).
+/// Why a request was not authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
-    /// No `Authorization` header.
+    /// No `Authorization` header (401).
     #[error("Not authenticated")]
     Missing,
-    /// Not `Basic base64(user:password)`.
+    /// Not `Basic base64(user:password)` (401).
     #[error("Invalid authentication credentials")]
     Malformed,
-    /// Unknown user or wrong password (indistinguishable on purpose).
+    /// Unknown user or wrong password, indistinguishable on purpose (401).
     #[error("Incorrect username or password")]
     Rejected,
+    /// Too many failed checks for this account name: refused without checking (429).
+    #[error("Too many failed logins for this account: retry in {retry_after} s")]
+    Throttled {
+        /// Seconds until the next check is allowed.
+        retry_after: u64,
+    },
+    /// Every password-check slot is taken and the queue is full (503).
+    #[error("Too many logins in progress: retry in a second")]
+    Busy,
 }
 
+impl AuthError {
+    /// Seconds for a `Retry-After` header, when the client should come back later.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AuthError::Throttled { retry_after } => Some(*retry_after),
+            AuthError::Busy => Some(1),
+            _ => None,
+        }
+    }
+}
+
+/// Failed checks in a row after which an account name is backed off.
+pub const FREE_FAILURES: u32 = 5;
+/// The first back-off; it doubles with every further failure.
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest back-off.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// Largest argon2 memory cost (KiB) a bootstrap hash may ask for (the SCS files use 65536).
+pub const MAX_ARGON2_MEMORY_KIB: u32 = 256 * 1024;
+
 const CACHE_LIMIT: usize = 10_000;
+const FAILURE_LIMIT: usize = 10_000;
+
+/// Bounds the expensive hash checks of all requests: at most `slots` run at once, at most
+/// `queue` more wait, the rest are refused. Shared by every [`Directory`] of a server, so a
+/// reload does not reset it.
+#[derive(Debug)]
+pub struct HashGate {
+    slots: Arc<tokio::sync::Semaphore>,
+    capacity: usize,
+    admitted: AtomicUsize,
+    checks: AtomicU64,
+    /// How many callers may wait for a slot.
+    pub queue: usize,
+}
+
+impl HashGate {
+    /// A gate with `slots` concurrent checks and `queue` waiting callers.
+    pub fn new(slots: usize, queue: usize) -> HashGate {
+        let slots = slots.max(1);
+        HashGate {
+            slots: Arc::new(tokio::sync::Semaphore::new(slots)),
+            capacity: slots + queue,
+            admitted: AtomicUsize::new(0),
+            checks: AtomicU64::new(0),
+            queue,
+        }
+    }
+
+    /// One slot per CPU core and 16 waiting callers per slot (at bcrypt cost 12, about four
+    /// seconds of queue).
+    pub fn for_this_machine() -> HashGate {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        HashGate::new(cores, 16 * cores)
+    }
+
+    /// Hash checks run so far (each may try several hashes of one account).
+    pub fn checks(&self) -> u64 {
+        self.checks.load(Ordering::Relaxed)
+    }
+}
+
+/// A caller admitted through a [`HashGate`] (waiting for or holding a slot); leaves on drop,
+/// also when the request is cancelled.
+struct Admission(Arc<HashGate>);
+
+impl Admission {
+    fn enter(gate: &Arc<HashGate>) -> Result<Admission, AuthError> {
+        if gate.admitted.fetch_add(1, Ordering::AcqRel) >= gate.capacity {
+            gate.admitted.fetch_sub(1, Ordering::AcqRel);
+            return Err(AuthError::Busy);
+        }
+        Ok(Admission(Arc::clone(gate)))
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.0.admitted.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A failure streak of one account name.
+#[derive(Debug, Clone, Copy)]
+struct Streak {
+    failures: u32,
+    blocked_until: Option<Instant>,
+}
 
 /// The accounts of one load of the bootstrap, with the verified-credential memory.
 #[derive(Debug)]
 pub struct Directory {
     accounts: HashMap<String, Arc<Account>>,
     groups: BTreeMap<String, Vec<String>>,
-    dummy_hash: String,
+    dummy_hashes: Vec<String>,
     key: [u8; 32],
-    verified: Mutex<HashMap<String, Vec<[u8; 32]>>>,
+    verified: RwLock<HashMap<String, Vec<[u8; 32]>>>,
+    streaks: Mutex<HashMap<String, Streak>>,
+    gate: Arc<HashGate>,
 }
 
 impl Directory {
-    /// Builds the directory; hashes a dummy password at the highest cost in use (blocking work).
-    pub fn new(accounts: Vec<Account>) -> Directory {
-        let cost = accounts
-            .iter()
-            .flat_map(|a| a.api_keys.iter())
-            .filter_map(|h| bcrypt_cost(h))
-            .max()
-            .unwrap_or(12);
-        let mut random = [0u8; 32];
-        rand::fill(&mut random);
-        let dummy_hash =
-            bcrypt::hash(hex_of(&random), cost).unwrap_or_else(|_| String::from("$2b$04$x"));
+    /// Builds the directory; makes a dummy hash like the ones in use (blocking work).
+    pub fn new(accounts: Vec<Account>, gate: Arc<HashGate>) -> Directory {
+        let dummy_hashes = dummy_hashes(&accounts);
         let mut key = [0u8; 32];
         rand::fill(&mut key);
         let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -148,9 +255,11 @@ impl Directory {
                 .map(|a| (a.subject.clone(), Arc::new(a)))
                 .collect(),
             groups,
-            dummy_hash,
+            dummy_hashes,
             key,
-            verified: Mutex::new(HashMap::new()),
+            verified: RwLock::new(HashMap::new()),
+            streaks: Mutex::new(HashMap::new()),
+            gate,
         }
     }
 
@@ -171,8 +280,9 @@ impl Directory {
         &self.groups
     }
 
-    /// Checks an `Authorization` header value. Runs bcrypt on a blocking thread when the
-    /// credential is not remembered.
+    /// Checks an `Authorization` header value. A remembered credential costs one HMAC; any
+    /// other passes the account's back-off and the [`HashGate`], then runs the hash checks on a
+    /// blocking thread.
     pub async fn authenticate(
         self: &Arc<Self>,
         header: Option<&[u8]>,
@@ -183,20 +293,34 @@ impl Directory {
         if let Some(account) = self.remembered(&user, &tag) {
             return Ok(account);
         }
-        let this = Arc::clone(self);
-        let user_for_check = user.clone();
-        let ok = tokio::task::spawn_blocking(move || this.verify_slow(&user_for_check, &password))
+        self.check_backoff(&user, Instant::now())?;
+        let admission = Admission::enter(&self.gate)?;
+        let permit = Arc::clone(&self.gate.slots)
+            .acquire_owned()
             .await
-            .unwrap_or(false);
+            .map_err(|_| AuthError::Busy)?;
+        self.gate.checks.fetch_add(1, Ordering::Relaxed);
+        let this = Arc::clone(self);
+        let name = user.clone();
+        // The slot and the admission move into the blocking task: a cancelled request does not
+        // free them before the hash work it started is done.
+        let ok = tokio::task::spawn_blocking(move || {
+            let _held = (permit, admission);
+            this.verify_slow(&name, &password)
+        })
+        .await
+        .unwrap_or(false);
         if !ok {
+            self.record_failure(&user, Instant::now());
             return Err(AuthError::Rejected);
         }
+        self.record_success(&user);
         let account = self
             .accounts
             .get(&user)
             .cloned()
             .ok_or(AuthError::Rejected)?;
-        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        let mut verified = self.verified.write().unwrap_or_else(|e| e.into_inner());
         if verified.values().map(Vec::len).sum::<usize>() >= CACHE_LIMIT {
             verified.clear();
         }
@@ -205,7 +329,7 @@ impl Directory {
     }
 
     fn remembered(&self, user: &str, tag: &[u8; 32]) -> Option<Arc<Account>> {
-        let verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        let verified = self.verified.read().unwrap_or_else(|e| e.into_inner());
         let tags = verified.get(user)?;
         let mut hit = subtle::Choice::from(0);
         for known in tags {
@@ -218,19 +342,65 @@ impl Directory {
         }
     }
 
+    /// 429 while `user` is backed off at `now`.
+    fn check_backoff(&self, user: &str, now: Instant) -> Result<(), AuthError> {
+        let streaks = self.streaks.lock().unwrap_or_else(|e| e.into_inner());
+        match streaks.get(user).and_then(|s| s.blocked_until) {
+            Some(until) if until > now => {
+                let left = until - now;
+                let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+                Err(AuthError::Throttled {
+                    retry_after: secs.max(1),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn record_failure(&self, user: &str, now: Instant) {
+        let mut streaks = self.streaks.lock().unwrap_or_else(|e| e.into_inner());
+        if streaks.len() >= FAILURE_LIMIT && !streaks.contains_key(user) {
+            // Forget the streaks that no longer block anything; if all still do, start over.
+            streaks.retain(|_, s| s.blocked_until.is_some_and(|t| t > now));
+            if streaks.len() >= FAILURE_LIMIT {
+                streaks.clear();
+            }
+        }
+        let streak = streaks.entry(user.to_string()).or_insert(Streak {
+            failures: 0,
+            blocked_until: None,
+        });
+        streak.failures = streak.failures.saturating_add(1);
+        if streak.failures >= FREE_FAILURES {
+            let doublings = (streak.failures - FREE_FAILURES).min(16);
+            let backoff = FIRST_BACKOFF
+                .saturating_mul(1u32 << doublings)
+                .min(MAX_BACKOFF);
+            streak.blocked_until = Some(now + backoff);
+        }
+    }
+
+    fn record_success(&self, user: &str) {
+        self.streaks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(user);
+    }
+
     fn verify_slow(&self, user: &str, password: &str) -> bool {
         match self.accounts.get(user) {
             Some(account) if !account.api_keys.is_empty() => {
                 // Try every hash (no early exit) so timing does not tell which one matched.
                 let mut ok = false;
                 for hash in &account.api_keys {
-                    ok |=
-                        is_supported_hash(hash) && bcrypt::verify(password, hash).unwrap_or(false);
+                    ok |= verify_hash(password, hash);
                 }
                 ok
             }
             _ => {
-                let _ = bcrypt::verify(password, &self.dummy_hash);
+                for hash in &self.dummy_hashes {
+                    let _ = verify_hash(password, hash);
+                }
                 false
             }
         }
@@ -246,15 +416,125 @@ impl Directory {
     }
 }
 
-/// Whether this monitor can verify the hash (bcrypt variants only).
-pub fn is_supported_hash(hash: &str) -> bool {
-    ["$2a$", "$2b$", "$2y$", "$2x$"]
+/// The kind of an API-key hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashKind {
+    /// `$2a$`, `$2b$`, `$2y$`, `$2x$`.
+    Bcrypt,
+    /// `$argon2id$`, `$argon2i$`, `$argon2d$` PHC strings.
+    Argon2,
+}
+
+/// The kind of `hash`, or `None` for a format this monitor cannot verify.
+pub fn hash_kind(hash: &str) -> Option<HashKind> {
+    if ["$2a$", "$2b$", "$2y$", "$2x$"]
         .iter()
         .any(|p| hash.starts_with(p))
+    {
+        Some(HashKind::Bcrypt)
+    } else if ["$argon2id$", "$argon2i$", "$argon2d$"]
+        .iter()
+        .any(|p| hash.starts_with(p))
+    {
+        Some(HashKind::Argon2)
+    } else {
+        None
+    }
+}
+
+/// Whether this monitor can verify the hash (bcrypt or argon2).
+pub fn is_supported_hash(hash: &str) -> bool {
+    hash_kind(hash).is_some()
+}
+
+/// Checks that an API-key hash can be verified here; the message says what is wrong.
+pub fn check_hash(hash: &str) -> Result<(), String> {
+    match hash_kind(hash) {
+        Some(HashKind::Bcrypt) => bcrypt_cost(hash).map(|_| ()).ok_or_else(|| {
+            "a bcrypt hash must look like $2b$12$ followed by 53 characters".to_string()
+        }),
+        Some(HashKind::Argon2) => {
+            let params = argon2_params(hash)?;
+            if params.m_cost() > MAX_ARGON2_MEMORY_KIB {
+                return Err(format!(
+                    "the argon2 hash asks for {} KiB of memory per check; this monitor allows at \
+                     most {MAX_ARGON2_MEMORY_KIB} KiB (re-hash with m=65536)",
+                    params.m_cost()
+                ));
+            }
+            Ok(())
+        }
+        None => Err(
+            "unsupported password hash format: use bcrypt ($2b$…) or argon2 ($argon2id$…)".into(),
+        ),
+    }
+}
+
+fn argon2_params(hash: &str) -> Result<argon2::Params, String> {
+    let parsed = argon2::PasswordHash::new(hash)
+        .map_err(|e| format!("not a valid argon2 PHC string: {e}"))?;
+    argon2::Params::try_from(&parsed).map_err(|e| format!("invalid argon2 parameters: {e}"))
+}
+
+/// Whether `password` matches `hash` (false for malformed or unsupported hashes).
+pub fn verify_hash(password: &str, hash: &str) -> bool {
+    use argon2::PasswordVerifier as _;
+    match hash_kind(hash) {
+        Some(HashKind::Bcrypt) => bcrypt::verify(password, hash).unwrap_or(false),
+        Some(HashKind::Argon2) => {
+            let within_limit =
+                argon2_params(hash).is_ok_and(|p| p.m_cost() <= MAX_ARGON2_MEMORY_KIB);
+            within_limit
+                && argon2::Argon2::default()
+                    .verify_password(password.as_bytes(), hash)
+                    .is_ok()
+        }
+        None => false,
+    }
+}
+
+/// The dummy hashes an unknown user is checked against: one of the kind most accounts use, as
+/// expensive as the most expensive hash of that kind in use (bcrypt cost 12 without accounts).
+fn dummy_hashes(accounts: &[Account]) -> Vec<String> {
+    let hashes: Vec<&String> = accounts.iter().flat_map(|a| a.api_keys.iter()).collect();
+    let argon = hashes
+        .iter()
+        .filter(|h| hash_kind(h) == Some(HashKind::Argon2))
+        .count();
+    let bcrypt_count = hashes
+        .iter()
+        .filter(|h| hash_kind(h) == Some(HashKind::Bcrypt))
+        .count();
+    let mut random = [0u8; 32];
+    rand::fill(&mut random);
+    let secret = hex_of(&random);
+    if argon > bcrypt_count {
+        let params = hashes
+            .iter()
+            .filter_map(|h| argon2_params(h).ok())
+            .filter(|p| p.m_cost() <= MAX_ARGON2_MEMORY_KIB)
+            .max_by_key(|p| u64::from(p.m_cost()) * u64::from(p.t_cost()));
+        if let Some(params) = params {
+            use argon2::PasswordHasher as _;
+            let mut salt = [0u8; 16];
+            rand::fill(&mut salt);
+            let hasher =
+                argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+            if let Ok(hash) = hasher.hash_password_with_salt(secret.as_bytes(), &salt) {
+                return vec![hash.to_string()];
+            }
+        }
+    }
+    let cost = hashes
+        .iter()
+        .filter_map(|h| bcrypt_cost(h))
+        .max()
+        .unwrap_or(12);
+    vec![bcrypt::hash(&secret, cost).unwrap_or_else(|_| String::from("$2b$04$x"))]
 }
 
 fn bcrypt_cost(hash: &str) -> Option<u32> {
-    if !is_supported_hash(hash) {
+    if hash_kind(hash) != Some(HashKind::Bcrypt) || hash.len() != 60 {
         return None;
     }
     hash.get(4..6)?.parse().ok()
@@ -269,9 +549,11 @@ fn decode_basic(header: &[u8]) -> Option<(String, String)> {
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(value.trim())
         .ok()?;
-    let decoded = String::from_utf8(decoded).ok()?;
-    let (user, password) = decoded.split_once(':')?;
-    Some((user.to_string(), password.to_string()))
+    let mut decoded = String::from_utf8(decoded).ok()?;
+    let colon = decoded.find(':')?;
+    let password = decoded.split_off(colon + 1);
+    decoded.truncate(colon);
+    Some((decoded, password))
 }
 
 fn hex_of(bytes: &[u8]) -> String {
@@ -293,14 +575,30 @@ mod tests {
         }
     }
 
+    fn gate() -> Arc<HashGate> {
+        Arc::new(HashGate::new(2, 8))
+    }
+
     fn basic(user: &str, password: &str) -> Vec<u8> {
         let b = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         format!("Basic {b}").into_bytes()
     }
 
+    /// An argon2id PHC string made here, with small parameters (the format passlib writes).
+    fn argon2_hash(password: &str) -> String {
+        use argon2::PasswordHasher as _;
+        let params = argon2::Params::new(256, 2, 1, None).unwrap();
+        let hasher =
+            argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        hasher
+            .hash_password_with_salt(password.as_bytes(), b"0123456789abcdef")
+            .unwrap()
+            .to_string()
+    }
+
     #[tokio::test]
     async fn accepts_right_password_and_remembers_it_and_rejects_others() {
-        let dir = Arc::new(Directory::new(vec![account("a", "pw")]));
+        let dir = Arc::new(Directory::new(vec![account("a", "pw")], gate()));
         assert_eq!(
             dir.authenticate(None).await.unwrap_err(),
             AuthError::Missing
@@ -330,6 +628,7 @@ mod tests {
         );
         assert!(dir.remembered("a", &dir.tag("a", "pw")).is_some());
         assert!(dir.remembered("a", &dir.tag("a", "pw2")).is_none());
+        let checks = dir.gate.checks();
         assert_eq!(
             dir.authenticate(Some(&basic("a", "pw")))
                 .await
@@ -337,6 +636,195 @@ mod tests {
                 .subject,
             "a"
         );
+        assert_eq!(
+            dir.gate.checks(),
+            checks,
+            "a remembered login costs no hash check"
+        );
+    }
+
+    #[tokio::test]
+    async fn argon2_hashes_verify_like_bcrypt_ones() {
+        let hash = argon2_hash("s3cret");
+        assert!(hash.starts_with("$argon2id$v=19$m=256,t=2,p=1$"), "{hash}");
+        assert_eq!(hash_kind(&hash), Some(HashKind::Argon2));
+        check_hash(&hash).unwrap();
+        assert!(verify_hash("s3cret", &hash));
+        assert!(!verify_hash("s3cret!", &hash));
+        // An account with one bcrypt and one argon2 key logs in with either password.
+        let mut both = account("b", "old");
+        both.api_keys.push(hash);
+        let dir = Arc::new(Directory::new(vec![both], gate()));
+        for password in ["old", "s3cret"] {
+            let who = dir.authenticate(Some(&basic("b", password))).await.unwrap();
+            assert_eq!(who.subject, "b");
+        }
+        assert_eq!(
+            dir.authenticate(Some(&basic("b", "neither")))
+                .await
+                .unwrap_err(),
+            AuthError::Rejected
+        );
+        // Mostly argon2 accounts: unknown users are checked against an argon2 dummy.
+        let mut c = account("c", "x");
+        c.api_keys = vec![argon2_hash("x")];
+        let dummies = dummy_hashes(&[c]);
+        assert_eq!(
+            hash_kind(&dummies[0]),
+            Some(HashKind::Argon2),
+            "{dummies:?}"
+        );
+        assert!(dummies[0].contains("m=256,t=2,p=1"), "{dummies:?}");
+    }
+
+    #[test]
+    fn unusable_hashes_are_named() {
+        assert!(
+            check_hash("$1$abc$def")
+                .unwrap_err()
+                .contains("unsupported")
+        );
+        assert!(check_hash("plaintext").unwrap_err().contains("unsupported"));
+        assert!(check_hash("$2b$12$short").unwrap_err().contains("bcrypt"));
+        assert!(
+            check_hash("$argon2id$v=19$garbage")
+                .unwrap_err()
+                .contains("argon2")
+        );
+        let huge = "$argon2id$v=19$m=4194304,t=3,p=4$MDEyMzQ1Njc4OWFiY2RlZg$\
+                    AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        assert!(
+            check_hash(huge).unwrap_err().contains("KiB"),
+            "{:?}",
+            check_hash(huge)
+        );
+        assert!(!verify_hash("x", huge));
+    }
+
+    #[tokio::test]
+    async fn repeated_failures_back_off_without_hash_work() {
+        let dir = Arc::new(Directory::new(vec![account("a", "pw")], gate()));
+        // Remember the right password first: it must keep working during the back-off.
+        dir.authenticate(Some(&basic("a", "pw"))).await.unwrap();
+        for _ in 0..FREE_FAILURES {
+            assert_eq!(
+                dir.authenticate(Some(&basic("a", "guess")))
+                    .await
+                    .unwrap_err(),
+                AuthError::Rejected
+            );
+        }
+        let checks = dir.gate.checks();
+        let err = dir
+            .authenticate(Some(&basic("a", "guess")))
+            .await
+            .unwrap_err();
+        assert_eq!(err, AuthError::Throttled { retry_after: 1 });
+        assert_eq!(err.retry_after(), Some(1));
+        assert_eq!(
+            dir.gate.checks(),
+            checks,
+            "a backed-off name costs no hash check"
+        );
+        assert!(dir.authenticate(Some(&basic("a", "pw"))).await.is_ok());
+        // Unknown names back off too; other names are unaffected.
+        for _ in 0..FREE_FAILURES {
+            let _ = dir.authenticate(Some(&basic("ghost", "x"))).await;
+        }
+        assert!(matches!(
+            dir.authenticate(Some(&basic("ghost", "x"))).await,
+            Err(AuthError::Throttled { .. })
+        ));
+        assert_eq!(
+            dir.authenticate(Some(&basic("ghost2", "x")))
+                .await
+                .unwrap_err(),
+            AuthError::Rejected
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_limit_and_expires() {
+        let dir = Directory::new(vec![], gate());
+        let t0 = Instant::now();
+        for _ in 0..FREE_FAILURES {
+            assert!(dir.check_backoff("a", t0).is_ok());
+            dir.record_failure("a", t0);
+        }
+        assert_eq!(
+            dir.check_backoff("a", t0),
+            Err(AuthError::Throttled { retry_after: 1 })
+        );
+        assert!(dir.check_backoff("a", t0 + FIRST_BACKOFF).is_ok());
+        dir.record_failure("a", t0);
+        assert_eq!(
+            dir.check_backoff("a", t0),
+            Err(AuthError::Throttled { retry_after: 2 })
+        );
+        for _ in 0..40 {
+            dir.record_failure("a", t0);
+        }
+        assert_eq!(
+            dir.check_backoff("a", t0),
+            Err(AuthError::Throttled {
+                retry_after: MAX_BACKOFF.as_secs()
+            })
+        );
+        assert!(dir.check_backoff("a", t0 + MAX_BACKOFF).is_ok());
+        dir.record_success("a");
+        assert!(dir.check_backoff("a", t0).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_is_refused_at_once() {
+        let gate = Arc::new(HashGate::new(1, 2));
+        let dir = Arc::new(Directory::new(vec![account("a", "pw")], Arc::clone(&gate)));
+        // Occupy the only slot, so callers queue behind it.
+        let held = gate.slots.acquire().await.unwrap();
+        let headers: Vec<Vec<u8>> = (0..5).map(|i| basic(&format!("u{i}"), "x")).collect();
+        let calls = headers.iter().map(|h| dir.authenticate(Some(h)));
+        let waiting = futures_join_all(calls, held);
+        let results = waiting.await;
+        let busy = results
+            .iter()
+            .filter(|r| **r == Err(AuthError::Busy))
+            .count();
+        let rejected = results
+            .iter()
+            .filter(|r| **r == Err(AuthError::Rejected))
+            .count();
+        // One slot + two queue places: three were admitted (and rejected after their check),
+        // two were refused without any hash work.
+        assert_eq!((busy, rejected), (2, 3), "{results:?}");
+        assert_eq!(gate.checks(), 3);
+        assert_eq!(gate.admitted.load(Ordering::Relaxed), 0);
+    }
+
+    /// Polls every call once (so the admitted ones queue and the rest are refused), then frees
+    /// the held slot and drives them all to completion.
+    async fn futures_join_all<'a, F>(
+        calls: impl Iterator<Item = F>,
+        held: tokio::sync::SemaphorePermit<'a>,
+    ) -> Vec<Result<String, AuthError>>
+    where
+        F: std::future::Future<Output = Result<Arc<Account>, AuthError>>,
+    {
+        let mut calls: Vec<std::pin::Pin<Box<F>>> = calls.map(Box::pin).collect();
+        let mut done: Vec<Option<Result<String, AuthError>>> = vec![None; calls.len()];
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        for (i, call) in calls.iter_mut().enumerate() {
+            if let std::task::Poll::Ready(r) = call.as_mut().poll(&mut cx) {
+                done[i] = Some(r.map(|a| a.subject.clone()));
+            }
+        }
+        drop(held);
+        for (i, call) in calls.into_iter().enumerate() {
+            if done[i].is_none() {
+                done[i] = Some(call.await.map(|a| a.subject.clone()));
+            }
+        }
+        done.into_iter().map(Option::unwrap).collect()
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! Differences from the SCS monitor, on purpose: role names are OR-ed as bits, so a repeated name
 //! cannot turn into another role (§6.3.8); delegations are written after every account exists, so
 //! the account order in the file does not matter (§6.4.6); unknown keys, unknown roles, unknown
-//! delegates and unparsable SSH keys are errors naming the account, never silently dropped.
+//! delegates, unparsable SSH keys and API-key hashes this monitor cannot verify (anything but
+//! bcrypt and argon2) are errors naming the account, never silently dropped.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -124,14 +125,10 @@ impl Bootstrap {
                 key.parse()
                     .with_context(|| format!("account {subject:?}"))?;
             }
-            for hash in &account.api_keys {
-                if !crate::auth::is_supported_hash(hash) {
-                    tracing::warn!(
-                        account = %subject,
-                        "an API key hash is not bcrypt ($2a$/$2b$/$2y$); this monitor cannot verify \
-                         it, so it will never match (argon2 hashes must be re-issued as bcrypt)"
-                    );
-                }
+            for (n, hash) in account.api_keys.iter().enumerate() {
+                crate::auth::check_hash(hash).map_err(|e| {
+                    anyhow::anyhow!("account {subject:?}, api_keys entry {}: {e}", n + 1)
+                })?;
             }
         }
         Ok(())
@@ -338,6 +335,32 @@ mod tests {
         assert!(format!("{err:#}").contains("not a valid ssh-ed25519"));
         let err = Bootstrap::parse("accounts:\n  - subject: a\n  - subject: a\n").unwrap_err();
         assert!(format!("{err:#}").contains("listed twice"));
+        let err = Bootstrap::parse("accounts:\n  - subject: a\n    api_keys: [\"$1$md5$x\"]\n")
+            .unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("\"a\", api_keys entry 1") && text.contains("bcrypt"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn argon2_and_bcrypt_hashes_load() {
+        use argon2::PasswordHasher as _;
+        let argon = argon2::Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            argon2::Params::new(256, 1, 1, None).unwrap(),
+        )
+        .hash_password_with_salt(b"pw", b"0123456789abcdef")
+        .unwrap()
+        .to_string();
+        let bcrypt = bcrypt::hash("pw", 4).unwrap();
+        let boot = Bootstrap::parse(&format!(
+            "accounts:\n  - subject: a\n    api_keys: [\"{argon}\", \"{bcrypt}\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(boot.accounts[0].api_keys.len(), 2);
     }
 
     #[test]

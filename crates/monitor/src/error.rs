@@ -1,5 +1,6 @@
 //! HTTP error responses: a JSON `{"detail": …}` body like the SCS monitor, with the right status
-//! (authorisation failures are 403, not 401 as in the SCS monitor, INTEROP §6.3.5).
+//! (authorisation failures are 403, not 401 as in the SCS monitor, INTEROP §6.3.5; refused
+//! password checks are 429 or 503 with `Retry-After`).
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -10,7 +11,8 @@ use crate::auth::AuthError;
 /// An error a handler returns.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// Not authenticated (401 with a `WWW-Authenticate` challenge).
+    /// Not authenticated (401 with a `WWW-Authenticate` challenge), or the password check was
+    /// refused (429 back-off, 503 queue full; both with `Retry-After`).
     #[error("{0}")]
     Auth(#[from] AuthError),
     /// Authenticated but not allowed.
@@ -28,6 +30,9 @@ pub enum ApiError {
     /// Already present.
     #[error("{0}")]
     Conflict(String),
+    /// The body is larger than the limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// Wrong Content-Type.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -49,11 +54,14 @@ impl ApiError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
+            ApiError::Auth(AuthError::Throttled { .. }) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Auth(AuthError::Busy) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Auth(_) | ApiError::Signature(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -72,11 +80,20 @@ impl IntoResponse for ApiError {
             Json(serde_json::json!({ "detail": self.to_string() })),
         )
             .into_response();
-        if let ApiError::Auth(_) = self {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"Compliance monitor\""),
-            );
+        if let ApiError::Auth(err) = self {
+            match err.retry_after() {
+                Some(secs) => {
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                }
+                None => {
+                    response.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Basic realm=\"Compliance monitor\""),
+                    );
+                }
+            }
         }
         response
     }

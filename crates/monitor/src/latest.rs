@@ -24,54 +24,80 @@ pub struct Latest {
     map: RwLock<HashMap<String, PerSubject>>,
 }
 
+/// One result offered to the cache.
+#[derive(Debug, Clone, Copy)]
+pub struct Offer<'a> {
+    /// Subject of the report.
+    pub subject: &'a str,
+    /// Scope uuid of the report.
+    pub scope: &'a str,
+    /// Testcase id.
+    pub testcase: &'a str,
+    /// The result.
+    pub result: Status,
+    /// When the check ran (clamped to receipt).
+    pub checked_at: DateTime,
+    /// Run uuid of the report.
+    pub report: &'a str,
+}
+
 impl Latest {
     /// A map filled from stored records.
     pub fn from_records(records: Vec<ResultRecord>) -> Latest {
         let latest = Latest::default();
-        for r in records {
-            if let Some(result) = Status::from_report_value(r.result) {
-                latest.offer(
-                    &r.subject,
-                    &r.scope,
-                    &r.testcase,
-                    result,
-                    r.checked_at,
-                    &r.report,
-                );
-            }
-        }
+        latest.offer_all(records.iter().filter_map(|r| {
+            Some(Offer {
+                subject: &r.subject,
+                scope: &r.scope,
+                testcase: &r.testcase,
+                result: Status::from_report_value(r.result)?,
+                checked_at: r.checked_at,
+                report: &r.report,
+            })
+        }));
         latest
     }
 
-    /// Records a result if it is newer than the one held.
-    pub fn offer(
-        &self,
-        subject: &str,
-        scope: &str,
-        testcase: &str,
-        result: Status,
-        checked_at: DateTime,
-        report: &str,
-    ) {
+    /// Records one result if it is newer than the one held.
+    pub fn offer(&self, offer: Offer<'_>) {
+        self.offer_all(std::iter::once(offer));
+    }
+
+    /// Records every result that is newer than the one held, under one lock; a key already
+    /// present is updated in place (no allocation).
+    pub fn offer_all<'a>(&self, offers: impl IntoIterator<Item = Offer<'a>>) {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
-        let slot = map
-            .entry(subject.to_string())
-            .or_default()
-            .entry(scope.to_string())
-            .or_default();
-        let newer = slot
-            .get(testcase)
-            .is_none_or(|old| checked_at >= old.checked_at);
-        if newer {
-            slot.insert(
-                testcase.to_string(),
-                ResultRow {
-                    testcase: testcase.to_string(),
-                    result,
-                    checked_at,
-                    report: report.to_string(),
-                },
-            );
+        for o in offers {
+            let per_subject = match map.get_mut(o.subject) {
+                Some(s) => s,
+                None => map.entry(o.subject.to_string()).or_default(),
+            };
+            let slot = match per_subject.get_mut(o.scope) {
+                Some(s) => s,
+                None => per_subject.entry(o.scope.to_string()).or_default(),
+            };
+            match slot.get_mut(o.testcase) {
+                Some(old) if o.checked_at >= old.checked_at => {
+                    old.result = o.result;
+                    old.checked_at = o.checked_at;
+                    if old.report != o.report {
+                        old.report.clear();
+                        old.report.push_str(o.report);
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    slot.insert(
+                        o.testcase.to_string(),
+                        ResultRow {
+                            testcase: o.testcase.to_string(),
+                            result: o.result,
+                            checked_at: o.checked_at,
+                            report: o.report.to_string(),
+                        },
+                    );
+                }
+            }
         }
     }
 
@@ -90,5 +116,45 @@ impl Latest {
         let mut s: Vec<String> = map.keys().cloned().collect();
         s.sort();
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::datetime;
+
+    fn offer<'a>(testcase: &'a str, result: Status, hour: i8, report: &'a str) -> Offer<'a> {
+        Offer {
+            subject: "acme",
+            scope: "s",
+            testcase,
+            result,
+            checked_at: datetime(2026, 11, 22, hour, 0, 0, 0),
+            report,
+        }
+    }
+
+    #[test]
+    fn newest_result_wins_and_older_ones_are_ignored() {
+        let latest = Latest::default();
+        latest.offer_all([
+            offer("a", Status::Pass, 10, "r1"),
+            offer("b", Status::Fail, 10, "r1"),
+            offer("a", Status::Fail, 12, "r2"),
+            offer("b", Status::Pass, 9, "r0"),
+        ]);
+        let rows = latest.rows("acme", "s");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            (rows[0].result, rows[0].report.as_str()),
+            (Status::Fail, "r2")
+        );
+        assert_eq!(
+            (rows[1].result, rows[1].report.as_str()),
+            (Status::Fail, "r1")
+        );
+        assert!(latest.rows("acme", "other").is_empty());
+        assert_eq!(latest.subjects(), vec!["acme".to_string()]);
     }
 }

@@ -29,6 +29,10 @@ pub struct ScopeInfo {
     pub card: CardScope,
     /// Version name → included modules.
     pub modules: BTreeMap<String, Vec<ModuleInfo>>,
+    /// Version name → testcase id → target name (`/status` `tc_target`, INTEROP §1.5): targets
+    /// in the order they first appear over the version's modules, a later target winning for an
+    /// id that is in several.
+    pub tc_target: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// The SCS aliases accepted in view URLs (INTEROP §4.3).
@@ -116,7 +120,33 @@ impl ScopeInfo {
                 (v.name.clone(), list)
             })
             .collect();
-        Ok(ScopeInfo { card, modules })
+        let tc_target = scope
+            .versions
+            .iter()
+            .map(|v| {
+                let mut order: Vec<&str> = Vec::new();
+                for inc in &v.include {
+                    let module = scope.modules.iter().find(|m| m.id == inc.module);
+                    for (target, _) in module.into_iter().flat_map(|m| m.targets.iter()) {
+                        if !order.contains(&target.as_str()) {
+                            order.push(target);
+                        }
+                    }
+                }
+                let mut map = BTreeMap::new();
+                for target in order {
+                    for id in v.targets.get(target).into_iter().flatten() {
+                        map.insert(id.clone(), target.to_string());
+                    }
+                }
+                (v.name.clone(), map)
+            })
+            .collect();
+        Ok(ScopeInfo {
+            card,
+            modules,
+            tc_target,
+        })
     }
 }
 

@@ -15,6 +15,26 @@ use crate::api;
 use crate::state::AppState;
 use crate::views;
 
+/// Every route pattern of [`router`] with its methods: the metrics keep counters per route, and
+/// a test checks that each JSON route is described in the OpenAPI document.
+pub const ROUTES: &[&str] = &[
+    "/",
+    "/reports",
+    "/reports/{uuid}",
+    "/status",
+    "/results",
+    "/healthz",
+    "/metrics",
+    "/openapi.json",
+    "/history/{subject}",
+    "/admin/reload",
+    "/badge/{subject}/{scope}",
+    "/{vt}/{view}",
+    "/{vt}/scope/{scope}",
+    "/{vt}/{view}/{uuid}",
+    "/{vt}/{view}/{subject}/{scope}",
+];
+
 /// The monitor's routes (INTEROP §4.3 plus badges, history, metrics, OpenAPI, reload).
 pub fn router(state: Arc<AppState>) -> Router {
     let limit = state.body_limit;
@@ -45,18 +65,19 @@ async fn root(State(state): State<Arc<AppState>>) -> Response {
 
 async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let method = request.method().to_string();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
     let response = next.run(request).await;
     let elapsed = start.elapsed();
     let status = response.status().as_u16();
-    state.metrics.request(&route, &method, status, elapsed);
+    let route = route.as_ref().map(MatchedPath::as_str);
+    state.metrics.request(route, &method, status, elapsed);
     tracing::info!(
         target: "scs_kaas_monitor::access",
-        %method, %route, status, micros = elapsed.as_micros() as u64,
+        method = method.as_str(),
+        route = route.unwrap_or(crate::metrics::UNMATCHED),
+        status,
+        micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         "request"
     );
     response

@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 
 use anyhow::Context;
 
-use crate::auth::Directory;
+use crate::auth::{Directory, HashGate};
 use crate::bootstrap::{self, Bootstrap};
 use crate::clock::Clock;
 use crate::db::Db;
@@ -67,6 +67,8 @@ pub struct AppState {
     pub base_url: String,
     /// Body limit in bytes.
     pub body_limit: usize,
+    /// Bounds the password-hash checks of all requests (survives reloads).
+    pub hash_gate: Arc<HashGate>,
     snapshot: RwLock<Arc<Snapshot>>,
     bootstrap_path: PathBuf,
     loader: ScopeLoader,
@@ -85,13 +87,15 @@ impl AppState {
     /// Connects, migrates, imports the bootstrap, loads scopes and the result cache.
     pub async fn start(config: Config) -> anyhow::Result<Arc<AppState>> {
         let db = Db::connect(&config.db_url).await?;
-        let snapshot = build_snapshot(&db, &config.bootstrap, &config.scopes).await?;
+        let hash_gate = Arc::new(HashGate::for_this_machine());
+        let snapshot = build_snapshot(&db, &config.bootstrap, &config.scopes, &hash_gate).await?;
         let since = config
             .clock
             .now_utc()
             .saturating_sub(jiff::Span::new().days(800));
         let latest = Arc::new(Latest::from_records(db.latest_results(since).await?));
-        let writer = Writer::spawn(db.clone(), Arc::clone(&latest));
+        let writer = Writer::spawn(&db, Arc::clone(&latest))?;
+        db.spawn_checkpointer(writer.commit_counter());
         let mut base_url = config.base_url.clone();
         if !base_url.ends_with('/') {
             base_url.push('/');
@@ -101,10 +105,11 @@ impl AppState {
             clock: config.clock,
             latest,
             writer,
-            metrics: Metrics::default(),
+            metrics: Metrics::new(crate::server::ROUTES),
             templates: Templates::new()?,
             base_url,
             body_limit: config.body_limit,
+            hash_gate,
             snapshot: RwLock::new(Arc::new(snapshot)),
             bootstrap_path: config.bootstrap,
             loader: config.scopes,
@@ -120,7 +125,13 @@ impl AppState {
     /// Re-reads the bootstrap file and the scopes; swaps them in only if all succeeded.
     pub async fn reload(&self) -> anyhow::Result<()> {
         let _guard = self.reload_lock.lock().await;
-        let snapshot = build_snapshot(&self.db, &self.bootstrap_path, &self.loader).await?;
+        let snapshot = build_snapshot(
+            &self.db,
+            &self.bootstrap_path,
+            &self.loader,
+            &self.hash_gate,
+        )
+        .await?;
         *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
         tracing::info!("reloaded bootstrap and scopes");
         Ok(())
@@ -131,6 +142,7 @@ async fn build_snapshot(
     db: &Db,
     bootstrap_path: &std::path::Path,
     loader: &ScopeLoader,
+    gate: &Arc<HashGate>,
 ) -> anyhow::Result<Snapshot> {
     let loader = Arc::clone(loader);
     let scopes = tokio::task::spawn_blocking(move || loader())
@@ -141,7 +153,8 @@ async fn build_snapshot(
     let boot = Bootstrap::load(bootstrap_path)?;
     bootstrap::import(db, &boot).await?;
     let accounts = bootstrap::load_accounts(db).await?;
-    let directory = tokio::task::spawn_blocking(move || Directory::new(accounts))
+    let gate = Arc::clone(gate);
+    let directory = tokio::task::spawn_blocking(move || Directory::new(accounts, gate))
         .await
         .context("building the account directory panicked")?;
     Ok(Snapshot {

@@ -1,15 +1,16 @@
 //! `POST /reports` input: the signed body, its documents and their validation.
 //!
 //! The checks the SCS monitor skips (INTEROP §6.3.3–4) happen here: a known scope uuid, result
-//! values in {-1, 0, 1}, a subject name of sane shape, a run uuid, and a `checked_at` that is
-//! clamped to the time the server received the report, so a client cannot make its results
-//! "newest" and unexpiring by dating them in the future.
+//! values in {-1, 0, 1}, a subject name of sane shape, a run uuid, no NUL character in any
+//! string (PostgreSQL cannot store one in text, SQLite can: both refuse it alike), and a
+//! `checked_at` that is clamped to the time the server received the report, so a client cannot
+//! make its results "newest" and unexpiring by dating them in the future.
 
 use jiff::civil::DateTime;
 
 use scs_kaas_core::finding::Status;
 use scs_kaas_core::report::{self, Report};
-use scs_kaas_core::signature;
+use scs_kaas_core::signature::{REPORT_NAMESPACE, SPLIT_MARKER};
 
 /// Why an upload was refused; `reason()` labels the rejection metric.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,9 +65,12 @@ impl Format {
     }
 }
 
-/// Splits `<signature>&<payload>` at the first separator (as `curl --data-binary` joins them).
+/// Splits `<signature>&<payload>` at the first separator (as `curl --data-binary` joins them);
+/// the signature keeps its final newline.
 pub fn split_body(body: &[u8]) -> Result<(&[u8], &[u8]), UploadError> {
-    signature::split_upload(body).map_err(|_| UploadError::MissingSignature)
+    let at = memchr::memmem::find(body, SPLIT_MARKER).ok_or(UploadError::MissingSignature)?;
+    let sig_end = at + SPLIT_MARKER.len() - 1;
+    Ok((&body[..sig_end], &body[sig_end + 1..]))
 }
 
 /// Verifies an armored SSHSIG over `payload` in namespace `report` against any of `keys`.
@@ -75,14 +79,38 @@ pub fn verify_signature(
     sig: &[u8],
     payload: &[u8],
 ) -> Result<(), UploadError> {
+    let failed = UploadError::Verification;
     if keys.is_empty() {
-        return Err(UploadError::Verification(
+        return Err(failed(
             "the account has no public keys in the bootstrap file".into(),
         ));
     }
-    signature::verify_with_keys(sig, payload, signature::REPORT_NAMESPACE, keys)
-        .map(|_| ())
-        .map_err(|e| UploadError::Verification(e.to_string()))
+    let end = sig
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    let sig = ssh_key::SshSig::from_pem(&sig[..end]).map_err(|e| {
+        failed(format!(
+            "the signature is not an armored SSH signature: {e}"
+        ))
+    })?;
+    if sig.namespace() != REPORT_NAMESPACE {
+        return Err(failed(format!(
+            "the signature is for namespace {:?}, reports are signed with -n {REPORT_NAMESPACE}",
+            sig.namespace()
+        )));
+    }
+    let Some(key) = keys.iter().find(|k| k.key_data() == sig.public_key()) else {
+        let signer = ssh_key::PublicKey::new(sig.public_key().clone(), "");
+        return Err(failed(format!(
+            "the report was signed by key {}, which is not one of the account's {} key(s)",
+            signer.fingerprint(ssh_key::HashAlg::Sha256),
+            keys.len()
+        )));
+    };
+    key.verify(REPORT_NAMESPACE, payload, &sig).map_err(|_| {
+        failed("the signature does not match the report (changed after signing?)".into())
+    })
 }
 
 /// A validated report ready to be stored.
@@ -140,6 +168,11 @@ pub fn validate(
             "`spec.uuid` {scope:?} is not a scope this monitor knows"
         )));
     }
+    if let Some(field) = nul_field(&report) {
+        return Err(invalid(format!(
+            "`{field}` contains a NUL character, which cannot be stored: remove it"
+        )));
+    }
     let checked_at = report.checked_at.min(received_at);
     let results: Vec<(String, String, Status)> = match &report.versions {
         Some(versions) => versions
@@ -157,15 +190,126 @@ pub fn validate(
     };
     let data = serde_json::to_string(&report)
         .map_err(|e| invalid(format!("cannot serialise the report: {e}")))?;
+    let Report {
+        subject, spec, run, ..
+    } = report;
     Ok(IncomingReport {
-        uuid: uuid.clone(),
-        subject: report.subject.clone(),
-        scope: scope.clone(),
+        uuid: run.uuid,
+        subject,
+        scope: spec.uuid,
         checked_at,
         received_at,
         results,
         data,
     })
+}
+
+/// The path of the first string (value or key) of `report` that contains a NUL character.
+pub fn nul_field(report: &Report) -> Option<String> {
+    fn nul(s: &str) -> bool {
+        s.as_bytes().contains(&0)
+    }
+    fn in_json(path: String, v: &serde_json::Value) -> Option<String> {
+        match v {
+            serde_json::Value::String(s) => nul(s).then_some(path),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, item)| in_json(format!("{path}[{i}]"), item)),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, item)| {
+                if nul(k) {
+                    Some(format!("{path} (a key)"))
+                } else {
+                    in_json(format!("{path}.{k}"), item)
+                }
+            }),
+            _ => None,
+        }
+    }
+    let list = |path: &str, items: &[String]| {
+        items
+            .iter()
+            .position(|s| nul(s))
+            .map(|i| format!("{path}[{i}]"))
+    };
+    let fields = [
+        ("spec.uuid", &report.spec.uuid),
+        ("spec.name", &report.spec.name),
+        ("spec.url", &report.spec.url),
+        ("subject", &report.subject),
+        ("run.uuid", &report.run.uuid),
+    ];
+    if let Some((name, _)) = fields.iter().find(|(_, v)| nul(v)) {
+        return Some((*name).to_string());
+    }
+    let run = &report.run;
+    if let Some(f) = list("run.argv", &run.argv) {
+        return Some(f);
+    }
+    if let Some(f) = run
+        .sections
+        .as_deref()
+        .and_then(|s| list("run.sections", s))
+    {
+        return Some(f);
+    }
+    for (name, value) in [
+        ("run.forced_version", &run.forced_version),
+        ("run.forced_tests", &run.forced_tests),
+    ] {
+        if value.as_deref().is_some_and(nul) {
+            return Some(name.to_string());
+        }
+    }
+    for (k, v) in run.assignment.iter() {
+        if nul(k) {
+            return Some("run.assignment (a key)".into());
+        }
+        if nul(v) {
+            return Some(format!("run.assignment.{k}"));
+        }
+    }
+    for (key, inv) in run.invocations.iter() {
+        if nul(key) {
+            return Some("run.invocations (a key)".into());
+        }
+        let at = format!("run.invocations.{key}");
+        if nul(&inv.id) {
+            return Some(format!("{at}.id"));
+        }
+        if nul(&inv.cmd) {
+            return Some(format!("{at}.cmd"));
+        }
+        if inv.results.keys().any(|k| nul(k)) {
+            return Some(format!("{at}.results (a testcase id)"));
+        }
+        if let Some(f) = list(&format!("{at}.stdout"), &inv.stdout) {
+            return Some(f);
+        }
+        if let Some(f) = list(&format!("{at}.stderr"), &inv.stderr) {
+            return Some(f);
+        }
+    }
+    for (version, results) in report.versions.iter().flatten() {
+        if nul(version) {
+            return Some("versions (a version name)".into());
+        }
+        for (id, r) in results {
+            let at = format!("versions.{version}.{id}");
+            if nul(id) {
+                return Some(format!("versions.{version} (a testcase id)"));
+            }
+            if r.invocation.as_deref().is_some_and(nul) {
+                return Some(format!("{at}.invocation"));
+            }
+            for (i, v) in r.runnerups.iter().flatten().enumerate() {
+                if let Some(f) = in_json(format!("{at}.runnerups[{i}]"), v) {
+                    return Some(f);
+                }
+            }
+        }
+    }
+    None
 }
 
 /// Subject names: 1–64 characters of `A-Z a-z 0-9 . _ -`, starting alphanumeric, not `group-…`.
@@ -255,6 +399,39 @@ mod tests {
         assert!(err.to_string().contains("not a valid subject"));
         assert!(check_subject("group-x").is_err());
         assert!(check_subject("gx-scs.dev_1").is_ok());
+    }
+
+    #[test]
+    fn nul_characters_are_refused_naming_the_field() {
+        let now = datetime(2026, 11, 22, 6, 0, 0, 0);
+        let mut r = doc("2026-11-22 03:00:00", "acme", "{a: 1}");
+        assert_eq!(nul_field(&r), None);
+        r.run.invocations = r
+            .run
+            .invocations
+            .iter()
+            .map(|(k, inv)| {
+                let mut inv = inv.clone();
+                inv.stderr = vec!["fine".into(), "bad\0line".into()];
+                (k.clone(), inv)
+            })
+            .collect();
+        assert_eq!(
+            nul_field(&r).as_deref(),
+            Some("run.invocations.i1.stderr[1]")
+        );
+        let err = validate(r, now, |_| true).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`run.invocations.i1.stderr[1]` contains a NUL"),
+            "{err}"
+        );
+        let mut r = doc("2026-11-22 03:00:00", "acme", "{a: 1}");
+        r.spec.name = "x\0".into();
+        assert_eq!(nul_field(&r).as_deref(), Some("spec.name"));
+        let mut r = doc("2026-11-22 03:00:00", "acme", "{a: 1}");
+        r.run.assignment.insert("k", "v\0".to_string());
+        assert_eq!(nul_field(&r).as_deref(), Some("run.assignment.k"));
     }
 
     #[test]

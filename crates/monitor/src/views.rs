@@ -18,6 +18,7 @@ use minijinja::{AutoEscape, Environment, Value as Jv, context};
 use serde_json::{Value, json};
 
 use scs_kaas_core::finding::Status;
+use scs_kaas_core::report::Report;
 use scs_kaas_core::scorecard::{Colour, Summary};
 
 use crate::api::authenticate;
@@ -215,11 +216,15 @@ pub async fn table(
         let members = board::members(&snapshot, &subject).unwrap_or_default();
         let mut cells = Vec::new();
         for scope in snapshot.scopes.iter() {
-            let summary = board::summary(&snapshot, scope, &state.latest, &subject, now, full);
-            let member_cells: Vec<board::Cell> = members
+            // Each member is evaluated once; the group summary is the worst member's.
+            let evaluated: Vec<Option<board::Cell>> = members
                 .iter()
-                .filter_map(|m| board::cell(scope, &state.latest, m, now, full))
+                .map(|m| board::cell(scope, &state.latest, m, now, full))
                 .collect();
+            let summary = scs_kaas_core::scorecard::group_summary(
+                evaluated.iter().map(|c| c.as_ref().map(|c| &c.eval)),
+            );
+            let member_cells: Vec<board::Cell> = evaluated.into_iter().flatten().collect();
             let expiry = member_cells.iter().filter_map(|c| c.next_expiry()).min();
             let validity = if member_cells.is_empty() {
                 None
@@ -271,7 +276,7 @@ pub async fn detail(
         .ok_or_else(|| ApiError::NotFound(format!("unknown group {subject:?}")))?;
     let now = state.clock.now_utc();
     let base = &state.base_url;
-    let mut report_cache: BTreeMap<String, Option<Value>> = BTreeMap::new();
+    let mut report_cache: BTreeMap<String, Option<Report>> = BTreeMap::new();
     let mut subjects = Vec::new();
     for member in &members {
         let cell = board::cell(&scope, &state.latest, member, now, full);
@@ -309,7 +314,7 @@ pub async fn detail(
                             .db
                             .get_report(&r.report)
                             .await?
-                            .and_then(|(_, d)| serde_json::from_str(&d).ok());
+                            .and_then(|(_, d)| serde_json::from_str::<Report>(&d).ok());
                         report_cache.insert(r.report.clone(), data);
                     }
                     if let Some(Some(data)) = report_cache.get(&r.report) {
@@ -353,41 +358,31 @@ pub async fn detail(
 
 /// The reason lines shown under a testcase: the invocation's warning and error lines (the same
 /// selection the public report view keeps), at most 8, each at most 300 characters.
-fn reason_lines(report: &Value, testcase: &str) -> Vec<String> {
-    let Some(invocations) = report
-        .get("run")
-        .and_then(|r| r.get("invocations"))
-        .and_then(Value::as_object)
-    else {
-        return Vec::new();
-    };
-    for inv in invocations.values() {
-        let has = inv
-            .get("results")
-            .and_then(Value::as_object)
-            .is_some_and(|r| r.contains_key(testcase));
-        if !has {
-            continue;
-        }
-        return lines(inv, "stderr")
-            .into_iter()
-            .filter(|l| keep_stderr(l))
-            .map(|l| l.chars().take(300).collect())
-            .take(8)
-            .collect();
-    }
-    Vec::new()
-}
-
-fn lines(inv: &Value, key: &str) -> Vec<String> {
-    inv.get(key)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+fn reason_lines(report: &Report, testcase: &str) -> Vec<String> {
+    report
+        .run
+        .invocations
+        .iter()
+        .map(|(_, inv)| inv)
+        .find(|inv| inv.results.get(testcase).is_some())
+        .map(|inv| {
+            inv.stderr
+                .iter()
+                .filter(|l| keep_stderr(l))
+                .map(|l| l.chars().take(300).collect())
+                .take(8)
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// `checked_at` as the report wrote it (`YYYY-MM-DD HH:MM:SS[.ffffff]`).
+fn report_time(at: DateTime) -> String {
+    let base = at.strftime("%Y-%m-%d %H:%M:%S").to_string();
+    match at.subsec_nanosecond() / 1000 {
+        0 => base,
+        micros => format!("{base}.{micros:06}"),
+    }
 }
 
 fn keep_stderr(line: &str) -> bool {
@@ -505,80 +500,62 @@ pub async fn report(
             "Permission denied: this report belongs to another subject".into(),
         ));
     }
-    let doc: Value = serde_json::from_str(&data).map_err(anyhow::Error::from)?;
+    let doc: Report = serde_json::from_str(&data)
+        .map_err(|e| anyhow::anyhow!("stored report {uuid} does not parse: {e}"))?;
     let base = &state.base_url;
-    let scope_uuid = doc
-        .pointer("/spec/uuid")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let scope_name = doc
-        .pointer("/spec/name")
-        .and_then(Value::as_str)
-        .unwrap_or(scope_uuid);
+    let scope_uuid = doc.spec.uuid.as_str();
+    let scope_name = if doc.spec.name.is_empty() {
+        scope_uuid
+    } else {
+        doc.spec.name.as_str()
+    };
     let mut redacted = false;
     let mut invocations = Vec::new();
-    if let Some(map) = doc.pointer("/run/invocations").and_then(Value::as_object) {
-        for (id, inv) in map {
-            let count = |k: &str| inv.get(k).and_then(Value::as_i64).unwrap_or(0);
-            let mut stdout = lines(inv, "stdout");
-            let mut stderr = lines(inv, "stderr");
-            if !full {
-                let before = stdout.len() + stderr.len();
-                stdout.retain(|l| keep_stdout(l));
-                stderr.retain(|l| keep_stderr(l));
-                redacted |= stdout.len() + stderr.len() != before;
-            }
-            let results: Vec<Value> = inv
-                .get("results")
-                .and_then(Value::as_object)
-                .map(|r| {
-                    r.iter()
-                        .map(|(tc, v)| {
-                            let (symbol, class) = match v.as_i64() {
-                                Some(1) => ("✔", "green"),
-                                Some(-1) => ("✘", "red"),
-                                _ => ("⚠", "orange"),
-                            };
-                            json!({ "id": tc, "symbol": symbol, "class": class, "value": v.to_string() })
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let stderr: Vec<Value> = stderr
-                .iter()
-                .map(|l| {
-                    let head = l.split(':').next().unwrap_or("").to_ascii_lowercase();
-                    json!({ "text": l, "bold": matches!(head.as_str(), "warning" | "error" | "critical") })
-                })
-                .collect();
-            invocations.push(json!({
-                "id": id,
-                "cmd": if full { inv.get("cmd").and_then(Value::as_str) } else { None },
-                "rc": inv.get("rc").map(|v| v.to_string()).unwrap_or_default(),
-                "critical": count("critical"),
-                "error": count("error"),
-                "warning": count("warning"),
-                "open": count("critical") + count("error") + count("warning") > 0,
-                "results": results,
-                "stdout": stdout,
-                "stderr": stderr,
-            }));
+    // Invocations in run order (the stored text keeps it; the SCS monitor's jsonb does not).
+    for (id, inv) in doc.run.invocations.iter() {
+        let mut stdout: Vec<&String> = inv.stdout.iter().collect();
+        let mut stderr: Vec<&String> = inv.stderr.iter().collect();
+        if !full {
+            let before = stdout.len() + stderr.len();
+            stdout.retain(|l| keep_stdout(l));
+            stderr.retain(|l| keep_stderr(l));
+            redacted |= stdout.len() + stderr.len() != before;
         }
-    }
-    let assignment: Vec<(String, String)> = if full {
-        doc.pointer("/run/assignment")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            v.as_str().map_or_else(|| v.to_string(), str::to_string),
-                        )
-                    })
-                    .collect()
+        let results: Vec<Value> = inv
+            .results
+            .iter()
+            .map(|(tc, v)| {
+                let value = v.0.report_value();
+                let (symbol, class) = match value {
+                    1 => ("✔", "green"),
+                    -1 => ("✘", "red"),
+                    _ => ("⚠", "orange"),
+                };
+                json!({ "id": tc, "symbol": symbol, "class": class, "value": value.to_string() })
             })
-            .unwrap_or_default()
+            .collect();
+        let stderr: Vec<Value> = stderr
+            .iter()
+            .map(|l| {
+                let head = l.split(':').next().unwrap_or("").to_ascii_lowercase();
+                json!({ "text": l, "bold": matches!(head.as_str(), "warning" | "error" | "critical") })
+            })
+            .collect();
+        invocations.push(json!({
+            "id": id,
+            "cmd": if full { Some(inv.cmd.as_str()) } else { None },
+            "rc": inv.rc.to_string(),
+            "critical": inv.critical,
+            "error": inv.error,
+            "warning": inv.warning,
+            "open": inv.critical + inv.error + inv.warning > 0,
+            "results": results,
+            "stdout": stdout,
+            "stderr": stderr,
+        }));
+    }
+    let assignment: Vec<(&String, &String)> = if full {
+        doc.run.assignment.iter().collect()
     } else {
         Vec::new()
     };
@@ -586,7 +563,7 @@ pub async fn report(
     let ctx = context! {
         title => title, full => full, redacted => redacted || !full, uuid => uuid, subject => subject,
         scope => json!({ "name": scope_name, "url": format!("{base}page/scope/{scope_uuid}") }),
-        checked_at => doc.get("checked_at").and_then(Value::as_str),
+        checked_at => report_time(doc.checked_at),
         assignment => assignment, invocations => invocations,
         download_url => format!("{base}reports/{uuid}"),
         full_url => format!("{base}page/report_full/{uuid}"),

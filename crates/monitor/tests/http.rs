@@ -271,12 +271,17 @@ async fn signatures(env: Env) {
     body[n - 3] = b'0';
     assert_eq!(upload(&env, "acme", body).await.status, 401);
 
-    // Missing `&`.
+    // Missing `&`: 401 `missing signature`, as the SCS monitor answers (INTEROP §4.3) and
+    // `scs-kaas report upload` explains.
     let mut body = sign(&acme_key, "report", payload);
     body.extend_from_slice(payload);
     let r = upload(&env, "acme", body).await;
-    assert_eq!(r.status, 400);
+    assert_eq!(r.status, 401, "{}", r.text());
     assert!(r.text().contains("missing signature"));
+    assert!(
+        r.headers.get("www-authenticate").is_none(),
+        "the credentials were fine"
+    );
 
     // Garbage signature.
     let mut body =
@@ -383,20 +388,50 @@ async fn signatures(env: Env) {
     assert_eq!(r.status, 400);
     assert!(r.text().contains("empty reports"));
 
-    // Body limit.
+    // Body limit: 413 with a JSON detail naming the limit.
     let huge = vec![b'a'; 300 * 1024];
-    assert_eq!(upload(&env, "acme", huge).await.status, 413);
+    let r = upload(&env, "acme", huge).await;
+    assert_eq!(r.status, 413);
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("262144 bytes"),
+        "{}",
+        r.text()
+    );
 
+    // Uploads are counted per upload, refusals by reason (the 413 too: the body never reached
+    // the parser); reports per stored document; latency per route.
     let metrics = get(&env, "/metrics", None).await.text();
-    assert!(
-        metrics.contains("scs_monitor_reports_rejected_total{reason=\"signature\"} 4"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("scs_monitor_reports_accepted_total 2"),
-        "{metrics}"
-    );
-    assert!(metrics.contains("route=\"/reports\",method=\"POST\",status=\"401\""));
+    for line in [
+        "scs_monitor_uploads_total{outcome=\"accepted\"} 2",
+        "scs_monitor_uploads_total{outcome=\"rejected\",reason=\"signature\"} 4",
+        "scs_monitor_uploads_total{outcome=\"rejected\",reason=\"missing_signature\"} 1",
+        "scs_monitor_uploads_total{outcome=\"rejected\",reason=\"unauthenticated\"} 1",
+        "scs_monitor_uploads_total{outcome=\"rejected\",reason=\"forbidden\"} 1",
+        "scs_monitor_uploads_total{outcome=\"rejected\",reason=\"content_type\"} 2",
+        "scs_monitor_uploads_total{outcome=\"rejected\",reason=\"invalid\"} 2",
+        "scs_monitor_uploads_total{outcome=\"rejected\",reason=\"empty\"} 1",
+        "scs_monitor_uploads_total{outcome=\"rejected\",reason=\"too_large\"} 1",
+        "scs_monitor_reports_accepted_total 2",
+        "scs_monitor_requests_total{route=\"/reports\",method=\"POST\",status=\"401\"} 6",
+        "scs_monitor_requests_total{route=\"/reports\",method=\"POST\",status=\"413\"} 1",
+        "scs_monitor_request_seconds_bucket{route=\"/reports\",le=\"+Inf\"} 16",
+        "scs_monitor_request_seconds_count{route=\"/reports\"} 16",
+    ] {
+        assert!(metrics.contains(line), "no {line:?} in\n{metrics}");
+    }
+    // The histogram counts all 16 requests of the route (15 uploads, one listing); its buckets
+    // are cumulative and end at the count.
+    let buckets: Vec<u64> = metrics
+        .lines()
+        .filter(|l| l.starts_with("scs_monitor_request_seconds_bucket{route=\"/reports\","))
+        .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(buckets.len(), 13, "{metrics}");
+    assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+    assert_eq!(*buckets.last().unwrap(), 16);
 }
 
 both!(expiry_and_evaluation_at_boundaries);
@@ -635,4 +670,550 @@ async fn sqlite_file_is_wal_and_survives_restart() {
     .await
     .unwrap();
     assert_eq!(state.latest.rows("acme", SCOPE).len(), 1);
+}
+
+both!(argon2_api_keys_log_in);
+async fn argon2_api_keys_log_in(env: Env) {
+    // `argon`'s bootstrap entry holds an argon2id PHC string (made by the test bed).
+    let boot = std::fs::read_to_string(&env.bootstrap).unwrap();
+    assert!(boot.contains("$argon2id$v=19$m=1024,t=1,p=1$"), "{boot}");
+    let yaml = report_yaml("argon", &new_uuid(), "2026-11-22 10:00:00", &[("fast", 1)]);
+    let r = upload_report(&env, "argon", &yaml).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(get(&env, "/reports", Some("argon")).await.status, 200);
+    let wrong = format!(
+        "Basic {}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "argon:wrong")
+    );
+    let r = request(
+        &env,
+        "GET",
+        "/reports",
+        &[("authorization", &wrong)],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(r.status, 401);
+}
+
+both!(repeated_bad_passwords_are_throttled_cheaply);
+async fn repeated_bad_passwords_are_throttled_cheaply(env: Env) {
+    // `acme` logged in before the attack: its remembered credential keeps working.
+    assert_eq!(get(&env, "/reports", Some("acme")).await.status, 200);
+    let bad = |user: &str| {
+        format!(
+            "Basic {}",
+            base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                format!("{user}:guess")
+            )
+        )
+    };
+    for user in ["acme", "other"] {
+        for _ in 0..scs_kaas_monitor::auth::FREE_FAILURES {
+            let r = request(
+                &env,
+                "GET",
+                "/reports",
+                &[("authorization", &bad(user))],
+                Vec::new(),
+            )
+            .await;
+            assert_eq!(r.status, 401, "{}", r.text());
+        }
+    }
+    let checks = env.state.hash_gate.checks();
+    let r = request(
+        &env,
+        "GET",
+        "/reports",
+        &[("authorization", &bad("other"))],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert_eq!(r.headers["retry-after"], "1");
+    assert!(r.headers.get("www-authenticate").is_none());
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("retry in 1 s")
+    );
+    // Even the right password waits the back-off out when it was not remembered yet ...
+    assert_eq!(get(&env, "/reports", Some("other")).await.status, 429);
+    // ... uploads too, counted as throttled ...
+    let yaml = report_yaml("other", &new_uuid(), "2026-11-22 10:00:00", &[("fast", 1)]);
+    assert_eq!(upload_report(&env, "other", &yaml).await.status, 429);
+    // ... and none of that cost a password-hash check.
+    assert_eq!(env.state.hash_gate.checks(), checks);
+    // A remembered credential is not affected by its account's back-off.
+    assert_eq!(get(&env, "/reports", Some("acme")).await.status, 200);
+    let yaml = report_yaml("acme", &new_uuid(), "2026-11-22 10:00:00", &[("fast", 1)]);
+    assert_eq!(upload_report(&env, "acme", &yaml).await.status, 200);
+    let metrics = get(&env, "/metrics", None).await.text();
+    assert!(
+        metrics.contains("scs_monitor_uploads_total{outcome=\"rejected\",reason=\"throttled\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "scs_monitor_requests_total{route=\"/reports\",method=\"GET\",status=\"429\"} 2"
+        ),
+        "{metrics}"
+    );
+}
+
+both!(nul_characters_are_refused_on_both_backends);
+async fn nul_characters_are_refused_on_both_backends(env: Env) {
+    // YAML: a double-quoted "\0" is a NUL character. SQLite would store it, PostgreSQL would
+    // fail; both refuse it with 400 naming the field.
+    let yaml = report_yaml("acme", &new_uuid(), "2026-11-22 10:00:00", &[("fast", 1)])
+        .replace("'INFO: private detail'", "\"INFO: private\\0detail\"");
+    let r = upload_report(&env, "acme", &yaml).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let detail = r.json()["detail"].as_str().unwrap().to_string();
+    assert!(
+        detail.contains(
+            "`run.invocations.9b1c3a52-0c4e-4b8e-9f0a-6d2f1e3c4b5a.stderr[1]` contains a NUL"
+        ),
+        "{detail}"
+    );
+    // JSON: \u0000 in the scope name and in a testcase id.
+    let auth = basic("acme");
+    for (name, tc, field) in [
+        ("Test\u{0}KaaS", "slow", "`spec.name`"),
+        (
+            "Test KaaS",
+            "sl\u{0}ow",
+            "`run.invocations.i.results (a testcase id)`",
+        ),
+    ] {
+        let doc = serde_json::json!({
+            "spec": {"uuid": SCOPE, "name": name, "url": ""},
+            "checked_at": "2026-11-22 10:05:00",
+            "reference_date": "2026-11-22",
+            "subject": "acme",
+            "run": {"uuid": new_uuid(), "invocations": {"i": {"id": "i", "cmd": "c", "rc": 0, "results": {tc: 0}}}}
+        })
+        .to_string();
+        let body = signed_body(&key_path(&env, "acme"), doc.as_bytes());
+        let r = request(
+            &env,
+            "POST",
+            "/reports",
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/x-signed-json"),
+            ],
+            body,
+        )
+        .await;
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert!(r.text().contains(field), "{field}: {}", r.text());
+    }
+    assert_eq!(
+        get(&env, "/reports", Some("acme")).await.json(),
+        serde_json::json!([])
+    );
+    // NUL in lookups: 400 for query values, 404 for ids, never 500.
+    assert_eq!(
+        get(&env, "/reports?subject=a%00b", Some("reader"))
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        get(&env, "/reports/a%00b", Some("reader")).await.status,
+        404
+    );
+    assert_eq!(get(&env, "/page/report/a%00b", None).await.status, 404);
+    assert_eq!(get(&env, "/history/a%00b", None).await.status, 400);
+    assert_eq!(get(&env, "/status?subject=a%00b", None).await.status, 400);
+    let approve = serde_json::json!({"reportuuid": "a\u{0}", "scopeuuid": SCOPE, "version": "*", "check": "fast", "approval": true});
+    let auth = basic("approver");
+    let r = request(
+        &env,
+        "POST",
+        "/results",
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        approve.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 404, "{}", r.text());
+}
+
+both!(status_shape_and_all_view_types);
+async fn status_shape_and_all_view_types(env: Env) {
+    let run = new_uuid();
+    let yaml = report_yaml(
+        "acme",
+        &run,
+        "2026-11-22 10:00:00",
+        &[("fast", 1), ("slow", 1)],
+    );
+    assert_eq!(upload_report(&env, "acme", &yaml).await.status, 200);
+    let status = get(&env, "/status", None).await.json();
+    let v1 = &status["acme"][SCOPE]["versions"]["v1"];
+    assert_eq!(
+        v1["tc_target"],
+        serde_json::json!({"fast": "main", "slow": "main"}),
+        "{v1}"
+    );
+    assert_eq!(
+        v1["targets"]["main"]["testcases"],
+        serde_json::json!(["fast", "slow"])
+    );
+    assert_eq!(v1["_idx"], 1);
+    assert!(
+        status["acme"][SCOPE]["versions"].get("next").is_none(),
+        "drafts excluded"
+    );
+
+    let md = "text/markdown; charset=utf-8";
+    let html = "text/html; charset=utf-8";
+    let cases: Vec<(String, Option<&str>, &str, Vec<&str>)> = vec![
+        (
+            "/markdown/table".into(),
+            None,
+            md,
+            vec!["| acme |", "✅ v1", "[Test KaaS]("],
+        ),
+        (
+            "/markdown/table_full".into(),
+            None,
+            md,
+            vec!["| acme |", "/page/detail_full/acme/"],
+        ),
+        (
+            "/fragment/table".into(),
+            None,
+            html,
+            vec!["<table id=\"overview\">", ">acme<", "✅ v1"],
+        ),
+        (
+            "/fragment/table_full".into(),
+            None,
+            html,
+            vec!["drafts included", "detail_full&#x2f;acme&#x2f;"],
+        ),
+        (
+            format!("/markdown/scope/{SCOPE}"),
+            None,
+            md,
+            vec![
+                "| Scope versions -> | next | v1 |",
+                "| State | Draft | Effective |",
+                "scs-9000-v1: Fast and slow",
+            ],
+        ),
+        (
+            format!("/fragment/scope/{SCOPE}"),
+            None,
+            html,
+            vec!["Effective", "Fast and slow"],
+        ),
+        (
+            format!("/fragment/detail/acme/{SCOPE}"),
+            None,
+            html,
+            vec![
+                "✅ PASS",
+                "version too old",
+                "A check whose results live one day.",
+            ],
+        ),
+        (
+            format!("/markdown/detail/group-acme-cloud/{SCOPE}"),
+            None,
+            md,
+            vec!["## acme", "## other", "No recent test results available."],
+        ),
+        (
+            format!("/markdown/report_full/{run}"),
+            Some("acme"),
+            md,
+            vec![
+                "./check.py --token s3cr3t",
+                "INFO: private detail",
+                "kubeconfig=/secret/path",
+            ],
+        ),
+        (
+            format!("/fragment/report/{run}"),
+            None,
+            html,
+            vec!["fast: PASS", "redacted in this public view"],
+        ),
+    ];
+    for (path, who, content_type, needles) in cases {
+        let r = get(&env, &path, who).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        assert_eq!(r.headers["content-type"], content_type, "{path}");
+        let text = r.text();
+        assert!(
+            !text.contains("<html"),
+            "{path}: fragment and markdown views are not pages"
+        );
+        for needle in needles {
+            assert!(text.contains(needle), "{path}: no {needle:?} in\n{text}");
+        }
+    }
+    // Markdown escapes markup (the scope description has <b>), pages wrap fragments.
+    let md_detail = get(&env, &format!("/markdown/detail/acme/{SCOPE}"), None)
+        .await
+        .text();
+    assert!(
+        md_detail.contains("&lt;b&gt;with markup&lt;/b&gt;"),
+        "{md_detail}"
+    );
+    assert!(!md_detail.contains("<b>"), "{md_detail}");
+    let page = get(&env, "/page/table", None).await.text();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<table id=\"overview\">"));
+    assert_eq!(
+        get(&env, &format!("/markdown/report_full/{run}"), None)
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        get(&env, &format!("/markdown/report_full/{run}"), Some("other"))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(get(&env, "/markdown/table_half", None).await.status, 404);
+}
+
+both!(reports_keep_the_key_order_they_were_written_in);
+async fn reports_keep_the_key_order_they_were_written_in(env: Env) {
+    // Invocations and assignment keys deliberately not in sorted order.
+    let run = new_uuid();
+    let yaml = format!(
+        "---\nspec:\n  uuid: {SCOPE}\n  name: Test KaaS\n  url: ''\nchecked_at: 2026-11-22 10:00:00\n\
+         reference_date: 2026-11-22\nsubject: acme\nrun:\n  uuid: {run}\n  assignment:\n    zeta: '1'\n    alpha: '2'\n\
+         \x20 invocations:\n    zz-second-id:\n      id: zz-second-id\n      cmd: run zz\n      results: {{slow: 1}}\n      rc: 0\n\
+         \x20   aa-first-id:\n      id: aa-first-id\n      cmd: run aa\n      results: {{fast: 1}}\n      rc: 0\n"
+    );
+    assert_eq!(upload_report(&env, "acme", &yaml).await.status, 200);
+    let before = |text: &str, a: &str, b: &str| {
+        let (i, j) = (text.find(a), text.find(b));
+        assert!(
+            i.is_some() && j.is_some() && i < j,
+            "{a:?} not before {b:?} in\n{text}"
+        );
+    };
+    let one = get(&env, &format!("/reports/{run}"), Some("acme"))
+        .await
+        .text();
+    before(&one, "zz-second-id", "aa-first-id");
+    before(&one, "\"zeta\"", "\"alpha\"");
+    before(&one, "\"spec\"", "\"checked_at\"");
+    assert!(one.contains("\n  \"spec\": {"), "indented: {one}");
+    let list = get(&env, "/reports", Some("acme")).await;
+    assert_eq!(list.headers["content-type"], "application/json");
+    before(&list.text(), "zz-second-id", "aa-first-id");
+    let full = get(&env, &format!("/page/report_full/{run}"), Some("acme"))
+        .await
+        .text();
+    before(&full, "run zz", "run aa");
+    before(&full, "zeta", "alpha");
+}
+
+both!(openapi_describes_every_json_route);
+async fn openapi_describes_every_json_route(env: Env) {
+    let r = get(&env, "/openapi.json", None).await;
+    assert_eq!(r.headers["content-type"], "application/json");
+    let doc = r.json();
+    assert_eq!(doc["openapi"], "3.0.3");
+    let paths = doc["paths"].as_object().unwrap();
+    // Every route except the redirect and the human views is described ...
+    let views = [
+        "/",
+        "/{vt}/{view}",
+        "/{vt}/scope/{scope}",
+        "/{vt}/{view}/{uuid}",
+        "/{vt}/{view}/{subject}/{scope}",
+    ];
+    for route in scs_kaas_monitor::server::ROUTES {
+        if !views.contains(route) {
+            assert!(paths.contains_key(*route), "{route} is not in openapi.json");
+        }
+    }
+    // ... and every described operation is routed, the others are 405.
+    let concrete = |p: &str| {
+        p.replace("{uuid}", "0dad6d59-bd4c-4d2c-9d6f-2c6a9a4b8a11")
+            .replace("{subject}", "acme")
+            .replace("{scope}", &format!("{SCOPE}.svg"))
+    };
+    for (path, ops) in paths {
+        assert!(
+            scs_kaas_monitor::server::ROUTES.contains(&path.as_str()),
+            "{path} is not routed"
+        );
+        for method in ["get", "post"] {
+            let r = request(
+                &env,
+                &method.to_uppercase(),
+                &concrete(path),
+                &[],
+                Vec::new(),
+            )
+            .await;
+            if ops.get(method).is_some() {
+                assert!(
+                    ![404, 405].contains(&r.status),
+                    "{method} {path}: {}",
+                    r.status
+                );
+            } else {
+                assert_eq!(r.status, 405, "{method} {path} is routed but not described");
+            }
+        }
+        for (method, op) in ops.as_object().unwrap() {
+            let codes: Vec<&str> = op["responses"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert!(codes.contains(&"200"), "{method} {path}: {codes:?}");
+            if op.get("security").is_some() {
+                for code in ["401", "429", "503"] {
+                    assert!(
+                        codes.contains(&code),
+                        "{method} {path} needs auth but lacks {code}: {codes:?}"
+                    );
+                }
+            }
+        }
+    }
+    let upload: Vec<&String> = doc["paths"]["/reports"]["post"]["responses"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(
+        upload,
+        [
+            "200", "400", "401", "403", "409", "413", "415", "429", "503"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_schema_v1_migrates_with_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("old.db").display());
+    migrates_with_its_data(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_schema_v1_migrates_with_its_data() {
+    let Some(admin) = postgres_url() else { return };
+    migrates_with_its_data(&fresh_postgres(&admin).await).await;
+}
+
+/// A database at schema 1 with a report and its results migrates to the current schema without
+/// losing them; the result cache sees them, new ids follow the old ones, cascades still work.
+async fn migrates_with_its_data(url: &str) {
+    use scs_kaas_monitor::db::Db;
+    use sqlx::Row;
+    let old = Db::connect_at(url, 1).await.unwrap();
+    let pool = old.pool_for_tests();
+    let at = scs_kaas_monitor::db::to_micros(datetime(2026, 11, 22, 10, 0, 0, 0));
+    sqlx::query(
+        "INSERT INTO report (reportuuid, checked_at, received_at, subject, scopeuuid, data) \
+         VALUES ('old-run', $1, $1, 'acme', $2, '{}')",
+    )
+    .bind(at)
+    .bind(SCOPE)
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO result2 (checked_at, subject, scopeuuid, version, testcase, result, approval, reportid) \
+         SELECT $1, 'acme', $2, '*', 'fast', 1, 1, reportid FROM report WHERE reportuuid = 'old-run'",
+    )
+    .bind(at)
+    .bind(SCOPE)
+    .execute(pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let db = Db::connect(url).await.unwrap();
+    let pool = db.pool_for_tests();
+    let versions: Vec<i64> = sqlx::query("SELECT version FROM _sqlx_migrations ORDER BY version")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get(0).unwrap())
+        .collect();
+    assert_eq!(versions, [1, 2]);
+    let latest = db
+        .latest_results(datetime(2026, 1, 1, 0, 0, 0, 0))
+        .await
+        .unwrap();
+    assert_eq!(latest.len(), 1);
+    assert_eq!(
+        (latest[0].report.as_str(), latest[0].testcase.as_str()),
+        ("old-run", "fast")
+    );
+    let index_sql = match db.backend() {
+        scs_kaas_monitor::db::Backend::Sqlite => {
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'result2_latest'"
+        }
+        scs_kaas_monitor::db::Backend::Postgres => {
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'result2_latest'"
+        }
+    };
+    let n: i64 = sqlx::query(index_sql)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    assert_eq!(n, 0, "result2_latest is gone");
+    // A new report gets a larger id; deleting the old report still cascades to its results.
+    sqlx::query(
+        "INSERT INTO report (reportuuid, checked_at, received_at, subject, scopeuuid, data) \
+         VALUES ('new-run', $1, $1, 'acme', $2, '{}')",
+    )
+    .bind(at)
+    .bind(SCOPE)
+    .execute(pool)
+    .await
+    .unwrap();
+    let ids: Vec<i64> = sqlx::query("SELECT reportid FROM report ORDER BY reportuuid")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get(0).unwrap())
+        .collect();
+    assert!(
+        ids[0] > ids[1],
+        "new-run {} after old-run {}",
+        ids[0],
+        ids[1]
+    );
+    sqlx::query("DELETE FROM report WHERE reportuuid = 'old-run'")
+        .execute(pool)
+        .await
+        .unwrap();
+    let n: i64 = sqlx::query("SELECT count(*) FROM result2")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    assert_eq!(n, 0, "ON DELETE CASCADE survived the rebuild");
+    // Connecting again changes nothing (migrations are recorded, checksums match).
+    drop(db);
+    Db::connect(url).await.unwrap();
 }

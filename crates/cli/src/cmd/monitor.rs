@@ -1,4 +1,9 @@
 //! `scs-kaas monitor serve`: the compliance monitor.
+//!
+//! The server logs at `info` by default (one access line per request), unlike the other
+//! subcommands, whose default is `warn`. The process-wide subscriber is set up before the
+//! subcommand is known, so the monitor runs on a runtime of its own whose threads use the
+//! monitor's subscriber (text or JSON, filter `SCS_KAAS_LOG` or `info,sqlx=warn`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,7 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 
 use scs_kaas_monitor::clock::SystemClock;
 use scs_kaas_monitor::state::{AppState, Config};
@@ -16,6 +21,15 @@ use scs_kaas_monitor::state::{AppState, Config};
 pub enum MonitorCommand {
     /// Serve the SCS-compatible report API, status pages and badges.
     Serve(ServeArgs),
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (for log collectors).
+    Json,
 }
 
 /// Options of `scs-kaas monitor serve`.
@@ -45,12 +59,52 @@ pub struct ServeArgs {
     /// Largest accepted request body in bytes.
     #[arg(long, default_value_t = 8 * 1024 * 1024)]
     pub body_limit: usize,
+    /// Log format on stderr; the level is `info` unless `SCS_KAAS_LOG` says otherwise.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// Run a `monitor` subcommand.
 pub async fn run(command: MonitorCommand) -> anyhow::Result<ExitCode> {
     match command {
-        MonitorCommand::Serve(args) => serve(args).await,
+        MonitorCommand::Serve(args) => {
+            // A thread of its own with a runtime of its own, so every runtime thread can use
+            // the monitor's subscriber; the caller's runtime only waits for it.
+            let dispatch = log_dispatch(args.log_format);
+            let server = std::thread::Builder::new()
+                .name("monitor".into())
+                .spawn(move || {
+                    let _default = tracing::dispatcher::set_default(&dispatch);
+                    let for_threads = dispatch.clone();
+                    let runtime = tokio::runtime::Builder::new_multi_thread()
+                        .enable_all()
+                        .on_thread_start(move || {
+                            // Lives as long as the thread.
+                            std::mem::forget(tracing::dispatcher::set_default(&for_threads));
+                        })
+                        .build()
+                        .context("cannot start the monitor's runtime")?;
+                    runtime.block_on(serve(args))
+                })
+                .context("cannot start the monitor thread")?;
+            tokio::task::spawn_blocking(move || server.join())
+                .await
+                .context("waiting for the monitor failed")?
+                .map_err(|_| anyhow::anyhow!("the monitor thread panicked"))?
+        }
+    }
+}
+
+/// The monitor's log subscriber: `SCS_KAAS_LOG` or `info,sqlx=warn`, text or JSON, stderr.
+fn log_dispatch(format: LogFormat) -> tracing::Dispatch {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SCS_KAAS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => tracing::Dispatch::new(builder.finish()),
+        LogFormat::Json => tracing::Dispatch::new(builder.json().finish()),
     }
 }
 

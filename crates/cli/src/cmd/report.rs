@@ -422,9 +422,30 @@ fn explain_refusal(status: http::StatusCode, message: &str, args: &UploadArgs) -
             "the monitor did not accept the credentials: check --subject {subject} and the password in {}",
             args.password_file.display()
         ),
+        // scs-kaas monitors answer 403 where the SCS monitor answers 401 "Permission denied".
+        403 if message.contains("Permission denied") || message.contains("delegat") => format!(
+            "account {subject} may not upload reports for the subject named in {report}: upload as that subject, \
+             or have it name {subject} as a delegate (and give {subject} the append_any role)"
+        ),
         403 => format!(
             "account {subject} is not allowed to upload to this monitor: ask its operator for upload rights"
         ),
+        400 => format!(
+            "the monitor refused the content of {report}: fix what the message names (or re-create the report \
+             with scs-kaas check), then sign and upload it again"
+        ),
+        413 => format!(
+            "{report} is larger than the monitor accepts: ask its operator to raise --body-limit, or upload fewer \
+             reports at once"
+        ),
+        429 => format!(
+            "too many failed logins for account {subject}: wait as long as the message says, then check --subject \
+             {subject} and the password in {}",
+            args.password_file.display()
+        ),
+        503 if message.contains("in progress") => {
+            "the monitor is busy checking passwords: retry in a few seconds".to_owned()
+        }
         409 => format!(
             "the monitor already holds a report with this run uuid: {report} is uploaded, do not send it again \
              (run scs-kaas check for a new report)"

@@ -96,7 +96,21 @@ pub const ACCOUNTS: &[(&str, &[&str])] = &[
     ("approver", &["approve"]),
     ("admin", &["admin"]),
     ("sneaky", &["append_any"]),
+    // An account whose API key is an argon2id hash, as in the SCS monitor's bootstrap files.
+    ("argon", &[]),
 ];
+
+/// An argon2id PHC string for `password` (small parameters, so tests stay fast).
+pub fn argon2_hash(password: &str) -> String {
+    use argon2::PasswordHasher as _;
+    let params = argon2::Params::new(1024, 1, 1, None).unwrap();
+    let mut salt = [0u8; 16];
+    salt.copy_from_slice(&uuid::Uuid::new_v4().as_bytes()[..]);
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password_with_salt(password.as_bytes(), &salt)
+        .unwrap()
+        .to_string()
+}
 
 /// Creates an ed25519 key with ssh-keygen; returns the private key path.
 pub fn keygen(dir: &Path, name: &str) -> PathBuf {
@@ -156,7 +170,11 @@ pub fn write_bootstrap(dir: &Path, accounts: &[(&str, &[&str])]) -> PathBuf {
         }
         let public = std::fs::read_to_string(format!("{}.pub", key.display())).unwrap();
         let blob = public.split_whitespace().nth(1).unwrap();
-        let hash = bcrypt::hash(password(name), 4).unwrap();
+        let hash = if *name == "argon" {
+            argon2_hash(&password(name))
+        } else {
+            bcrypt::hash(password(name), 4).unwrap()
+        };
         yaml.push_str(&format!(
             "  - subject: {name}\n    roles: [{}]\n",
             roles.join(", ")
