@@ -55,9 +55,11 @@ async fn mgmt(
     keep: impl Fn(&serde_json::Value) -> bool,
 ) -> (RunningSim, PathBuf) {
     let mut config = scenario("mgmt-cluster");
-    config
-        .objects
-        .retain(|o| o["kind"] != "OpenStackCluster" || keep(o));
+    // A scenario streams its objects from `source`; take them all into `objects` to filter.
+    let mut objects = config.initial_objects();
+    objects.retain(|o| o["kind"] != "OpenStackCluster" || keep(o));
+    config.objects = objects;
+    config.source = None;
     let sim = start(config).await;
     let path = dir.join("mgmt.kubeconfig");
     sim.write_kubeconfig_for(&path, user).unwrap();
