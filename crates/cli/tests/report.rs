@@ -608,10 +608,20 @@ async fn encrypted_key_asks_for_the_passphrase_on_a_terminal() {
     );
     stdin.write_all(b"open sesame\n").await.unwrap();
     stdin.flush().await.unwrap();
-    let mut rest = Vec::new();
-    stdout.read_to_end(&mut rest).await.unwrap();
-    let status = child.wait().await.unwrap();
+    // Close our end so `script` cannot wait on more input once the signer is done.
     drop(stdin);
+    let mut rest = Vec::new();
+    let finished = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        stdout.read_to_end(&mut rest).await.unwrap();
+        child.wait().await.unwrap()
+    })
+    .await;
+    let Ok(status) = finished else {
+        panic!(
+            "the signer did not finish within 60 s after the passphrase: {}",
+            String::from_utf8_lossy(&rest)
+        );
+    };
     assert_eq!(status.code(), Some(0), "{}", String::from_utf8_lossy(&rest));
     assert!(
         !String::from_utf8_lossy(&rest).contains("open sesame"),

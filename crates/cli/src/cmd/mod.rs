@@ -7,6 +7,7 @@ pub mod cleanup;
 pub mod demo;
 pub mod interrupt;
 pub mod monitor;
+pub mod passphrase;
 pub mod report;
 pub mod scope;
 pub mod sim;

@@ -139,11 +139,9 @@ pub fn load_signing_key(path: &Path) -> anyhow::Result<PrivateKey> {
         Err(SignatureError::PassphraseRequired { .. })
             if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() =>
         {
-            let term = console::Term::stderr();
-            term.write_str(&format!("Passphrase for {}: ", path.display()))?;
-            let typed = term
-                .read_secure_line()
-                .context("cannot read the passphrase from the terminal")?;
+            let typed =
+                crate::cmd::passphrase::ask(&format!("Passphrase for {}: ", path.display()))
+                    .context("cannot read the passphrase from the terminal")?;
             Ok(signature::load_private_key(path, Some(&typed))?)
         }
         other => Ok(other?),
