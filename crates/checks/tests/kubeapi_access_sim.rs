@@ -1,6 +1,8 @@
 //! `kubeapi-access-check` end to end: the workload cluster is one in-process sim (its kubeconfig
 //! endpoint is what API-02/API-04 judge), the Cluster API management cluster a second one
-//! serving `scenarios/mgmt-cluster.yaml` (API-01 through `-a mgmt_kubeconfig=`).
+//! serving `scenarios/mgmt-cluster.yaml` (API-01 through `-a mgmt_kubeconfig=`). API-03's probe
+//! pod connects from inside the cluster to the sim's own endpoint (`kubeapi-locked-out` blocks
+//! that); the tests of the other rules switch it off.
 //!
 //! The sims listen on 127.0.0.1. Loopback is not a public address, so on the sim API-04 can
 //! only report a non-public endpoint and API-02 only that such an endpoint says nothing about
@@ -16,6 +18,8 @@ use scs_kaas_checks::registry;
 use scs_kaas_core::finding::{Outcome, Severity, Status};
 use scs_kaas_sim::server::{self, RunningSim};
 use scs_kaas_sim::world::SimConfig;
+
+mod common;
 
 /// The declaration `scenarios/mgmt-cluster.yaml` is written against.
 const DECLARED: &str = "192.0.2.0/24,198.51.100.0/25";
@@ -41,9 +45,14 @@ struct Workload {
 }
 
 async fn workload(dir: &Path) -> Workload {
-    let sim = start(scenario("compliant")).await;
-    let kubeconfig = dir.join("workload.kubeconfig");
-    sim.write_kubeconfig_for(&kubeconfig, "viewer").unwrap();
+    workload_as(dir, "compliant", "viewer").await
+}
+
+/// A workload cluster serving scenario `name`, with a kubeconfig for `user`.
+async fn workload_as(dir: &Path, name: &str, user: &str) -> Workload {
+    let sim = start(scenario(name)).await;
+    let kubeconfig = dir.join(format!("{name}-{user}.kubeconfig"));
+    sim.write_kubeconfig_for(&kubeconfig, user).unwrap();
     Workload { sim, kubeconfig }
 }
 
@@ -66,7 +75,21 @@ async fn mgmt(
     (sim, path)
 }
 
+/// Runs the check with the API-03 probe switched off unless `args` say otherwise.
 async fn check(w: &Workload, args: &[(&str, &str)]) -> Outcome {
+    let mut args = args.to_vec();
+    if !args.iter().any(|(k, _)| *k == "kubeapi_probe") {
+        args.push(("kubeapi_probe", "off"));
+    }
+    check_as(w, &args, Vec::new()).await
+}
+
+/// Runs the check with every assignment as given and `denied` as the pre-flight found it.
+async fn check_as(
+    w: &Workload,
+    args: &[(&str, &str)],
+    denied: Vec<scs_kaas_checks::check::Access>,
+) -> Outcome {
     let kubeconfig = kube::config::Kubeconfig::read_from(&w.kubeconfig).unwrap();
     let config = kube::Config::from_custom_kubeconfig(
         kubeconfig,
@@ -85,7 +108,7 @@ async fn check(w: &Workload, args: &[(&str, &str)]) -> Outcome {
         deadline: Duration::from_secs(60),
         run_id: "0badcafe".into(),
         cache_dir: None,
-        denied: Vec::new(),
+        denied,
     };
     registry::find("kubeapi-access-check")
         .expect("registered")
@@ -136,11 +159,23 @@ async fn loopback_endpoint_is_reported_as_not_public() {
         "{}",
         dump(&o)
     );
-    // Nothing declared: no API-02 judgement, no API-01 without a management cluster.
+    // Nothing declared: no API-02 judgement, no API-01 without a management cluster; API-03
+    // says it was switched off.
     assert!(
-        o.findings.iter().all(|f| f.rule == "API-04"),
+        o.findings
+            .iter()
+            .all(|f| f.rule == "API-04" || f.rule == "API-03"),
         "{}",
         dump(&o)
+    );
+    assert_eq!(
+        found(&o, "API-03", Severity::Info),
+        vec![(
+            String::new(),
+            "probe switched off (kubeapi_probe=off): reachability from inside the cluster not \
+             tested"
+                .to_owned()
+        )]
     );
     w.sim.shutdown().await;
 }
@@ -354,7 +389,10 @@ async fn bad_assignments_abort_naming_the_key() {
     let w = workload(dir.path()).await;
     let missing = dir.path().join("no-such.kubeconfig");
     let missing = missing.to_str().unwrap();
-    let cases: [(&str, &str); 6] = [
+    let cases: [(&str, &str); 9] = [
+        ("kubeapi_probe", "maybe"),
+        ("kubeapi_probe_timeout", "soon"),
+        ("image_mirror", "https://mirror.example/"),
         ("kubeapi_allowed_cidrs", "192.0.2.0/33"),
         ("kubeapi_allowed_cidrs", "none,10.0.0.0/8"),
         ("vantage_ip", "my-laptop"),
@@ -376,5 +414,133 @@ async fn bad_assignments_abort_naming_the_key() {
             dump(&o)
         );
     }
+    w.sim.shutdown().await;
+}
+
+/// The namespaces of the cluster, for "the probe left nothing behind".
+async fn namespaces(w: &Workload) -> Vec<String> {
+    let client = common::client_for(&w.sim, "admin").await;
+    let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client);
+    api.list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_pod_reaching_the_endpoint_passes_api03_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = workload_as(dir.path(), "compliant", "admin").await;
+    let admin = common::client_for(&w.sim, "admin").await;
+    let before = common::inventory(&admin).await;
+    let server = format!("https://127.0.0.1:{}", w.sim.addr().port());
+    let o = check_as(&w, &[], Vec::new()).await;
+    assert_eq!(o.status, Status::Pass, "{}", dump(&o));
+    assert_eq!(
+        found(&o, "API-03", Severity::Info),
+        vec![(
+            String::new(),
+            format!(
+                "a probe pod inside the cluster connected to the API endpoint {server}: the \
+                 cluster does not lock itself out"
+            )
+        )],
+        "{}",
+        dump(&o)
+    );
+    assert_eq!(
+        common::inventory(&admin).await,
+        before,
+        "the run changed the cluster"
+    );
+    assert!(common::managed_objects(&admin).await.is_empty());
+    w.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_locked_out_cluster_fails_api03_with_the_reason_and_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = workload_as(dir.path(), "kubeapi-locked-out", "admin").await;
+    let before = namespaces(&w).await;
+    let o = check_as(&w, &[("kubeapi_allowed_cidrs", DECLARED)], Vec::new()).await;
+    assert_eq!(o.status, Status::Fail, "{}", dump(&o));
+    let errors: Vec<_> = o
+        .findings
+        .iter()
+        .filter(|f| f.rule == "API-03" && f.severity == Severity::Error)
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", dump(&o));
+    assert!(
+        errors[0]
+            .message
+            .contains("cannot connect to the API endpoint")
+            && errors[0].message.contains("(TIMEOUT)"),
+        "{}",
+        dump(&o)
+    );
+    assert!(
+        errors[0]
+            .fix
+            .as_deref()
+            .unwrap_or("")
+            .contains("egress address")
+    );
+    // The read-only judgements are still there.
+    assert_eq!(found(&o, "API-04", Severity::Info).len(), 1, "{}", dump(&o));
+    assert_eq!(namespaces(&w).await, before, "the probe namespace is gone");
+    w.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_read_only_user_gets_abort_for_api03_and_the_read_only_rules_still_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = workload(dir.path()).await;
+    let viewer = common::client_for(&w.sim, "viewer").await;
+    let check = registry::find("kubeapi-access-check").unwrap();
+    let denied = scs_kaas_checks::probe::access::missing_access(&viewer, &check.access())
+        .await
+        .unwrap();
+    assert!(!denied.is_empty(), "the viewer may not create namespaces");
+    let before = namespaces(&w).await;
+    let o = check_as(&w, &[], denied).await;
+    assert_eq!(o.status, Status::Abort, "{}", dump(&o));
+    let errors = found(&o, "API-03", Severity::Error);
+    assert_eq!(errors.len(), 1, "{}", dump(&o));
+    assert!(
+        errors[0]
+            .1
+            .starts_with("probe not run (nothing was created): the user lacks create namespaces"),
+        "{}",
+        dump(&o)
+    );
+    assert_eq!(found(&o, "API-04", Severity::Info).len(), 1, "{}", dump(&o));
+    assert_eq!(namespaces(&w).await, before);
+
+    // An open management cluster is a FAIL even when API-03 could not be judged.
+    let (m, mgmt_kc) = mgmt(dir.path(), "viewer", |_| true).await;
+    let denied = scs_kaas_checks::probe::access::missing_access(&viewer, &check.access())
+        .await
+        .unwrap();
+    let o = check_as(
+        &w,
+        &[
+            ("kubeapi_allowed_cidrs", DECLARED),
+            ("mgmt_ip", MGMT_IP),
+            ("mgmt_kubeconfig", mgmt_kc.to_str().unwrap()),
+        ],
+        denied,
+    )
+    .await;
+    assert_eq!(o.status, Status::Fail, "{}", dump(&o));
+    assert_eq!(
+        found(&o, "API-03", Severity::Error).len(),
+        1,
+        "{}",
+        dump(&o)
+    );
+    m.shutdown().await;
     w.sim.shutdown().await;
 }

@@ -95,6 +95,10 @@ impl World for SharedView<'_> {
     fn get_index(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Arc<Index>> {
         self.0.read().get_index(kind, namespace, name)
     }
+
+    fn api_address(&self) -> Option<std::net::SocketAddr> {
+        Some(self.0.addr)
+    }
 }
 
 fn kind_of(obj: &Value) -> &str {

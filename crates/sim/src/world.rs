@@ -113,6 +113,12 @@ pub trait World {
         self.get(kind, namespace, name)
             .map(|o| Arc::new(Index::of(&o)))
     }
+
+    /// Where the API server listens, so probe pods can be told apart connecting to it; `None`
+    /// outside a running server (controller tests).
+    fn api_address(&self) -> Option<std::net::SocketAddr> {
+        None
+    }
 }
 
 /// A change a controller asks the server to make.

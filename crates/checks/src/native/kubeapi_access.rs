@@ -1,9 +1,10 @@
 #![doc = include_str!("kubeapi_access.md")]
 //!
-//! The judges are pure functions in [`judge`]; this file reads the kubeconfig, connects once and
-//! lists the management cluster's `OpenStackCluster`s.
+//! The judges are pure functions in [`judge`]; this file reads the kubeconfig, connects once,
+//! lists the management cluster's `OpenStackCluster`s and runs the in-cluster probe ([`inside`]).
 
 pub mod cidr;
+pub mod inside;
 pub mod judge;
 
 use std::net::IpAddr;
@@ -14,9 +15,13 @@ use futures::future::BoxFuture;
 use kube::api::{DynamicObject, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
-use scs_kaas_core::finding::{Finding, Outcome};
+use scs_kaas_core::finding::{Finding, Outcome, Status};
 
 use crate::check::{Access, AssignmentDoc, Check, CheckContext, Mode, RuleDoc};
+use crate::probe::guard::DEFAULT_CLEANUP_TIMEOUT;
+use crate::probe::image::{AGNHOST, ImageSource, MIRROR_ARG};
+use crate::probe::{ProbeGuard, ProbeRun};
+use crate::runner::preflight::describe;
 use judge::{Declaration, Endpoint};
 
 /// The check id.
@@ -28,6 +33,9 @@ pub const CAPO_GROUP: &str = "infrastructure.cluster.x-k8s.io";
 /// How long a TCP connection attempt to the endpoint may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long the API-03 probe pod may take by default (scheduling, image pull, connect).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// The API access restriction check.
 pub struct KubeapiAccess;
 
@@ -38,6 +46,10 @@ struct Options {
     vantage: Option<IpAddr>,
     mgmt_kubeconfig: Option<String>,
     mgmt_ip: Option<IpAddr>,
+    /// Whether API-03 runs its probe pod (`kubeapi_probe=on|off`).
+    probe: bool,
+    probe_timeout: Duration,
+    image: String,
 }
 
 fn parse_ip(key: &str, value: &str) -> Result<IpAddr, String> {
@@ -75,8 +87,49 @@ impl Options {
                 .arg("mgmt_ip")
                 .map(|v| parse_ip("mgmt_ip", v))
                 .transpose()?,
+            probe: match ctx.arg("kubeapi_probe") {
+                None | Some("on" | "true") => true,
+                Some("off" | "false") => false,
+                Some(other) => {
+                    return Err(format!(
+                        "kubeapi_probe={other:?} is not on or off; pass -a kubeapi_probe=on or =off"
+                    ));
+                }
+            },
+            probe_timeout: match ctx.arg("kubeapi_probe_timeout") {
+                None => PROBE_TIMEOUT,
+                Some(s) => s
+                    .parse::<jiff::SignedDuration>()
+                    .ok()
+                    .and_then(|d| Duration::try_from(d).ok())
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| {
+                        format!(
+                            "kubeapi_probe_timeout={s:?} is not a positive duration; pass e.g. \
+                             -a kubeapi_probe_timeout=120s"
+                        )
+                    })?,
+            },
+            image: ImageSource::from_arg(ctx.arg(MIRROR_ARG))
+                .map_err(|e| e.to_string())?
+                .reference(&AGNHOST),
         })
     }
+}
+
+/// What the API-03 probe needs: a namespace of its own, one pod, its log, and the cleanup.
+fn active_access() -> Vec<Access> {
+    let mut v = vec![Access::active("create", "", "namespaces")];
+    for verb in ["create", "list", "watch"] {
+        v.push(Access::active(verb, "", "pods"));
+    }
+    v.push(Access::active("get", "", "pods/log"));
+    for a in crate::probe::guard::access() {
+        if !v.contains(&a) {
+            v.push(a);
+        }
+    }
+    v
 }
 
 const RULES: &[RuleDoc] = &[
@@ -91,6 +144,12 @@ const RULES: &[RuleDoc] = &[
         id: "API-02",
         summary: "FAIL when this host, outside the declared allow-list, connects to the public \
                   API endpoint; otherwise INFO saying what one vantage point cannot prove",
+    },
+    RuleDoc {
+        id: "API-03",
+        summary: "FAIL when a probe pod inside the cluster cannot connect to the API endpoint \
+                  of the kubeconfig (an allow-list that locks the cluster out); \
+                  -a kubeapi_probe=off skips it",
     },
     RuleDoc {
         id: "API-04",
@@ -117,6 +176,18 @@ const ASSIGNMENTS: &[AssignmentDoc] = &[
         key: "mgmt_ip",
         help: "the management host's address, admitted in addition to the declared list",
     },
+    AssignmentDoc {
+        key: "kubeapi_probe",
+        help: "on (default) | off: whether API-03 runs its probe pod",
+    },
+    AssignmentDoc {
+        key: "kubeapi_probe_timeout",
+        help: "how long the probe pod may take to finish (default 120s)",
+    },
+    AssignmentDoc {
+        key: "image_mirror",
+        help: "registry prefix the probe image is pulled from (air-gapped clusters)",
+    },
 ];
 
 impl Check for KubeapiAccess {
@@ -132,18 +203,19 @@ impl Check for KubeapiAccess {
         "The Kubernetes API is restricted to the declared CIDRs (-a kubeapi_allowed_cidrs=...): reports \
          whether the kubeconfig's endpoint is public; FAILs when this host, outside the declared list \
          (its public address, or -a vantage_ip=), can connect — one vantage point can prove a \
-         restriction broken, never that it holds; with -a mgmt_kubeconfig=PATH compares each Cluster \
+         restriction broken, never that it holds; FAILs when a probe pod cannot reach the endpoint \
+         (the cluster locks itself out); with -a mgmt_kubeconfig=PATH compares each Cluster \
          API OpenStackCluster's API load-balancer allowedCIDRs with the declaration"
     }
 
     fn mode(&self) -> Mode {
-        Mode::ReadOnly
+        Mode::Active
     }
 
     fn access(&self) -> Vec<Access> {
-        // Reads nothing in the workload cluster; the management cluster needs
+        // Only the API-03 probe touches the workload cluster; the management cluster needs
         // `list openstackclusters.infrastructure.cluster.x-k8s.io` (documented in the README).
-        Vec::new()
+        active_access()
     }
 
     fn rules(&self) -> &'static [RuleDoc] {
@@ -174,6 +246,18 @@ async fn run(ctx: &CheckContext) -> Outcome {
     };
     let endpoint = probe_endpoint(&server).await;
     let mut findings = judge::judge_endpoint(&endpoint, opts.declaration.as_ref(), opts.vantage);
+    // Why a part could not be judged: ABORT, unless another part failed.
+    let mut undecided = Vec::new();
+    if opts.probe {
+        let inside = from_inside(ctx, &opts, &endpoint).await;
+        findings.extend(inside.findings);
+        undecided.extend(inside.undecided);
+    } else {
+        findings.push(Finding::info(
+            "API-03",
+            "probe switched off (kubeapi_probe=off): reachability from inside the cluster not tested",
+        ));
+    }
     if let Some(path) = &opts.mgmt_kubeconfig {
         match read_openstack_clusters(Path::new(path)).await {
             Ok(clusters) if clusters.is_empty() => findings.push(Finding::info(
@@ -190,17 +274,87 @@ async fn run(ctx: &CheckContext) -> Outcome {
                     ));
                 }
             }
-            Err(msg) => {
-                let mut outcome = Outcome::from_findings(findings);
-                outcome.findings.push(Finding::error("API-01", msg));
-                if outcome.status != scs_kaas_core::finding::Status::Fail {
-                    outcome.status = scs_kaas_core::finding::Status::Abort;
-                }
-                return outcome;
-            }
+            Err(msg) => undecided.push(Finding::error("API-01", msg)),
         }
     }
-    Outcome::from_findings(findings)
+    let mut outcome = Outcome::from_findings(findings);
+    if !undecided.is_empty() {
+        outcome.findings.extend(undecided);
+        if outcome.status != Status::Fail {
+            outcome.status = Status::Abort;
+        }
+    }
+    outcome
+}
+
+/// What the API-03 probe found.
+struct Inside {
+    /// The judgement and the cleanup's findings.
+    findings: Vec<Finding>,
+    /// Why API-03 could not be judged, if it could not.
+    undecided: Option<Finding>,
+}
+
+/// API-03: runs the probe pod (unless rights are missing) and cleans up after it.
+async fn from_inside(ctx: &CheckContext, opts: &Options, endpoint: &Endpoint) -> Inside {
+    let undecided = |f: Finding| Inside {
+        findings: Vec::new(),
+        undecided: Some(f),
+    };
+    let mine = active_access();
+    let missing: Vec<String> = ctx
+        .denied
+        .iter()
+        .filter(|d| mine.contains(d))
+        .map(describe)
+        .collect();
+    if !missing.is_empty() {
+        return undecided(Finding::error(
+            "API-03",
+            format!(
+                "probe not run (nothing was created): the user lacks {}; grant deploy/rbac.yaml or \
+                 pass -a kubeapi_probe=off",
+                missing.join(", ")
+            ),
+        ));
+    }
+    let Some((host, port)) = host_port(&endpoint.server) else {
+        return undecided(Finding::error(
+            "API-03",
+            format!(
+                "cannot tell host and port of the API endpoint {}",
+                endpoint.server
+            ),
+        ));
+    };
+    let run = match ProbeRun::new(&ctx.run_id, ID, ctx.now) {
+        Ok(run) => run,
+        Err(e) => return undecided(Finding::error("API-03", e.to_string())),
+    };
+    let guard = ProbeGuard::new(ctx.client.clone(), run, DEFAULT_CLEANUP_TIMEOUT);
+    // Leave a quarter of the check's deadline for the cleanup.
+    let budget = opts.probe_timeout.min(ctx.deadline - ctx.deadline / 4);
+    let seen = inside::probe(&ctx.client, &guard, &opts.image, &host, port, budget).await;
+    let report = guard.cleanup().await;
+    let (mut findings, undecided) = match seen {
+        Ok(seen) => (vec![inside::judge(&endpoint.server, &seen)], None),
+        Err(reason) => (Vec::new(), Some(Finding::error("API-03", reason))),
+    };
+    findings.extend(report.findings);
+    Inside {
+        findings,
+        undecided,
+    }
+}
+
+/// Host and port of `scheme://host:port` as [`probe_endpoint`] writes it.
+fn host_port(server: &str) -> Option<(String, u16)> {
+    let rest = server.split_once("://")?.1;
+    let (host, port) = rest.rsplit_once(':')?;
+    Some((
+        host.trim_matches(['[', ']']).to_string(),
+        port.parse().ok()?,
+    ))
 }
 
 /// The API server URL of the kubeconfig's current context (or of the inferred configuration).

@@ -8,8 +8,15 @@
 //! the log follow agnhost: exit 0 and no output on success; exit 1 with `TIMEOUT` (dropped by a
 //! policy, or no pod has that address), `REFUSED` (nothing listens) or `UNKNOWN: …` (bad
 //! arguments) on stderr.
+//!
+//! A TCP destination on loopback (`127.0.0.0/8`, `::1`) that is no pod's address is a real
+//! socket of this host: the sim's own API server or a load balancer's listener. The probe then
+//! really connects to it, so a pod can reach the API endpoint of its kubeconfig (API-03),
+//! unless the scenario says `network.apiFromPods: blocked`, when connections to the API
+//! server's address time out. NetworkPolicies do not apply to these host connections.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
@@ -17,6 +24,19 @@ use super::netpol::{self, Connection, Peer, Protocol, Verdict};
 use super::object::{at, name, namespace, str_at};
 use super::probe::Outcome;
 use crate::world::World;
+
+/// What decides the outcome of connect probes, from the scenario's `network` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rules {
+    /// Whether NetworkPolicies decide pod-to-pod connections (`networkPolicy: enforced`);
+    /// otherwise every connection to a listener succeeds.
+    pub enforce_network_policies: bool,
+    /// Whether connections to the API server's address time out (`apiFromPods: blocked`).
+    pub block_api_from_pods: bool,
+}
+
+/// How long a real connection to a host socket may take (loopback answers at once).
+const HOST_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A parsed `agnhost connect` invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,9 +200,8 @@ fn failed(log: String) -> Outcome {
     }
 }
 
-/// Runs the connect probe of `pod`, which has just started; `enforce` says whether the
-/// cluster's network plugin enforces NetworkPolicies.
-pub fn run(world: &dyn World, pod: &Value, probe: &ConnectProbe, enforce: bool) -> Outcome {
+/// Runs the connect probe of `pod`, which has just started, under the scenario's `rules`.
+pub fn run(world: &dyn World, pod: &Value, probe: &ConnectProbe, rules: Rules) -> Outcome {
     let timeout = || match probe.protocol {
         Protocol::Udp => format!(
             "TIMEOUT: read udp {}:{}: i/o timeout\n",
@@ -204,6 +223,9 @@ pub fn run(world: &dyn World, pod: &Value, probe: &ConnectProbe, enforce: bool) 
         .into_iter()
         .find(|p| pod_ip(p) == Some(target_ip));
     let Some(target) = target else {
+        if target_ip.is_loopback() && probe.protocol == Protocol::Tcp {
+            return to_host(world, SocketAddr::new(target_ip, probe.port), rules);
+        }
         return failed(timeout());
     };
     if !listening(&target).contains(&(probe.protocol, probe.port)) {
@@ -215,7 +237,7 @@ pub fn run(world: &dyn World, pod: &Value, probe: &ConnectProbe, enforce: bool) 
             _ => "REFUSED\n".to_string(),
         });
     }
-    if enforce {
+    if rules.enforce_network_policies {
         let policies = world.list("NetworkPolicy", None, None);
         let source_ns = namespace_labels(world, namespace(pod));
         let target_ns = namespace_labels(world, namespace(&target));
@@ -254,8 +276,30 @@ pub fn run(world: &dyn World, pod: &Value, probe: &ConnectProbe, enforce: bool) 
     }
 }
 
+/// A real TCP connection to a socket of this host (see the module documentation).
+fn to_host(world: &dyn World, addr: SocketAddr, rules: Rules) -> Outcome {
+    let is_api = world.api_address().is_some_and(|api| {
+        api.port() == addr.port() && (api.ip() == addr.ip() || api.ip().is_unspecified())
+    });
+    if is_api && rules.block_api_from_pods {
+        tracing::debug!("connect to the API server at {addr}: blocked by the scenario");
+        return failed("TIMEOUT\n".to_string());
+    }
+    match TcpStream::connect_timeout(&addr, HOST_CONNECT_TIMEOUT) {
+        Ok(_) => Outcome {
+            succeeded: true,
+            log: String::new(),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            failed("REFUSED\n".to_string())
+        }
+        Err(_) => failed("TIMEOUT\n".to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::super::memory;
     use super::*;
     use serde_json::json;
 
@@ -333,5 +377,93 @@ mod tests {
             listening(&defaults),
             vec![(Protocol::Tcp, 8080), (Protocol::Udp, 8081)]
         );
+    }
+
+    fn client_pod() -> Value {
+        json!({"metadata": {"namespace": "p", "name": "client"},
+               "spec": {"containers": [{"name": "c", "command": ["/agnhost", "connect"]}]},
+               "status": {"phase": "Running", "podIP": "10.244.0.9"}})
+    }
+
+    fn tcp(addr: std::net::SocketAddr) -> ConnectProbe {
+        ConnectProbe {
+            host: addr.ip().to_string(),
+            port: addr.port(),
+            protocol: Protocol::Tcp,
+        }
+    }
+
+    #[test]
+    fn loopback_destinations_are_real_host_sockets() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let open = listener.local_addr().unwrap();
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let world = memory::MemoryWorld::new(vec![client_pod()]);
+        let rules = Rules::default();
+        let reached = run(&world, &client_pod(), &tcp(open), rules);
+        assert!(reached.succeeded, "{}", reached.log);
+        let refused = run(&world, &client_pod(), &tcp(closed), rules);
+        assert!(!refused.succeeded);
+        assert_eq!(refused.log, "REFUSED\n");
+        // UDP to a host address cannot be judged: it times out, as a dropped datagram would.
+        let udp = ConnectProbe {
+            protocol: Protocol::Udp,
+            ..tcp(open)
+        };
+        assert!(!run(&world, &client_pod(), &udp, rules).succeeded);
+        // A non-loopback address that is no pod's stays unreachable.
+        let elsewhere = ConnectProbe {
+            host: "192.0.2.1".into(),
+            ..tcp(open)
+        };
+        assert_eq!(
+            run(&world, &client_pod(), &elsewhere, rules).log,
+            "TIMEOUT\n"
+        );
+    }
+
+    #[test]
+    fn a_blocked_api_server_times_out_and_other_host_sockets_do_not() {
+        let api = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let lb = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut world = memory::MemoryWorld::new(vec![client_pod()]);
+        world.api_address = Some(api.local_addr().unwrap());
+        let blocked = Rules {
+            block_api_from_pods: true,
+            ..Rules::default()
+        };
+        let out = run(
+            &world,
+            &client_pod(),
+            &tcp(api.local_addr().unwrap()),
+            blocked,
+        );
+        assert!(!out.succeeded);
+        assert_eq!(out.log, "TIMEOUT\n");
+        let out = run(
+            &world,
+            &client_pod(),
+            &tcp(lb.local_addr().unwrap()),
+            blocked,
+        );
+        assert!(out.succeeded, "{}", out.log);
+        let open = Rules::default();
+        let out = run(&world, &client_pod(), &tcp(api.local_addr().unwrap()), open);
+        assert!(out.succeeded, "{}", out.log);
+        // A server bound to every address is the API server on each of them.
+        world.api_address = Some(std::net::SocketAddr::new(
+            [0, 0, 0, 0].into(),
+            api.local_addr().unwrap().port(),
+        ));
+        let out = run(
+            &world,
+            &client_pod(),
+            &tcp(api.local_addr().unwrap()),
+            blocked,
+        );
+        assert_eq!(out.log, "TIMEOUT\n");
     }
 }

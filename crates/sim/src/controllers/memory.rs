@@ -34,6 +34,8 @@ pub struct MemoryWorld {
     pub events: Vec<RecordedEvent>,
     logs: BTreeMap<(String, String, String), String>,
     counter: u64,
+    /// What [`World::api_address`] answers (tests of probes that connect to the API server).
+    pub api_address: Option<std::net::SocketAddr>,
 }
 
 fn key_of(value: &Value) -> Key {
@@ -254,5 +256,9 @@ impl World for MemoryWorld {
         self.objects
             .get(&(kind.into(), namespace.unwrap_or("").into(), name.into()))
             .map(|v| Arc::new(Index::of(v)))
+    }
+
+    fn api_address(&self) -> Option<std::net::SocketAddr> {
+        self.api_address
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::scenario::{Behaviour, NetworkPolicyMode};
+use crate::scenario::Behaviour;
 use crate::world::Controller;
 
 pub mod connect;
@@ -29,11 +29,11 @@ pub mod volume;
 mod tests;
 
 /// Every controller of the simulated cluster, in the order the server should run them.
-/// `behaviours` maps storage class names to what their provisioner does; `network_policy` says
-/// whether probe connections obey NetworkPolicies.
+/// `behaviours` maps storage class names to what their provisioner does; `connect` says what
+/// decides the outcome of probe connections (NetworkPolicies, a blocked API server).
 pub fn all(
     behaviours: BTreeMap<String, Behaviour>,
-    network_policy: NetworkPolicyMode,
+    connect: connect::Rules,
 ) -> Vec<Box<dyn Controller>> {
     vec![
         Box::new(deployment::DeploymentController),
@@ -41,9 +41,7 @@ pub fn all(
         Box::new(job::JobController),
         Box::new(volume::VolumeProvisioner::new(behaviours)),
         Box::new(scheduler::Scheduler),
-        Box::new(pod_lifecycle::PodLifecycle {
-            enforce_network_policies: network_policy == NetworkPolicyMode::Enforced,
-        }),
+        Box::new(pod_lifecycle::PodLifecycle { connect }),
         Box::new(garbage::GarbageCollector),
     ]
 }

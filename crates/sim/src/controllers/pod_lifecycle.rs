@@ -14,9 +14,8 @@ use crate::world::{Action, Controller, World};
 /// Starts and finishes pods.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PodLifecycle {
-    /// Whether `agnhost connect` probes are subject to NetworkPolicies (the scenario's
-    /// `network.networkPolicy: enforced`); otherwise every connection to a listener succeeds.
-    pub enforce_network_policies: bool,
+    /// What decides the outcome of `agnhost connect` probes.
+    pub connect: connect::Rules,
 }
 
 impl Controller for PodLifecycle {
@@ -60,9 +59,7 @@ impl Controller for PodLifecycle {
                 Some(probe::run(world, &running, &node_name, &mut volumes))
             } else {
                 connect::parse(&running).map(|parsed| match parsed {
-                    Ok(probe) => {
-                        connect::run(world, &running, &probe, self.enforce_network_policies)
-                    }
+                    Ok(probe) => connect::run(world, &running, &probe, self.connect),
                     Err(why) => probe::Outcome {
                         succeeded: false,
                         log: format!("UNKNOWN: {why}\n"),

@@ -23,7 +23,13 @@ fn controllers() -> Vec<Box<dyn Controller>> {
         ("never".to_string(), Behaviour::Never),
         ("network-now".to_string(), Behaviour::Network),
     ]);
-    super::all(behaviours, crate::scenario::NetworkPolicyMode::Enforced)
+    super::all(
+        behaviours,
+        super::connect::Rules {
+            enforce_network_policies: true,
+            ..Default::default()
+        },
+    )
 }
 
 fn settle(world: &mut MemoryWorld) {
@@ -967,7 +973,7 @@ fn connect_probes_reach_listeners_and_obey_enforced_policies() {
         "Succeeded"
     );
     // A plugin that ignores policies lets the same connection through.
-    let ignoring = super::all(BTreeMap::new(), crate::scenario::NetworkPolicyMode::Ignored);
+    let ignoring = super::all(BTreeMap::new(), super::connect::Rules::default());
     let (mut w, ip) = network_world();
     w.create_at(
         json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",

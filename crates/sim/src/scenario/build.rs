@@ -38,7 +38,11 @@ pub fn config(s: &Scenario) -> SimConfig {
         .iter()
         .map(|c| (c.name.clone(), c.behaviour))
         .collect();
-    let mut controllers = controllers::all(behaviours, s.network.network_policy);
+    let connect = controllers::connect::Rules {
+        enforce_network_policies: s.network.network_policy == NetworkPolicyMode::Enforced,
+        block_api_from_pods: s.network.api_from_pods == ApiFromPods::Blocked,
+    };
+    let mut controllers = controllers::all(behaviours, connect);
     controllers.push(Box::new(
         controllers::loadbalancer::LoadBalancerController::new(s.network.clone()),
     ));

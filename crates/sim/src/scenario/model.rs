@@ -64,6 +64,21 @@ pub struct NetworkSpec {
     /// IngressClasses (`networking.k8s.io/v1`) the cluster offers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ingress_classes: Vec<IngressClassSpec>,
+    /// Whether pods can connect to the API server's own address (default `reachable`);
+    /// `blocked` stands for an API allow-list that forgot the cluster's egress address.
+    #[serde(default)]
+    pub api_from_pods: ApiFromPods,
+}
+
+/// What a pod's connection to the API server's address does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApiFromPods {
+    /// The connection is made.
+    #[default]
+    Reachable,
+    /// The connection times out, as behind a load balancer whose allow-list omits the cluster.
+    Blocked,
 }
 
 /// One IngressClass: which controller serves it and whether it is the default.

@@ -40,6 +40,8 @@ pub struct Shared {
     wake_tx: Option<std::sync::mpsc::Sender<Vec<&'static str>>>,
     /// Cancelled when the server stops.
     pub shutdown: CancellationToken,
+    /// The address the server listens on.
+    pub addr: SocketAddr,
 }
 
 impl Shared {
@@ -197,6 +199,7 @@ pub async fn start_with(
         rv_tx,
         wake_tx,
         shutdown: CancellationToken::new(),
+        addr,
     });
     if let Some(rx) = wake_rx {
         crate::runner::spawn(Arc::clone(&shared), controllers, rx)?;
