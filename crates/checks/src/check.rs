@@ -80,6 +80,16 @@ impl CheckContext {
     pub fn arg(&self, key: &str) -> Option<&str> {
         self.args.get(key).map(String::as_str)
     }
+
+    /// Which of `needed` the pre-flight found denied, described for a message (e.g.
+    /// `create namespaces`): an active part names them and creates nothing.
+    pub fn lacking(&self, needed: &[Access]) -> Vec<String> {
+        self.denied
+            .iter()
+            .filter(|d| needed.contains(d))
+            .map(crate::probe::access::describe)
+            .collect()
+    }
 }
 
 /// One rule a check judges, for `scs-kaas checks ID`.

@@ -417,19 +417,6 @@ async fn bad_assignments_abort_naming_the_key() {
     w.sim.shutdown().await;
 }
 
-/// The namespaces of the cluster, for "the probe left nothing behind".
-async fn namespaces(w: &Workload) -> Vec<String> {
-    let client = common::client_for(&w.sim, "admin").await;
-    let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client);
-    api.list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter_map(|n| n.metadata.name)
-        .collect()
-}
-
 #[tokio::test]
 async fn a_pod_reaching_the_endpoint_passes_api03_and_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
@@ -464,7 +451,8 @@ async fn a_pod_reaching_the_endpoint_passes_api03_and_leaves_nothing_behind() {
 async fn a_locked_out_cluster_fails_api03_with_the_reason_and_cleans_up() {
     let dir = tempfile::tempdir().unwrap();
     let w = workload_as(dir.path(), "kubeapi-locked-out", "admin").await;
-    let before = namespaces(&w).await;
+    let admin = common::client_for(&w.sim, "admin").await;
+    let before = common::inventory(&admin).await;
     let o = check_as(&w, &[("kubeapi_allowed_cidrs", DECLARED)], Vec::new()).await;
     assert_eq!(o.status, Status::Fail, "{}", dump(&o));
     let errors: Vec<_> = o
@@ -490,7 +478,11 @@ async fn a_locked_out_cluster_fails_api03_with_the_reason_and_cleans_up() {
     );
     // The read-only judgements are still there.
     assert_eq!(found(&o, "API-04", Severity::Info).len(), 1, "{}", dump(&o));
-    assert_eq!(namespaces(&w).await, before, "the probe namespace is gone");
+    assert_eq!(
+        common::inventory(&admin).await,
+        before,
+        "the probe namespace is gone"
+    );
     w.sim.shutdown().await;
 }
 
@@ -504,7 +496,8 @@ async fn a_read_only_user_gets_abort_for_api03_and_the_read_only_rules_still_jud
         .await
         .unwrap();
     assert!(!denied.is_empty(), "the viewer may not create namespaces");
-    let before = namespaces(&w).await;
+    let admin = common::client_for(&w.sim, "admin").await;
+    let before = common::inventory(&admin).await;
     let o = check_as(&w, &[], denied).await;
     assert_eq!(o.status, Status::Abort, "{}", dump(&o));
     let errors = found(&o, "API-03", Severity::Error);
@@ -517,7 +510,11 @@ async fn a_read_only_user_gets_abort_for_api03_and_the_read_only_rules_still_jud
         dump(&o)
     );
     assert_eq!(found(&o, "API-04", Severity::Info).len(), 1, "{}", dump(&o));
-    assert_eq!(namespaces(&w).await, before);
+    assert_eq!(
+        common::inventory(&admin).await,
+        before,
+        "nothing was created"
+    );
 
     // An open management cluster is a FAIL even when API-03 could not be judged.
     let (m, mgmt_kc) = mgmt(dir.path(), "viewer", |_| true).await;

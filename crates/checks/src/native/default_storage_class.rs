@@ -26,13 +26,13 @@ use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
 use kube::{Api, Client};
 use scs_kaas_core::finding::{Finding, Outcome, Severity, Status};
 
+use super::assign;
 use crate::check::{Access, Check, CheckContext, Mode};
 use crate::probe::guard::DEFAULT_CLEANUP_TIMEOUT;
 use crate::probe::image::{AGNHOST, ImageSource, MIRROR_ARG};
 use crate::probe::pod::{HOSTNAME_LABEL, ProbePod};
 use crate::probe::wait::{WaitError, wait_for, wait_gone};
 use crate::probe::{ProbeGuard, ProbeRun};
-use crate::runner::preflight::describe;
 use judge::{Inventory, Observation, PodEnd, Rules, Semantics};
 
 /// The check id (SCS testcase id).
@@ -78,26 +78,13 @@ impl Options {
                 ));
             }
         };
-        let probe = match get("storage_probe") {
-            None | Some("on" | "true") => true,
-            Some("off" | "false") => false,
-            Some(other) => {
-                return Err(format!(
-                    "storage_probe={other:?} is not on or off; pass -a storage_probe=on or =off"
-                ));
-            }
-        };
-        let timeout = match get("storage_timeout") {
-            None => Duration::from_secs(300),
-            Some(s) => s
-                .parse::<jiff::SignedDuration>()
-                .ok()
-                .and_then(|d| Duration::try_from(d).ok())
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| {
-                    format!("storage_timeout={s:?} is not a positive duration; pass e.g. -a storage_timeout=5m")
-                })?,
-        };
+        let probe = assign::on_off("storage_probe", get("storage_probe"))?;
+        let timeout = assign::duration(
+            "storage_timeout",
+            get("storage_timeout"),
+            Duration::from_secs(300),
+            "5m",
+        )?;
         let images = ImageSource::from_arg(get(MIRROR_ARG)).map_err(|e| e.to_string())?;
         Ok(Options {
             rules: Rules {
@@ -281,13 +268,7 @@ async fn active(
 ) -> (Result<Observation, String>, Vec<Finding>) {
     let client = &ctx.client;
     // The runner's pre-flight (SelfSubjectAccessReview) lists active rights the user lacks.
-    let mine = active_access();
-    let missing: Vec<String> = ctx
-        .denied
-        .iter()
-        .filter(|d| mine.contains(d))
-        .map(describe)
-        .collect();
+    let missing = ctx.lacking(&active_access());
     if !missing.is_empty() {
         let reason = format!(
             "active probe not run (nothing was created): the user lacks {}; grant deploy/rbac.yaml or pass -a storage_probe=off",

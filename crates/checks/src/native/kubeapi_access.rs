@@ -21,7 +21,6 @@ use crate::check::{Access, AssignmentDoc, Check, CheckContext, Mode, RuleDoc};
 use crate::probe::guard::DEFAULT_CLEANUP_TIMEOUT;
 use crate::probe::image::{AGNHOST, ImageSource, MIRROR_ARG};
 use crate::probe::{ProbeGuard, ProbeRun};
-use crate::runner::preflight::describe;
 use judge::{Declaration, Endpoint};
 
 /// The check id.
@@ -87,29 +86,13 @@ impl Options {
                 .arg("mgmt_ip")
                 .map(|v| parse_ip("mgmt_ip", v))
                 .transpose()?,
-            probe: match ctx.arg("kubeapi_probe") {
-                None | Some("on" | "true") => true,
-                Some("off" | "false") => false,
-                Some(other) => {
-                    return Err(format!(
-                        "kubeapi_probe={other:?} is not on or off; pass -a kubeapi_probe=on or =off"
-                    ));
-                }
-            },
-            probe_timeout: match ctx.arg("kubeapi_probe_timeout") {
-                None => PROBE_TIMEOUT,
-                Some(s) => s
-                    .parse::<jiff::SignedDuration>()
-                    .ok()
-                    .and_then(|d| Duration::try_from(d).ok())
-                    .filter(|d| !d.is_zero())
-                    .ok_or_else(|| {
-                        format!(
-                            "kubeapi_probe_timeout={s:?} is not a positive duration; pass e.g. \
-                             -a kubeapi_probe_timeout=120s"
-                        )
-                    })?,
-            },
+            probe: super::assign::on_off("kubeapi_probe", ctx.arg("kubeapi_probe"))?,
+            probe_timeout: super::assign::duration(
+                "kubeapi_probe_timeout",
+                ctx.arg("kubeapi_probe_timeout"),
+                PROBE_TIMEOUT,
+                "120s",
+            )?,
             image: ImageSource::from_arg(ctx.arg(MIRROR_ARG))
                 .map_err(|e| e.to_string())?
                 .reference(&AGNHOST),
@@ -301,13 +284,7 @@ async fn from_inside(ctx: &CheckContext, opts: &Options, endpoint: &Endpoint) ->
         findings: Vec::new(),
         undecided: Some(f),
     };
-    let mine = active_access();
-    let missing: Vec<String> = ctx
-        .denied
-        .iter()
-        .filter(|d| mine.contains(d))
-        .map(describe)
-        .collect();
+    let missing = ctx.lacking(&active_access());
     if !missing.is_empty() {
         return undecided(Finding::error(
             "API-03",

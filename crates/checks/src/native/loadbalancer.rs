@@ -73,19 +73,12 @@ fn parse_count(args: &BTreeMap<String, String>, key: &str, default: u32) -> Resu
 impl LbOptions {
     /// Parses the assignments; the error names the key and how to fix it.
     pub fn from_args(args: &BTreeMap<String, String>) -> Result<LbOptions, String> {
-        let timeout = match args.get("lb_timeout") {
-            None => Duration::from_secs(600),
-            Some(s) => s
-                .parse::<jiff::SignedDuration>()
-                .ok()
-                .and_then(|d| Duration::try_from(d).ok())
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| {
-                    format!(
-                        "lb_timeout={s:?} is not a positive duration; pass e.g. -a lb_timeout=10m"
-                    )
-                })?,
-        };
+        let timeout = super::assign::duration(
+            "lb_timeout",
+            args.get("lb_timeout").map(String::as_str),
+            Duration::from_secs(600),
+            "10m",
+        )?;
         let port = match args.get("lb_port") {
             None => 8080,
             Some(v) => v.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {

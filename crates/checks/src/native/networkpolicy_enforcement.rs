@@ -39,7 +39,6 @@ use crate::probe::guard::DEFAULT_CLEANUP_TIMEOUT;
 use crate::probe::image::{AGNHOST, ImageSource, MIRROR_ARG};
 use crate::probe::run::{CHECK_KEY, MANAGED_BY_KEY};
 use crate::probe::{ProbeGuard, ProbeRun};
-use crate::runner::preflight::describe;
 use inventory::{ApiGroupInfo, DaemonSetInfo, IngressClassInfo, Inventory};
 
 /// The check id.
@@ -63,33 +62,14 @@ fn duration(
     key: &str,
     default: Duration,
 ) -> Result<Duration, String> {
-    match args.get(key) {
-        None => Ok(default),
-        Some(s) => s
-            .parse::<jiff::SignedDuration>()
-            .ok()
-            .and_then(|d| Duration::try_from(d).ok())
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| {
-                format!(
-                    "{key}={s:?} is not a positive duration; pass e.g. -a {key}={}s",
-                    default.as_secs()
-                )
-            }),
-    }
+    let example = format!("{}s", default.as_secs());
+    super::assign::duration(key, args.get(key).map(String::as_str), default, &example)
 }
 
 impl Options {
     fn from_args(args: &BTreeMap<String, String>) -> Result<Options, String> {
-        let probe = match args.get("netpol_probe").map(String::as_str) {
-            None | Some("on" | "true") => true,
-            Some("off" | "false") => false,
-            Some(other) => {
-                return Err(format!(
-                    "netpol_probe={other:?} is not on or off; pass -a netpol_probe=on or =off"
-                ));
-            }
-        };
+        let probe =
+            super::assign::on_off("netpol_probe", args.get("netpol_probe").map(String::as_str))?;
         let ip_block = match args.get("netpol_ipblock").map(String::as_str) {
             None | Some("warn") => Severity::Warn,
             Some("fail" | "error") => Severity::Error,
@@ -209,13 +189,7 @@ async fn run(ctx: &CheckContext) -> Outcome {
         ));
         return Outcome::from_findings(findings);
     }
-    let mine = active_access();
-    let missing: Vec<String> = ctx
-        .denied
-        .iter()
-        .filter(|d| mine.contains(d))
-        .map(describe)
-        .collect();
+    let missing = ctx.lacking(&active_access());
     if !missing.is_empty() {
         findings.push(Finding::error(
             "NW-01",

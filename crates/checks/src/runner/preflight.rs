@@ -50,14 +50,7 @@ impl Verdict {
     }
 }
 
-/// `list pods` or `get storageclasses.storage.k8s.io`.
-pub fn describe(a: &Access) -> String {
-    if a.group.is_empty() {
-        format!("{} {}", a.verb, a.resource)
-    } else {
-        format!("{} {}.{}", a.verb, a.resource, a.group)
-    }
-}
+pub use crate::probe::access::describe;
 
 impl Preflight {
     /// Review every access of one check.
