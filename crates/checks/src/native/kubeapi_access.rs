@@ -232,7 +232,7 @@ async fn run(ctx: &CheckContext) -> Outcome {
     // Why a part could not be judged: ABORT, unless another part failed.
     let mut undecided = Vec::new();
     if opts.probe {
-        let inside = from_inside(ctx, &opts, &endpoint).await;
+        let inside = from_inside(ctx, &opts, &server, &endpoint).await;
         findings.extend(inside.findings);
         undecided.extend(inside.undecided);
     } else {
@@ -279,7 +279,12 @@ struct Inside {
 }
 
 /// API-03: runs the probe pod (unless rights are missing) and cleans up after it.
-async fn from_inside(ctx: &CheckContext, opts: &Options, endpoint: &Endpoint) -> Inside {
+async fn from_inside(
+    ctx: &CheckContext,
+    opts: &Options,
+    server: &http::Uri,
+    endpoint: &Endpoint,
+) -> Inside {
     let undecided = |f: Finding| Inside {
         findings: Vec::new(),
         undecided: Some(f),
@@ -295,15 +300,7 @@ async fn from_inside(ctx: &CheckContext, opts: &Options, endpoint: &Endpoint) ->
             ),
         ));
     }
-    let Some((host, port)) = host_port(&endpoint.server) else {
-        return undecided(Finding::error(
-            "API-03",
-            format!(
-                "cannot tell host and port of the API endpoint {}",
-                endpoint.server
-            ),
-        ));
-    };
+    let (host, port) = host_and_port(server);
     let run = match ProbeRun::new(&ctx.run_id, ID, ctx.now) {
         Ok(run) => run,
         Err(e) => return undecided(Finding::error("API-03", e.to_string())),
@@ -324,14 +321,21 @@ async fn from_inside(ctx: &CheckContext, opts: &Options, endpoint: &Endpoint) ->
     }
 }
 
-/// Host and port of `scheme://host:port` as [`probe_endpoint`] writes it.
-fn host_port(server: &str) -> Option<(String, u16)> {
-    let rest = server.split_once("://")?.1;
-    let (host, port) = rest.rsplit_once(':')?;
-    Some((
-        host.trim_matches(['[', ']']).to_string(),
-        port.parse().ok()?,
-    ))
+/// The API server's host (IPv6 without brackets) and port (the scheme's default when absent).
+fn host_and_port(server: &http::Uri) -> (String, u16) {
+    let host = server
+        .host()
+        .unwrap_or("")
+        .trim_matches(['[', ']'])
+        .to_string();
+    let port = server
+        .port_u16()
+        .unwrap_or(if server.scheme_str() == Some("http") {
+            80
+        } else {
+            443
+        });
+    (host, port)
 }
 
 /// The API server URL of the kubeconfig's current context (or of the inferred configuration).
@@ -353,18 +357,7 @@ async fn cluster_url(kubeconfig: Option<&Path>) -> Result<http::Uri, String> {
 
 /// Resolve the endpoint's host and try one TCP connection from here.
 async fn probe_endpoint(server: &http::Uri) -> Endpoint {
-    let host = server
-        .host()
-        .unwrap_or("")
-        .trim_matches(['[', ']'])
-        .to_string();
-    let port = server
-        .port_u16()
-        .unwrap_or(if server.scheme_str() == Some("http") {
-            80
-        } else {
-            443
-        });
+    let (host, port) = host_and_port(server);
     let addresses: Vec<IpAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![ip],
         Err(_) => tokio::net::lookup_host((host.as_str(), port))
