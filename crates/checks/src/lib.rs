@@ -16,5 +16,6 @@ pub mod registry;
 pub mod release_data;
 pub mod release_refresh;
 pub mod runner;
+pub mod transport;
 
 pub use check::{Access, AssignmentDoc, Check, CheckContext, Mode, RuleDoc};

@@ -295,3 +295,38 @@ async fn one_checks_cleanup_leaves_a_concurrent_checks_namespace_alone() {
     other.cleanup().await;
     assert_clean(&client).await;
 }
+
+#[tokio::test]
+async fn api_server_gone_while_waiting_for_the_address_aborts_naming_the_cause() {
+    let (sim, client) = start("lb-pending").await;
+    let services: Api<Service> =
+        Api::namespaced(client.clone(), "scs-kaas-loadbalancer-check-0badcafe");
+    // Through the runner's entry point for one check, as `scs-kaas check` runs it.
+    let check: std::sync::Arc<dyn scs_kaas_checks::Check> =
+        registry::find("loadbalancer-check").unwrap().into();
+    let outcome = tokio::spawn(scs_kaas_checks::runner::native::run(
+        check,
+        context(&client, &[("lb_timeout", "10m")]),
+        Duration::from_secs(300),
+    ));
+    let created = wait_for(
+        services,
+        "lb-plain",
+        "probe Service created",
+        Duration::from_secs(30),
+        |s| s.is_some(),
+    )
+    .await;
+    assert!(created.is_ok(), "the probe Service appears");
+    // The API server dies while the check waits for the load balancer's address.
+    sim.shutdown().await;
+    let o = outcome.await.unwrap();
+    assert_eq!(o.status, Status::Abort, "{}", dump(&o));
+    assert!(
+        o.findings[0]
+            .message
+            .contains("lost contact with the cluster under test"),
+        "{}",
+        dump(&o)
+    );
+}

@@ -498,13 +498,116 @@ async fn without_a_cluster_native_checks_abort_naming_why() {
     );
 }
 
+/// A loopback HTTP server answering 404 to everything: an API server without the access review
+/// API (and without anything else).
+async fn serving_nothing() -> (CheckContext, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new()
+        .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "404 page not found") });
+    let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let mut ctx = unreachable_context();
+    let config = kube::Config::new(format!("http://{addr}").parse().unwrap());
+    ctx.client = kube::Client::try_from(config).unwrap();
+    (ctx, task)
+}
+
 #[tokio::test]
 async fn unavailable_access_review_does_not_block_the_check() {
     let (natives, _) = checks(&[("n-acc", "needs-access")]);
     let s = scope("./result.sh", "pass {testcases}", "", &["n-acc"]);
+    let (ctx, server) = serving_nothing().await;
+    let (_, out) = run_with(&s, &natives, &options(Duration::from_secs(30)), Some(&ctx)).await;
+    server.abort();
+    assert_eq!(status(&out, "n-acc"), Some(Status::Pass));
+}
+
+#[tokio::test]
+async fn an_unanswered_access_review_aborts_the_check_naming_the_cause() {
+    let (natives, _) = checks(&[("n-acc", "needs-access")]);
+    let s = scope("./result.sh", "pass {testcases}", "", &["n-acc"]);
     let ctx = unreachable_context();
     let (_, out) = run_with(&s, &natives, &options(Duration::from_secs(30)), Some(&ctx)).await;
-    assert_eq!(status(&out, "n-acc"), Some(Status::Pass));
+    assert_eq!(status(&out, "n-acc"), Some(Status::Abort));
+    let message = &out.results["n-acc"].findings[0].message;
+    assert!(
+        message.contains("lost contact with the cluster under test")
+            && message.contains("selfsubjectaccessreviews"),
+        "{message}"
+    );
+}
+
+/// A context whose API server is `https://127.0.0.1:1` (nothing listens there), with the
+/// assignments the checks need to get past their argument parsing.
+fn dead_endpoint_context(dir: &std::path::Path) -> CheckContext {
+    let kubeconfig = dir.join("dead.yaml");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: dead\n  cluster:\n    server: https://127.0.0.1:1\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: dead\n  context:\n    cluster: dead\n    user: u\ncurrent-context: dead\n",
+    )
+    .unwrap();
+    let mut ctx = unreachable_context();
+    ctx.kubeconfig = Some(kubeconfig);
+    let config = kube::Config::new("https://127.0.0.1:1".parse().unwrap());
+    ctx.client = kube::Client::try_from(config).unwrap();
+    ctx.deadline = Duration::from_secs(60);
+    ctx.args = [
+        ("kubeapi_allowed_cidrs", "192.0.2.0/24"),
+        ("lb_timeout", "5s"),
+        ("kubeapi_probe_timeout", "5s"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    ctx
+}
+
+#[tokio::test]
+async fn every_native_check_aborts_with_the_cause_when_the_api_server_is_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each check on its own (no pre-flight): its own requests meet the dead endpoint.
+    for check in scs_kaas_checks::registry::all() {
+        let id = check.id();
+        let outcome = runner::native::run(
+            Arc::from(check),
+            dead_endpoint_context(dir.path()),
+            Duration::from_secs(60),
+        )
+        .await;
+        let dump: Vec<String> = outcome.findings.iter().map(|f| f.log_line()).collect();
+        assert_eq!(outcome.status, Status::Abort, "{id}: {dump:#?}");
+        let first = &outcome.findings[0].message;
+        assert!(
+            first.contains("lost contact with the cluster under test")
+                && first.contains("did not answer"),
+            "{id}: the cause comes first: {dump:#?}"
+        );
+    }
+    // Through the runner (pre-flight first), every check of the extended scope aborts too.
+    let scope = scs_kaas_core::scope::builtin::find("scs-kaas-extended")
+        .unwrap()
+        .load()
+        .unwrap();
+    let natives: Vec<Arc<dyn Check>> = scs_kaas_checks::registry::all()
+        .into_iter()
+        .map(Arc::from)
+        .collect();
+    let plan = runner::plan(&scope, None, &selection(), &natives).unwrap();
+    let values = scope.assignment(&BTreeMap::new()).unwrap();
+    let ctx = dead_endpoint_context(dir.path());
+    let out = runner::execute(
+        &scope,
+        &plan,
+        Ok(&ctx),
+        &values,
+        &options(Duration::from_secs(60)),
+        &|_| {},
+    )
+    .await;
+    assert!(!out.results.is_empty());
+    for (id, result) in &out.results {
+        assert_eq!(result.status, Some(Status::Abort), "{id}: {result:?}");
+    }
 }
 
 #[tokio::test]

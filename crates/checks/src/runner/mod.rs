@@ -465,8 +465,17 @@ async fn run_native(
             format!("no connection to the cluster: {why}"),
         ),
         Ok(ctx) => {
-            let review = preflight.review(&ctx.client, &check.access()).await;
+            let (client, tripwire) = crate::transport::watched(&ctx.client);
+            let review = preflight.review(&client, &check.access()).await;
             match review.reason() {
+                // The review got no answer: the check could not get one either.
+                _ if tripwire.cause().is_some() => crate::transport::judge(
+                    Outcome {
+                        status: Status::Abort,
+                        findings: Vec::new(),
+                    },
+                    &tripwire,
+                ),
                 Some(reason) => Outcome::abort(PREFLIGHT_RULE, reason),
                 None => {
                     let mut ctx = ctx.clone();

@@ -24,10 +24,18 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Run `check` with `ctx`; a deadline overrun or a panic becomes ABORT with the reason.
+/// Run `check` with `ctx`; a deadline overrun or a panic becomes ABORT with the reason, and so
+/// does any request to the cluster that got no answer or a 401 (see [`crate::transport`]).
 ///
 /// Dropping the returned future stops the check as the deadline does.
-pub async fn run(check: Arc<dyn Check>, ctx: CheckContext, deadline: Duration) -> Outcome {
+pub async fn run(check: Arc<dyn Check>, mut ctx: CheckContext, deadline: Duration) -> Outcome {
+    let (client, tripwire) = crate::transport::watched(&ctx.client);
+    ctx.client = client;
+    let outcome = run_unwatched(check, ctx, deadline).await;
+    crate::transport::judge(outcome, &tripwire)
+}
+
+async fn run_unwatched(check: Arc<dyn Check>, ctx: CheckContext, deadline: Duration) -> Outcome {
     let id = check.id();
     let task = tokio::spawn(async move { check.run(&ctx).await });
     let abort = task.abort_handle();
