@@ -20,7 +20,7 @@ pub const TERMINATED: u8 = 143;
 /// The exit-code table shown at the end of `--help`.
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
-  0  success; for `check`: every main-target testcase passed
+  0  success; for `check`: every main-target testcase passed (a selection without main-target testcases: every selected one)
   1  a testcase failed, or the judgement is negative (e.g. a refused version)
   2  usage or configuration error (bad arguments, unreadable or invalid input)
   3  `check`: nothing failed, but some testcases aborted or are missing

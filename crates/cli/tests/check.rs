@@ -762,3 +762,34 @@ async fn programs_get_the_kubeconfig_kube_read_without_flags() {
         text(&out)
     );
 }
+
+#[tokio::test]
+async fn a_selection_without_main_testcases_is_judged_on_the_selected_ones() {
+    // loadbalancer-check is a preview testcase; on lb-pending it FAILs: CI must not get 0.
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let _sim = sim("lb-pending", &kc).await;
+    let out = scs_kaas(&[
+        "check",
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+        "--scope",
+        "scs-kaas-extended",
+        "--tests",
+        "loadbalancer-check",
+        "--subject",
+        "s",
+        "-a",
+        "lb_timeout=1s",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "Overall (no main-target testcase selected; judged the selected testcases of preview): FAIL"
+        ),
+        "{}",
+        text(&out)
+    );
+}

@@ -170,14 +170,73 @@ pub fn evaluate(
     }
 }
 
-/// The overall judgement over the `main` targets of all evaluated versions (drives the exit code).
-///
-/// A version without a `main` target contributes nothing.
+/// The overall judgement (drives the exit code): see [`judge_overall`].
 pub fn overall(verdicts: &[VersionVerdict]) -> Verdict {
-    verdicts
+    judge_overall(verdicts).verdict
+}
+
+/// The overall judgement and what it covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Overall {
+    /// The worst verdict over the judged targets.
+    pub verdict: Verdict,
+    /// `None`: the `main` targets were judged (the normal case). `Some(targets)`: the selection
+    /// left no `main`-target testcase, so the selected testcases of these targets were judged
+    /// instead — a CI job asking only for a preview testcase must not get 0 for its FAIL.
+    pub instead_of_main: Option<Vec<String>>,
+}
+
+impl Overall {
+    /// What was judged, in words (`main targets`, or the targets judged instead).
+    pub fn basis(&self) -> String {
+        match &self.instead_of_main {
+            None => "main targets".to_owned(),
+            Some(targets) => format!(
+                "no main-target testcase selected; judged the selected testcases of {}",
+                targets.join(", ")
+            ),
+        }
+    }
+}
+
+/// The worst verdict over the `main` targets of all evaluated versions, counting only targets
+/// with a selected testcase; when no `main` target has one, over every target that has.
+pub fn judge_overall(verdicts: &[VersionVerdict]) -> Overall {
+    let selected = |t: &&TargetVerdict| {
+        !(t.passed.is_empty()
+            && t.failed.is_empty()
+            && t.aborted.is_empty()
+            && t.missing.is_empty())
+    };
+    let mains: Vec<&TargetVerdict> = verdicts
         .iter()
         .filter_map(VersionVerdict::main)
-        .fold(Verdict::Pass, |acc, t| acc.worst(t.verdict))
+        .filter(selected)
+        .collect();
+    let worst =
+        |ts: &[&TargetVerdict]| ts.iter().fold(Verdict::Pass, |acc, t| acc.worst(t.verdict));
+    if !mains.is_empty() {
+        return Overall {
+            verdict: worst(&mains),
+            instead_of_main: None,
+        };
+    }
+    let others: Vec<&TargetVerdict> = verdicts
+        .iter()
+        .flat_map(|v| v.targets.iter())
+        .filter(selected)
+        .collect();
+    if others.is_empty() {
+        return Overall {
+            verdict: Verdict::Pass,
+            instead_of_main: None,
+        };
+    }
+    let names: BTreeSet<String> = others.iter().map(|t| t.target.clone()).collect();
+    Overall {
+        verdict: worst(&others),
+        instead_of_main: Some(names.into_iter().collect()),
+    }
 }
 
 #[cfg(test)]
@@ -259,5 +318,36 @@ mod tests {
         assert_eq!(Pass.worst(Tentative), Tentative);
         assert_eq!(Tentative.worst(Fail), Fail);
         assert_eq!(Pass.worst(Pass), Pass);
+    }
+
+    #[test]
+    fn without_a_selected_main_testcase_the_selected_ones_are_judged() {
+        // `p` is the only preview testcase; `--tests p` leaves no main testcase.
+        let failed = judge_overall(&[run(&[("p", Status::Fail)], &["p"])]);
+        assert_eq!(failed.verdict, Verdict::Fail);
+        assert_eq!(failed.instead_of_main, Some(vec!["preview".to_owned()]));
+        assert!(failed.basis().contains("no main-target testcase selected"));
+        assert_eq!(
+            overall(&[run(&[("p", Status::Fail)], &["p"])]),
+            Verdict::Fail
+        );
+        assert_eq!(
+            overall(&[run(&[("p", Status::Abort)], &["p"])]),
+            Verdict::Tentative
+        );
+        assert_eq!(
+            overall(&[run(&[("p", Status::Pass)], &["p"])]),
+            Verdict::Pass
+        );
+        // With a main testcase selected, the main target alone decides, as before.
+        let main = judge_overall(&[run(
+            &[("a", Status::Pass), ("p", Status::Fail)],
+            &["a", "p"],
+        )]);
+        assert_eq!(
+            (main.verdict, &main.instead_of_main),
+            (Verdict::Pass, &None)
+        );
+        assert_eq!(main.basis(), "main targets");
     }
 }

@@ -126,10 +126,11 @@ pub fn table(
             }
         }
     }
-    let overall = scs_kaas_core::verdict::overall(verdicts);
+    let overall = scs_kaas_core::verdict::judge_overall(verdicts);
     out.push_str(&format!(
-        "\nOverall (main targets): {}\n",
-        p.verdict(overall)
+        "\nOverall ({}): {}\n",
+        overall.basis(),
+        p.verdict(overall.verdict)
     ));
     out
 }
