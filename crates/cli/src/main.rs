@@ -3,6 +3,8 @@
 //! `main` only parses arguments and dispatches; every subcommand lives in its own file under
 //! `cmd/`, and the exit codes are defined once in `exit.rs`.
 
+#[macro_use]
+mod out;
 mod cmd;
 mod exit;
 
@@ -78,7 +80,14 @@ fn main() -> ExitCode {
         }
     });
     match result {
-        Ok(code) => code,
+        Ok(code) => match out::failure() {
+            None => code,
+            Some(std::io::ErrorKind::BrokenPipe) => ExitCode::from(exit::BROKEN_PIPE),
+            Some(kind) => {
+                eprintln!("error: cannot write to standard output: {kind}");
+                ExitCode::from(exit::USAGE)
+            }
+        },
         Err(err) => match err.downcast_ref::<cmd::interrupt::Interrupted>() {
             Some(stopped) => {
                 eprintln!("{stopped}");

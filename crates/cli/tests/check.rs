@@ -694,7 +694,7 @@ async fn exit_codes_are_documented_in_help_and_readme_alike() {
             .filter_map(|l| l.trim().split_once("  "))
             .collect();
         let codes: Vec<&str> = rows.iter().map(|(c, _)| *c).collect();
-        assert_eq!(codes, ["0", "1", "2", "3", "130", "143"], "{help}");
+        assert_eq!(codes, ["0", "1", "2", "3", "130", "141", "143"], "{help}");
         for (code, meaning) in rows {
             let row = format!("| {code} | {} |", meaning.trim());
             assert!(readme.contains(&row), "README lacks `{row}`");
@@ -791,5 +791,73 @@ async fn a_selection_without_main_testcases_is_judged_on_the_selected_ones() {
         ),
         "{}",
         text(&out)
+    );
+}
+
+/// Runs the binary with standard output a pipe whose reader is already gone (as `| head -0`).
+fn with_stdout_closed(args: &[&str]) -> std::process::Output {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scs-kaas"))
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn a_closed_stdout_ends_output_quietly_with_141_and_the_report_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let _sim = sim("compliant", &kc).await;
+    let report_path = dir.path().join("r.yaml");
+    let kc_arg = kc.to_str().unwrap().to_owned();
+    let report_arg = report_path.to_str().unwrap().to_owned();
+    let demo_report = dir.path().join("demo.yaml");
+    let demo_report_arg = demo_report.to_str().unwrap().to_owned();
+    let runs: Vec<Vec<&str>> = vec![
+        vec![
+            "check",
+            "--kubeconfig",
+            &kc_arg,
+            "--tests",
+            "version-policy-check",
+            "--date",
+            PASS_DATE,
+            "--subject",
+            "s",
+            "--output",
+            "json",
+            "--report",
+            &report_arg,
+        ],
+        vec!["demo", "--report", &demo_report_arg],
+        vec!["sim", "generate", "--nodes", "5", "--pods", "20"],
+        vec!["scope", "list"],
+        vec!["scope", "export", "scs-kaas-extended"],
+        vec!["checks"],
+        vec!["versions", "status", "--date", PASS_DATE],
+    ];
+    for args in runs {
+        let out = tokio::task::spawn_blocking({
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            move || with_stdout_closed(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        })
+        .await
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    let report = std::fs::read_to_string(&report_path).expect("check wrote its report");
+    assert!(report.starts_with("---"), "{report}");
+    assert!(
+        std::fs::read_to_string(&demo_report)
+            .expect("demo wrote its report")
+            .contains("scs-kaas-extended")
     );
 }

@@ -138,9 +138,13 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     };
     let interrupt = Interrupt::listen()?;
     let checked = evaluate(&args, std::env::args().skip(1).collect(), &interrupt).await?;
+    // The report first: a reader that closes standard output early must not cost it.
+    if let Some(path) = &args.report {
+        write_report(path, &checked.yaml, sign_key.as_ref())?;
+    }
 
     match args.output {
-        OutputFormat::Table => print!(
+        OutputFormat::Table => out!(
             "{}",
             check_render::table(
                 &checked.subject,
@@ -154,7 +158,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 ),
             )
         ),
-        OutputFormat::Yaml => print!("{}", checked.yaml),
+        OutputFormat::Yaml => out!("{}", checked.yaml),
         OutputFormat::Json => {
             let json = JsonOutput {
                 report: &checked.report,
@@ -162,16 +166,12 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 verdicts: &checked.verdicts,
                 results: &checked.results,
             };
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            outln!("{}", serde_json::to_string_pretty(&json)?);
         }
-        OutputFormat::Junit => print!(
+        OutputFormat::Junit => out!(
             "{}",
             junit::render(&checked.scope.name, &checked.verdicts, &checked.results)
         ),
-    }
-
-    if let Some(path) = &args.report {
-        write_report(path, &checked.yaml, sign_key.as_ref())?;
     }
     Ok(ExitCode::from(exit_code(checked.overall)))
 }

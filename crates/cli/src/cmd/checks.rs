@@ -31,7 +31,7 @@ pub async fn run(args: ChecksArgs) -> anyhow::Result<ExitCode> {
     let checks = registry::all();
     match (&args.id, args.all) {
         (Some(id), _) => match checks.iter().find(|c| c.id() == id) {
-            Some(check) => print!("{}", details(check.as_ref())),
+            Some(check) => out!("{}", details(check.as_ref())),
             None => bail!(
                 "`{id}` is not a native check; native checks: {}",
                 checks.iter().map(|c| c.id()).collect::<Vec<_>>().join(", ")
@@ -39,9 +39,9 @@ pub async fn run(args: ChecksArgs) -> anyhow::Result<ExitCode> {
         },
         (None, true) => {
             let texts: Vec<String> = checks.iter().map(|c| details(c.as_ref())).collect();
-            print!("{}", texts.join("\n"));
+            out!("{}", texts.join("\n"));
         }
-        (None, false) => print!("{}", list(&checks)),
+        (None, false) => out!("{}", list(&checks)),
     }
     Ok(ExitCode::from(exit::OK))
 }

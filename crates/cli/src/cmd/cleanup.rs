@@ -66,7 +66,7 @@ pub async fn run(args: CleanupArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("cannot list scs-kaas probe namespaces (needs `list namespaces`)")?;
     if leftovers.is_empty() {
-        println!(
+        outln!(
             "nothing to clean up: no namespace is labelled app.kubernetes.io/managed-by=scs-kaas"
         );
         return Ok(ExitCode::from(exit::OK));
@@ -95,21 +95,21 @@ pub async fn run(args: CleanupArgs) -> anyhow::Result<ExitCode> {
         if let Some(min) = args.older_than
             && !l.older_than(now, min)
         {
-            println!("kept         {about}: younger than --older-than");
+            outln!("kept         {about}: younger than --older-than");
             continue;
         }
         if args.dry_run {
-            println!("would remove {about}");
+            outln!("would remove {about}");
             continue;
         }
         match sweep::remove_namespace(&client, &l.name, timeout).await {
             Removal::Removed => {
-                println!("removed      {about}");
+                outln!("removed      {about}");
                 removed.push(l.name.clone());
             }
             Removal::Remains(why) => {
                 remaining += 1;
-                println!("NOT removed  {about}: {why}");
+                outln!("NOT removed  {about}: {why}");
             }
         }
     }
@@ -117,9 +117,11 @@ pub async fn run(args: CleanupArgs) -> anyhow::Result<ExitCode> {
         match sweep::retained_volumes(&client, &removed).await {
             Ok(volumes) => {
                 for v in volumes {
-                    println!(
+                    outln!(
                         "left         persistentvolume/{} (reclaimPolicy Retain, claim was in {}): delete it with `kubectl delete pv {}` if its data is not needed",
-                        v.name, v.claim_namespace, v.name
+                        v.name,
+                        v.claim_namespace,
+                        v.name
                     );
                 }
             }

@@ -145,7 +145,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let sim = scs_kaas_sim::server::start(config, args.listen)
         .await
         .context("cannot start the simulated cluster")?;
-    println!(
+    outln!(
         "Simulated cluster {scenario_name:?} serving at {}",
         sim.url()
     );
@@ -233,11 +233,11 @@ async fn demo(
     sim.write_kubeconfig(kubeconfig)
         .with_context(|| format!("cannot write the kubeconfig to {}", kubeconfig.display()))?;
     if args.kubeconfig_out.is_some() {
-        println!("\nKubeconfig written to {}", kubeconfig.display());
+        outln!("\nKubeconfig written to {}", kubeconfig.display());
     }
     std::fs::create_dir_all(cache).with_context(|| format!("cannot create {}", cache.display()))?;
 
-    println!(
+    outln!(
         "\nChecking it as `scs-kaas check` would a real cluster, on {date}{}, with the built-in \
          release data (no network).",
         if args.date.is_none() {
@@ -254,8 +254,8 @@ async fn demo(
             .chain(run.words.iter().cloned())
             .collect();
         let checked = check::evaluate(check_args, argv, interrupt).await?;
-        println!("\n── scope {scope} ──");
-        print!(
+        outln!("\n── scope {scope} ──");
+        out!(
             "{}",
             check_render::table(
                 &checked.subject,
@@ -269,7 +269,7 @@ async fn demo(
                 ),
             )
         );
-        println!(
+        outln!(
             "(`scs-kaas check --scope {scope}` would exit {} here: {})",
             check::exit_code(checked.overall),
             match checked.overall {
@@ -282,11 +282,11 @@ async fn demo(
         yaml.push_str(&checked.yaml);
     }
 
-    println!();
+    outln!();
     match &args.report {
         Some(path) => {
             check::write_report(path, &yaml, sign_key.as_ref())?;
-            println!(
+            outln!(
                 "Report ({} document{}) written to {}{}",
                 runs.len(),
                 if runs.len() == 1 { "" } else { "s" },
@@ -298,14 +298,14 @@ async fn demo(
                 }
             );
         }
-        None => println!("Add --report FILE (and --sign-key KEY) to keep the SCS report."),
+        None => outln!("Add --report FILE (and --sign-key KEY) to keep the SCS report."),
     }
-    println!(
+    outln!(
         "Against your own cluster: scs-kaas check --kubeconfig FILE --report report.yaml --sign-key KEY"
     );
 
     if args.serve {
-        println!(
+        outln!(
             "\nServing until Ctrl-C. Try: kubectl --kubeconfig {} get nodes -o wide",
             kubeconfig.display()
         );
@@ -331,15 +331,18 @@ async fn tour(client: &kube::Client) -> anyhow::Result<()> {
         .apiserver_version()
         .await
         .context("GET /version failed")?;
-    println!("Kubernetes version: {}", version.git_version);
+    outln!("Kubernetes version: {}", version.git_version);
 
     let nodes = Api::<Node>::all(client.clone())
         .list(&ListParams::default())
         .await?;
-    println!("\nNodes ({}):", nodes.items.len());
-    println!(
+    outln!("\nNodes ({}):", nodes.items.len());
+    outln!(
         "  {:<24} {:<14} {:<12} {:<12} KUBELET",
-        "NAME", "ROLE", "ZONE", "REGION"
+        "NAME",
+        "ROLE",
+        "ZONE",
+        "REGION"
     );
     for node in &nodes.items {
         let labels = node.metadata.labels.clone().unwrap_or_default();
@@ -355,7 +358,7 @@ async fn tour(client: &kube::Client) -> anyhow::Result<()> {
             .and_then(|s| s.node_info.as_ref())
             .map(|i| i.kubelet_version.clone())
             .unwrap_or_else(|| "-".into());
-        println!(
+        outln!(
             "  {:<24} {:<14} {:<12} {:<12} {}",
             node.metadata.name.as_deref().unwrap_or("?"),
             role,
@@ -368,7 +371,7 @@ async fn tour(client: &kube::Client) -> anyhow::Result<()> {
     let classes = Api::<StorageClass>::all(client.clone())
         .list(&ListParams::default())
         .await?;
-    println!("\nStorage classes ({}):", classes.items.len());
+    outln!("\nStorage classes ({}):", classes.items.len());
     for sc in &classes.items {
         let default = sc
             .metadata
@@ -376,7 +379,7 @@ async fn tour(client: &kube::Client) -> anyhow::Result<()> {
             .as_ref()
             .and_then(|a| a.get("storageclass.kubernetes.io/is-default-class"))
             .is_some_and(|v| v == "true");
-        println!(
+        outln!(
             "  {:<24} {:<32} {}",
             sc.metadata.name.as_deref().unwrap_or("?"),
             sc.provisioner,
@@ -392,7 +395,7 @@ async fn tour(client: &kube::Client) -> anyhow::Result<()> {
         .iter()
         .filter_map(|n| n.metadata.name.clone())
         .collect();
-    println!("\nNamespaces ({}): {}", names.len(), names.join(", "));
+    outln!("\nNamespaces ({}): {}", names.len(), names.join(", "));
 
     let pods = Api::<Pod>::all(client.clone())
         .list(&ListParams::default())
@@ -407,12 +410,12 @@ async fn tour(client: &kube::Client) -> anyhow::Result<()> {
         *phases.entry(phase).or_default() += 1;
     }
     let phases: Vec<_> = phases.iter().map(|(p, n)| format!("{n} {p}")).collect();
-    println!("Pods ({}): {}", pods.items.len(), phases.join(", "));
+    outln!("Pods ({}): {}", pods.items.len(), phases.join(", "));
 
     let pvcs = Api::<PersistentVolumeClaim>::all(client.clone())
         .list(&ListParams::default())
         .await?;
-    println!("Persistent volume claims: {}", pvcs.items.len());
+    outln!("Persistent volume claims: {}", pvcs.items.len());
     Ok(())
 }
 

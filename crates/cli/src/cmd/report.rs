@@ -175,7 +175,7 @@ pub fn write_signature(key: &PrivateKey, report: &Path) -> anyhow::Result<PathBu
 fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
     let key = load_signing_key(&args.key)?;
     let sig_path = write_signature(&key, &args.report)?;
-    println!(
+    outln!(
         "signed {} with {} key {}: wrote {}",
         args.report.display(),
         key.algorithm(),
@@ -232,9 +232,11 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     };
     match result {
         Ok((ok, whom)) => {
-            println!(
+            outln!(
                 "{sig_name}: good signature for {whom} by {} key {} ({})",
-                ok.algorithm, ok.fingerprint, ok.hash
+                ok.algorithm,
+                ok.fingerprint,
+                ok.hash
             );
             Ok(ExitCode::from(exit::OK))
         }
@@ -364,7 +366,7 @@ async fn upload(args: UploadArgs) -> anyhow::Result<ExitCode> {
         })?
         .with_context(|| format!("cannot reach the monitor at {endpoint}"))?;
     if status == http::StatusCode::OK {
-        println!(
+        outln!(
             "uploaded {} to {endpoint} as {}",
             args.report.display(),
             args.subject

@@ -98,10 +98,10 @@ pub async fn run(command: ScopeCommand) -> anyhow::Result<ExitCode> {
         ScopeCommand::Show(args) => {
             let loaded = load(&args.scope)?;
             let date = parse_date(args.date.as_deref())?;
-            print!("{}", render(&loaded, date));
+            out!("{}", render(&loaded, date));
         }
         ScopeCommand::Export(args) => match builtin::find(&args.name) {
-            Some(b) => print!("{}", b.yaml),
+            Some(b) => out!("{}", b.yaml),
             None => bail!(
                 "no built-in scope `{}`; built-in scopes: {}",
                 args.name,
@@ -110,7 +110,7 @@ pub async fn run(command: ScopeCommand) -> anyhow::Result<ExitCode> {
         },
         ScopeCommand::List => {
             for b in builtin::ALL {
-                println!("{:<22} {}", b.name, b.summary);
+                outln!("{:<22} {}", b.name, b.summary);
             }
         }
     }

@@ -69,9 +69,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             None => sim.write_kubeconfig(path),
         };
         written.with_context(|| format!("cannot write the kubeconfig to {}", path.display()))?;
-        println!("kubeconfig: {}", path.display());
+        outln!("kubeconfig: {}", path.display());
     }
-    println!("serving {} (Ctrl-C to stop)", sim.url());
+    outln!("serving {} (Ctrl-C to stop)", sim.url());
     shutdown_signal().await;
     sim.shutdown().await;
     Ok(ExitCode::from(exit::OK))

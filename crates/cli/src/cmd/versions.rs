@@ -257,7 +257,7 @@ fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             outcome.as_ref(),
         ),
     };
-    print!("{text}");
+    out!("{text}");
     Ok(match outcome.map(|o| o.status) {
         Some(Status::Fail) => ExitCode::from(exit::FAILED),
         Some(Status::Abort) => ExitCode::from(exit::INCOMPLETE),
@@ -426,8 +426,8 @@ fn resolve(args: ResolveArgs) -> anyhow::Result<ExitCode> {
         eprintln!("note: {note}");
     }
     match args.output {
-        ResolveOutput::Text => println!("{}", resolved.version),
-        ResolveOutput::Env => println!("KUBERNETES_VERSION={}", resolved.version),
+        ResolveOutput::Text => outln!("{}", resolved.version),
+        ResolveOutput::Env => outln!("KUBERNETES_VERSION={}", resolved.version),
         ResolveOutput::Json => {
             let doc = json!({
                 "requested": resolved.requested,
@@ -437,7 +437,7 @@ fn resolve(args: ResolveArgs) -> anyhow::Result<ExitCode> {
                 "notes": resolved.notes,
                 "data": data_json(&loaded.db, now),
             });
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            outln!("{}", serde_json::to_string_pretty(&doc)?);
         }
     }
     Ok(ExitCode::from(exit::OK))
@@ -479,7 +479,7 @@ async fn refresh(args: RefreshArgs) -> anyhow::Result<ExitCode> {
             for source in &report.not_modified {
                 eprintln!("{source}: not modified since the last refresh");
             }
-            println!(
+            outln!(
                 "wrote {} as of {}: {} releases ({} new), {} branches with end-of-life dates, {} CVE records",
                 report.path.display(),
                 report.as_of,
