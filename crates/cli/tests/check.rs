@@ -861,3 +861,39 @@ async fn a_closed_stdout_ends_output_quietly_with_141_and_the_report_is_written(
             .contains("scs-kaas-extended")
     );
 }
+
+#[tokio::test]
+async fn non_utf8_paths_work_end_to_end() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join(std::ffi::OsStr::from_bytes(b"\xff.kc"));
+    let _sim = sim("compliant", &kc).await;
+    let report_path = dir.path().join(std::ffi::OsStr::from_bytes(b"\xfe.yaml"));
+    let run = |kubeconfig: &Path| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_scs-kaas"));
+        cmd.arg("check")
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args(["--tests", "version-policy-check", "--date", PASS_DATE])
+            .args(["--subject", "s", "--report"])
+            .arg(&report_path)
+            .env_remove("KUBECONFIG")
+            .env("NO_COLOR", "1");
+        cmd
+    };
+    let out = run(&kc).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = std::fs::read_to_string(&report_path).expect("the report is written");
+    assert!(report.contains("version-policy-check"), "{report}");
+    // A missing non-UTF-8 kubeconfig is a usage error naming it, not a panic.
+    let missing = dir
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"\xfd-missing.kc"));
+    let out = run(&missing).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("-missing.kc"),
+        "{}",
+        text(&out)
+    );
+}

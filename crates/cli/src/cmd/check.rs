@@ -137,7 +137,12 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let interrupt = Interrupt::listen()?;
-    let checked = evaluate(&args, std::env::args().skip(1).collect(), &interrupt).await?;
+    // The command line as recorded in the report; paths need not be UTF-8 (shown lossily there).
+    let argv = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let checked = evaluate(&args, argv, &interrupt).await?;
     // The report first: a reader that closes standard output early must not cost it.
     if let Some(path) = &args.report {
         write_report(path, &checked.yaml, sign_key.as_ref())?;
