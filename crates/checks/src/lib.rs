@@ -10,6 +10,7 @@
 //! was gathered, the release data and "now"), so judges are tested with tables of fixtures.
 
 pub mod check;
+pub mod kubeconfig;
 pub mod native;
 pub mod probe;
 pub mod registry;

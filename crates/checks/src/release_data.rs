@@ -58,7 +58,10 @@ pub fn load_uncached(dir: Option<&Path>) -> Loaded {
     };
     let cache = dir.and_then(|dir| {
         let path = dir.join(CACHE_FILE);
-        match std::fs::read_to_string(&path) {
+        match scs_kaas_core::input::read_bounded_text(
+            &path,
+            scs_kaas_core::input::InputKind::ReleaseData,
+        ) {
             Ok(text) => {
                 match ReleaseDb::from_json(&text, Origin::Cache(path.display().to_string())) {
                     Ok(db) => Some(db),
@@ -68,9 +71,9 @@ pub fn load_uncached(dir: Option<&Path>) -> Loaded {
                     }
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) if e.is_not_found() => None,
             Err(e) => {
-                notes.push(format!("cannot read the cache {}: {e}", path.display()));
+                notes.push(format!("ignoring the cache: {e}"));
                 None
             }
         }

@@ -352,10 +352,13 @@ pub async fn refresh(
     let base = release_data::load_uncached(Some(cache_dir));
     let from_cache = matches!(base.db.origin, Origin::Cache(_));
     let etags: BTreeMap<String, String> = if from_cache {
-        std::fs::read_to_string(cache_dir.join(ETAG_FILE))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default()
+        scs_kaas_core::input::read_bounded_text(
+            &cache_dir.join(ETAG_FILE),
+            scs_kaas_core::input::InputKind::Catalog,
+        )
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
     } else {
         BTreeMap::new()
     };

@@ -897,3 +897,104 @@ async fn non_utf8_paths_work_end_to_end() {
         text(&out)
     );
 }
+
+#[tokio::test]
+async fn endless_input_files_are_refused_at_their_limit() {
+    // `/dev/zero` never ends: every input file is read through one bounded reader.
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.yaml");
+    std::fs::write(&report, "---\nspec: {}\n").unwrap();
+    std::fs::write(dir.path().join("r.yaml.sig"), "not a signature\n").unwrap();
+    let r = report.to_str().unwrap();
+    // A signed copy, for upload (which checks the signature before the password).
+    let signed = dir.path().join("signed.yaml");
+    std::fs::write(&signed, "---\nspec: {}\n").unwrap();
+    let key = dir.path().join("id");
+    let keygen = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ci", "-f"])
+        .arg(&key)
+        .output()
+        .expect("this test needs ssh-keygen: apt-get install openssh-client");
+    assert!(keygen.status.success());
+    let sign = scs_kaas(&[
+        "report",
+        "sign",
+        "--key",
+        key.to_str().unwrap(),
+        signed.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(sign.status.code(), Some(0), "{}", text(&sign));
+    let signed = signed.to_str().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("m.db").display());
+    let db = db.as_str();
+    let runs: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["check", "--kubeconfig", "/dev/zero"], "4 MiB"),
+        (vec!["cleanup", "--kubeconfig", "/dev/zero"], "4 MiB"),
+        (vec!["sim", "serve", "--scenario", "/dev/zero"], "64 MiB"),
+        (vec!["demo", "--scenario", "/dev/zero"], "64 MiB"),
+        (vec!["report", "sign", "--key", "/dev/zero", r], "64 KiB"),
+        (
+            vec!["report", "verify", "--public-key", "/dev/zero", r],
+            "64 KiB",
+        ),
+        (
+            vec!["report", "verify", "--public-key", "/dev/null", "/dev/zero"],
+            "4 MiB",
+        ),
+        (
+            vec![
+                "report",
+                "verify",
+                "--allowed-signers",
+                "/dev/zero",
+                "--identity",
+                "x",
+                r,
+            ],
+            "4 MiB",
+        ),
+        (
+            vec![
+                "report",
+                "upload",
+                "--monitor",
+                "http://127.0.0.1:9",
+                "--subject",
+                "s",
+                "--password-file",
+                "/dev/zero",
+                signed,
+            ],
+            "64 KiB",
+        ),
+        (
+            vec!["versions", "status", "--offered-file", "/dev/zero"],
+            "4 MiB",
+        ),
+        (
+            vec![
+                "monitor",
+                "serve",
+                "--db",
+                db,
+                "--listen",
+                "127.0.0.1:0",
+                "--bootstrap",
+                "/dev/zero",
+            ],
+            "4 MiB",
+        ),
+    ];
+    for (args, limit) in runs {
+        let out = tokio::time::timeout(std::time::Duration::from_secs(60), scs_kaas(&args))
+            .await
+            .unwrap_or_else(|_| panic!("{args:?} did not end"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(
+            stderr.contains("/dev/zero") && stderr.contains(&format!("limit of {limit}")),
+            "{args:?}: {stderr}"
+        );
+    }
+}

@@ -15,6 +15,7 @@
 
 pub mod cvss;
 pub mod finding;
+pub mod input;
 pub mod k8s_version;
 pub mod lifetime;
 pub mod offering;

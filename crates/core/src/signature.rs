@@ -74,11 +74,7 @@ pub fn load_private_key(
     path: &Path,
     passphrase: Option<&str>,
 ) -> Result<PrivateKey, SignatureError> {
-    let text = std::fs::read(path).map_err(|source| SignatureError::Read {
-        what: "private key",
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = crate::input::read_bounded(path, crate::input::InputKind::Key)?;
     parse_private_key(
         &text,
         passphrase.map(str::as_bytes),

@@ -263,7 +263,7 @@ fn public_key_file_is_not_a_private_key() {
     );
     assert!(err.to_string().contains("not the .pub file"), "{err}");
     let err = load_private_key(&key.private.with_extension("missing"), None).unwrap_err();
-    assert!(matches!(err, SignatureError::Read { .. }), "{err}");
+    assert!(matches!(err, SignatureError::Input(_)), "{err}");
 }
 
 #[test]

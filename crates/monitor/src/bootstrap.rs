@@ -67,8 +67,10 @@ pub struct KeyEntry {
 impl Bootstrap {
     /// Reads and validates a bootstrap file.
     pub fn load(path: &Path) -> anyhow::Result<Bootstrap> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the bootstrap file {}", path.display()))?;
+        let text = scs_kaas_core::input::read_bounded_text(
+            path,
+            scs_kaas_core::input::InputKind::Bootstrap,
+        )?;
         Bootstrap::parse(&text)
             .with_context(|| format!("invalid bootstrap file {}", path.display()))
     }

@@ -163,8 +163,10 @@ pub fn load(dir: Option<&Path>) -> anyhow::Result<Vec<ScopeInfo>> {
             .collect();
         files.sort();
         for file in files {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read scope file {}", file.display()))?;
+            let text = scs_kaas_core::input::read_bounded_text(
+                &file,
+                scs_kaas_core::input::InputKind::Scope,
+            )?;
             let parsed = Scope::parse(&file.display().to_string(), &text)
                 .with_context(|| format!("invalid scope file {}", file.display()))?;
             from_dir.push(

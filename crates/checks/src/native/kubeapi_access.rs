@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use kube::api::{DynamicObject, ListParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::KubeConfigOptions;
 use kube::{Api, Client, Config};
 use scs_kaas_core::finding::{Finding, Outcome, Status};
 
@@ -342,8 +342,7 @@ fn host_and_port(server: &http::Uri) -> (String, u16) {
 async fn cluster_url(kubeconfig: Option<&Path>) -> Result<http::Uri, String> {
     let config = match kubeconfig {
         Some(path) => {
-            let kc = Kubeconfig::read_from(path)
-                .map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?;
+            let kc = crate::kubeconfig::read(path).map_err(|e| e.to_string())?;
             Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
                 .await
                 .map_err(|e| format!("kubeconfig {}: {e}", path.display()))?
@@ -386,8 +385,7 @@ async fn probe_endpoint(server: &http::Uri) -> Endpoint {
 
 /// Every `OpenStackCluster` of the management cluster, in the group's preferred version.
 async fn read_openstack_clusters(path: &Path) -> Result<Vec<DynamicObject>, String> {
-    let kc = Kubeconfig::read_from(path)
-        .map_err(|e| format!("cannot read mgmt_kubeconfig {}: {e}", path.display()))?;
+    let kc = crate::kubeconfig::read(path).map_err(|e| format!("mgmt_kubeconfig: {e}"))?;
     let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
         .map_err(|e| format!("mgmt_kubeconfig {}: {e}", path.display()))?;

@@ -507,12 +507,11 @@ struct Cluster {
 async fn connect(args: &CheckArgs) -> anyhow::Result<Cluster> {
     let (kubeconfig, path) = match &args.kubeconfig {
         Some(p) => (
-            kube::config::Kubeconfig::read_from(p)
-                .with_context(|| format!("cannot read the kubeconfig {}", p.display()))?,
+            scs_kaas_checks::kubeconfig::read(p)?,
             Some(p.canonicalize().unwrap_or_else(|_| p.clone())),
         ),
         None => (
-            kube::config::Kubeconfig::read().context(
+            scs_kaas_checks::kubeconfig::read_default().context(
                 "cannot read a kubeconfig ($KUBECONFIG or ~/.kube/config); pass --kubeconfig",
             )?,
             default_kubeconfig_path(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::KubeConfigOptions;
 use scs_kaas_checks::probe::sweep::{self, Removal};
 
 use crate::exit;
@@ -139,9 +139,8 @@ pub async fn run(args: CleanupArgs) -> anyhow::Result<ExitCode> {
 
 async fn client(args: &CleanupArgs) -> anyhow::Result<kube::Client> {
     let kubeconfig = match &args.kubeconfig {
-        Some(path) => Kubeconfig::read_from(path)
-            .with_context(|| format!("cannot read kubeconfig {}", path.display()))?,
-        None => Kubeconfig::read().context(
+        Some(path) => scs_kaas_checks::kubeconfig::read(path)?,
+        None => scs_kaas_checks::kubeconfig::read_default().context(
             "cannot read a kubeconfig ($KUBECONFIG or ~/.kube/config); pass --kubeconfig FILE",
         )?,
     };

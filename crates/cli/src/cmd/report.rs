@@ -16,6 +16,7 @@ use clap::{Args, Subcommand};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use scs_kaas_core::input::{self, InputKind};
 use scs_kaas_core::signature::{
     self, AllowedSigners, PrivateKey, REPORT_NAMESPACE, SignatureError,
 };
@@ -150,8 +151,7 @@ pub fn load_signing_key(path: &Path) -> anyhow::Result<PrivateKey> {
 
 /// Sign `report` with `key` and write `REPORT.sig` atomically (temp file + rename); returns its path.
 pub fn write_signature(key: &PrivateKey, report: &Path) -> anyhow::Result<PathBuf> {
-    let data = std::fs::read(report)
-        .with_context(|| format!("cannot read report {}", report.display()))?;
+    let data = input::read_bounded(report, InputKind::Report)?;
     let armored = signature::sign_report(key, &data)?;
     let sig_path = signature_path(report);
     let dir = match sig_path.parent() {
@@ -185,13 +185,13 @@ fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(exit::OK))
 }
 
-fn read(what: &str, path: &Path) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("cannot read {what} {}", path.display()))
+fn read(kind: InputKind, path: &Path) -> anyhow::Result<Vec<u8>> {
+    Ok(input::read_bounded(path, kind)?)
 }
 
 fn read_signature(report: &Path) -> anyhow::Result<Vec<u8>> {
     let sig_path = signature_path(report);
-    std::fs::read(&sig_path).with_context(|| {
+    input::read_bounded(&sig_path, InputKind::Key).with_context(|| {
         format!(
             "cannot read the signature {} (sign the report first: scs-kaas report sign --key KEY {})",
             sig_path.display(),
@@ -201,12 +201,12 @@ fn read_signature(report: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let data = read("report", &args.report)?;
+    let data = read(InputKind::Report, &args.report)?;
     let sig = read_signature(&args.report)?;
     let sig_name = signature_path(&args.report).display().to_string();
     let result = match (&args.allowed_signers, &args.identity, &args.public_key) {
         (Some(file), Some(identity), None) => {
-            let text = String::from_utf8(read("allowed signers file", file)?)
+            let text = String::from_utf8(read(InputKind::Signers, file)?)
                 .with_context(|| format!("{} is not UTF-8 text", file.display()))?;
             let allowed = AllowedSigners::parse(&text, &file.display().to_string())?;
             signature::verify_with_allowed_signers(
@@ -220,7 +220,7 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             .map(|ok| (ok, format!("principal {identity:?}")))
         }
         (None, None, Some(file)) => {
-            let text = String::from_utf8(read("public key file", file)?)
+            let text = String::from_utf8(read(InputKind::Key, file)?)
                 .with_context(|| format!("{} is not UTF-8 text", file.display()))?;
             let keys = signature::parse_public_keys(&text, &file.display().to_string())?;
             signature::verify_with_keys(&sig, &data, &args.namespace, &keys)
@@ -278,7 +278,7 @@ fn reports_endpoint(monitor: &str) -> anyhow::Result<http::Uri> {
 }
 
 fn read_password(path: &Path) -> anyhow::Result<String> {
-    let raw = read("password file", path)?;
+    let raw = read(InputKind::Password, path)?;
     let mut text = String::from_utf8(raw)
         .with_context(|| format!("password file {} is not UTF-8", path.display()))?;
     if text.ends_with('\n') {
@@ -321,7 +321,7 @@ fn https_connector(
 }
 
 async fn upload(args: UploadArgs) -> anyhow::Result<ExitCode> {
-    let data = read("report", &args.report)?;
+    let data = read(InputKind::Report, &args.report)?;
     let sig = read_signature(&args.report)?;
     let body = signature::join_upload(&sig, &data).with_context(|| {
         format!(

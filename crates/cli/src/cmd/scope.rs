@@ -54,8 +54,8 @@ pub struct Loaded {
 pub fn load(spec: &str) -> anyhow::Result<Loaded> {
     let path = Path::new(spec);
     if path.is_file() {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the scope file {}", path.display()))?;
+        let text =
+            scs_kaas_core::input::read_bounded_text(path, scs_kaas_core::input::InputKind::Scope)?;
         let scope = Scope::parse(&path.display().to_string(), &text)?;
         let dir = path
             .parent()

@@ -4,6 +4,7 @@
 //! Every subcommand names the release data it used (cache or built-in snapshot) and its age on
 //! stderr, so a verdict can always be traced to its facts.
 
+use scs_kaas_core::input::{InputKind, read_bounded_text};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -195,14 +196,9 @@ fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     };
     let offered_text = match (&args.offered, &args.offered_file) {
         (Some(list), _) => Some(list.clone()),
-        (None, Some(path)) => match std::fs::read_to_string(path) {
+        (None, Some(path)) => match read_bounded_text(path, InputKind::Catalog) {
             Ok(t) => Some(t),
-            Err(e) => {
-                return usage(format!(
-                    "cannot read --offered-file {}: {e}",
-                    path.display()
-                ));
-            }
+            Err(e) => return usage(format!("--offered-file: {e}")),
         },
         (None, None) => None,
     };
@@ -396,9 +392,9 @@ fn resolve(args: ResolveArgs) -> anyhow::Result<ExitCode> {
     let catalog = match &args.catalog {
         None => None,
         Some(path) => {
-            let text = match std::fs::read_to_string(path) {
+            let text = match read_bounded_text(path, InputKind::Catalog) {
                 Ok(t) => t,
-                Err(e) => return usage(format!("cannot read --catalog {}: {e}", path.display())),
+                Err(e) => return usage(format!("--catalog: {e}")),
             };
             match Catalog::from_yaml(&text) {
                 Ok(c) => Some(c),

@@ -1,20 +1,11 @@
 //! Everything that can go wrong while signing, verifying or framing a report.
 
-use std::path::PathBuf;
-
 /// Why a signing, verification or framing step failed, phrased so the user knows what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum SignatureError {
-    /// A key, signature or allowed-signers file could not be read.
-    #[error("cannot read {what} {}: {source}", path.display())]
-    Read {
-        /// What the file was supposed to hold (e.g. "private key").
-        what: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The underlying I/O error.
-        source: std::io::Error,
-    },
+    /// A key file is missing, unreadable or larger than a key can be.
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
     /// The private key file is not in the OpenSSH private-key format.
     #[error(
         "{source_name} is not an OpenSSH private key ({detail}); give the private key file \

@@ -23,15 +23,9 @@ use crate::world::SimConfig;
 /// Why a scenario cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    /// The file could not be read.
-    #[error("cannot read scenario {path}: {source}")]
-    Read {
-        /// The path given.
-        path: String,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// The file could not be read (missing, unreadable, larger than the scenario limit).
+    #[error(transparent)]
+    Read(#[from] scs_kaas_core::input::InputError),
     /// The content is malformed or inconsistent.
     #[error("{origin}:{line}:{column}: {message}")]
     Invalid {
@@ -51,17 +45,15 @@ impl ScenarioError {
     pub fn position(&self) -> Option<(usize, usize)> {
         match self {
             ScenarioError::Invalid { line, column, .. } => Some((*line, *column)),
-            ScenarioError::Read { .. } => None,
+            ScenarioError::Read(_) => None,
         }
     }
 }
 
 /// Reads and checks a scenario file and builds what the server starts from.
 pub fn load(path: &Path) -> Result<SimConfig, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let text =
+        scs_kaas_core::input::read_bounded_text(path, scs_kaas_core::input::InputKind::Scenario)?;
     parse(&text, &path.display().to_string())
 }
 
