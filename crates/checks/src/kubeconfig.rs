@@ -14,6 +14,9 @@ pub enum KubeconfigError {
     /// The file is missing, unreadable, a directory, too large or not text.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// The file nests deeper than any kubeconfig does.
+    #[error(transparent)]
+    TooDeep(#[from] scs_kaas_core::yaml_depth::TooDeep),
     /// The file is not a kubeconfig.
     #[error("kubeconfig {} is not a valid kubeconfig: {source}", path.display())]
     Invalid {
@@ -36,6 +39,7 @@ pub fn read(path: &Path) -> Result<Kubeconfig, KubeconfigError> {
         path: path.to_owned(),
         source,
     };
+    scs_kaas_core::yaml_depth::check(&text, &path.display().to_string())?;
     let mut config = Kubeconfig::from_yaml(&text).map_err(invalid)?;
     if let Some(dir) = path.parent() {
         absolutize(&mut config, dir);

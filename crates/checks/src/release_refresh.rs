@@ -605,6 +605,8 @@ fn merge_branches(known: &mut Vec<BranchEol>, fetched: Vec<BranchEol>) {
 
 /// Parse `schedule.yaml`: `schedules[]` with `release`, `endOfLifeDate`, `maintenanceModeStartDate`.
 pub fn parse_schedule(body: &[u8]) -> Result<Vec<BranchEol>, String> {
+    scs_kaas_core::yaml_depth::check(&String::from_utf8_lossy(body), "schedule.yaml")
+        .map_err(|e| e.to_string())?;
     let doc: serde_yaml_ng::Value =
         serde_yaml_ng::from_slice(body).map_err(|e| format!("not YAML: {e}"))?;
     let schedules = doc

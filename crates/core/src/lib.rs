@@ -28,3 +28,4 @@ pub mod scorecard;
 pub mod signature;
 pub mod verdict;
 pub mod version_policy;
+pub mod yaml_depth;

@@ -38,6 +38,7 @@ pub struct CatalogBranch {
 impl Catalog {
     /// Parse a catalogue from YAML; errors name the problem and the expected form.
     pub fn from_yaml(text: &str) -> Result<Catalog, String> {
+        crate::yaml_depth::check(text, "catalogue").map_err(|e| e.to_string())?;
         let catalog: Catalog = serde_yaml_ng::from_str(text).map_err(|e| {
             format!(
                 "{e} (expected e.g. `branches: [{{branch: \"1.35\"}}, {{branch: \"1.36\", preview: true}}]`)"

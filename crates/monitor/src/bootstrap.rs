@@ -80,6 +80,7 @@ impl Bootstrap {
         let boot: Bootstrap = if text.trim().is_empty() {
             Bootstrap::default()
         } else {
+            scs_kaas_core::yaml_depth::check(text, "bootstrap")?;
             serde_yaml_ng::from_str(text)?
         };
         boot.validate()?;
@@ -311,6 +312,16 @@ pub async fn load_accounts(db: &Db) -> anyhow::Result<Vec<Account>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_40k_deep_is_refused_before_parsing() {
+        let deep = format!("accounts: {}{}\n", "[".repeat(40_000), "]".repeat(40_000));
+        let err = Bootstrap::parse(&deep).unwrap_err();
+        assert!(
+            err.to_string().contains("nested deeper than 256"),
+            "{err:#}"
+        );
+    }
 
     #[test]
     fn repeated_role_names_do_not_sum_into_other_roles() {

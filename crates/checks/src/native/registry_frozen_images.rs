@@ -703,6 +703,15 @@ fn image_repository(kubeadm: &Kubeadm) -> Finding {
         }
         Kubeadm::Present(Some(text)) => text,
     };
+    // Text from the cluster is bounded like a file before it is parsed.
+    if let Err(problem) = yaml_within_limits(text) {
+        return Finding::warn(
+            "REG-02",
+            format!("ClusterConfiguration in kube-system/kubeadm-config is not read: {problem}"),
+        )
+        .with_fix("repair the ConfigMap (`kubeadm init phase upload-config kubeadm`)")
+        .with_object(OBJECT);
+    }
     let config: ClusterConfiguration = match serde_yaml_ng::from_str(text) {
         Ok(config) => config,
         Err(err) => {
@@ -951,6 +960,20 @@ impl Check for RegistryFrozenImagesCheck {
             }
         })
     }
+}
+
+/// Kubernetes stores at most 1 MiB per ConfigMap; anything larger is not kubeadm's.
+const MAX_CLUSTER_CONFIGURATION: usize = 1 << 20;
+
+/// Size and nesting depth of the kubeadm ClusterConfiguration, checked before parsing it.
+fn yaml_within_limits(text: &str) -> Result<(), String> {
+    if text.len() > MAX_CLUSTER_CONFIGURATION {
+        return Err(format!(
+            "it is {} bytes, more than the 1 MiB a ConfigMap can hold",
+            text.len()
+        ));
+    }
+    scs_kaas_core::yaml_depth::check(text, "ClusterConfiguration").map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -1400,6 +1423,33 @@ mod tests {
         let absent = judge_repo(Kubeadm::Absent);
         assert_eq!(absent.severity, Severity::Info);
         assert!(absent.message.contains("not kubeadm-managed"));
+    }
+
+    #[test]
+    fn reg02_a_deeply_nested_or_huge_cluster_configuration_is_not_parsed() {
+        // 160 KB of nesting in the cluster's ConfigMap: refused before the YAML parser sees it.
+        let nested = format!(
+            "imageRepository: {}{}\n",
+            "[".repeat(80_000),
+            "]".repeat(80_000)
+        );
+        let deep = image_repository(&Kubeadm::Present(Some(nested)));
+        assert_eq!(deep.severity, Severity::Warn);
+        assert!(
+            deep.message.contains("nested deeper than 256"),
+            "{}",
+            deep.message
+        );
+        let huge = format!(
+            "imageRepository: registry.k8s.io\n#{}\n",
+            "x".repeat(2 << 20)
+        );
+        let huge = image_repository(&Kubeadm::Present(Some(huge)));
+        assert!(
+            huge.message.contains("more than the 1 MiB"),
+            "{}",
+            huge.message
+        );
     }
 
     #[test]

@@ -230,6 +230,7 @@ fn unquote_top_level(line: &str, key: &str) -> String {
 
 /// Parse a YAML stream of one or more report documents.
 pub fn parse_stream(text: &str) -> Result<Vec<Report>, ReportError> {
+    crate::yaml_depth::check(text, "report").map_err(|e| ReportError::Yaml(e.to_string()))?;
     let reports: Vec<Report> =
         serde_saphyr::from_multiple(text).map_err(|e| ReportError::Yaml(e.to_string()))?;
     if reports.is_empty() {

@@ -152,6 +152,19 @@ impl<'de> Visitor<'de> for ValueVisitor {
 
 /// Parse one YAML document into a positioned node tree.
 pub(crate) fn load(file: &str, text: &str) -> Result<Node, ScopeError> {
+    if let Err(deep) = crate::yaml_depth::check(text, file) {
+        return Err(ScopeError::new(
+            file,
+            Pos {
+                line: deep.line as u64,
+                column: 1,
+            },
+            format!(
+                "YAML nested deeper than {} levels; a scope file nests a few levels",
+                crate::yaml_depth::MAX_DEPTH
+            ),
+        ));
+    }
     // YAML 1.2 booleans only: `n`, `y`, `no`, `on` stay strings (PyYAML also reads `y`/`n` as strings).
     let options = serde_saphyr::options! { strict_booleans: true };
     match serde_saphyr::from_str_with_options::<SpannedValue>(text, options) {

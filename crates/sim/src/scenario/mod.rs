@@ -65,6 +65,17 @@ pub fn parse(text: &str, origin: &str) -> Result<SimConfig, ScenarioError> {
 
 /// Parses and validates scenario text into the model without building objects.
 pub fn parse_model(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
+    if let Err(deep) = scs_kaas_core::yaml_depth::check(text, origin) {
+        return Err(ScenarioError::Invalid {
+            origin: origin.to_owned(),
+            line: deep.line,
+            column: 1,
+            message: format!(
+                "YAML nested deeper than {} levels; a scenario nests a few dozen at most",
+                scs_kaas_core::yaml_depth::MAX_DEPTH
+            ),
+        });
+    }
     let scenario: Scenario =
         serde_yaml_ng::from_str(text).map_err(|err| syntax_error(&err, origin))?;
     validate::check(&scenario).map_err(|problem| {

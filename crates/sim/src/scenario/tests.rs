@@ -29,6 +29,23 @@ fn error_at(text: &str) -> (usize, usize, String) {
     }
 }
 
+#[test]
+fn nesting_40k_deep_is_refused_before_parsing() {
+    let flow = format!(
+        "{BASE}labels: {}{}\n",
+        "[".repeat(40_000),
+        "]".repeat(40_000)
+    );
+    let (line, _, message) = error_at(&flow);
+    assert_eq!(line, 7);
+    assert!(message.contains("nested deeper than 256"), "{message}");
+    let block: String = (0..2_000)
+        .map(|d| format!("{}k{d}:\n", " ".repeat(d)))
+        .collect();
+    let (_, _, message) = error_at(&format!("{BASE}{block}"));
+    assert!(message.contains("nested deeper than 256"), "{message}");
+}
+
 const BASE: &str = "name: t\nkubernetes:\n  version: v1.35.8\nnodes:\n  - name: n1\n    zone: a\n";
 
 #[test]
