@@ -274,3 +274,101 @@ async fn an_unreadable_kubeconfig_exits_2_naming_it() {
         text(&out)
     );
 }
+
+#[tokio::test]
+async fn labelled_system_and_foreign_namespaces_survive_and_are_listed_as_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, kc) = sim(dir.path()).await;
+    let kc = kc.to_str().unwrap();
+    let admin = common::client_for(&sim, "admin").await;
+    let probe = probe_namespace(
+        &admin,
+        "loadbalancer-check",
+        "0d0d0d0d",
+        jiff::SignedDuration::from_hours(1),
+    )
+    .await;
+    // Someone labels kube-public as ours (it exists in every cluster).
+    let mut public = Api::<Namespace>::all(admin.clone())
+        .get("kube-public")
+        .await
+        .unwrap();
+    public.metadata.labels.get_or_insert_default().extend([
+        (
+            "app.kubernetes.io/managed-by".to_string(),
+            "scs-kaas".to_string(),
+        ),
+        ("scs-kaas.io/run-id".to_string(), "0d0d0d0d".to_string()),
+        (
+            "scs-kaas.io/check".to_string(),
+            "loadbalancer-check".to_string(),
+        ),
+    ]);
+    Api::<Namespace>::all(admin.clone())
+        .replace("kube-public", &PostParams::default(), &public)
+        .await
+        .unwrap();
+    // prod-db with every label and the annotation, but not a probe name.
+    namespace(
+        &admin,
+        "prod-db",
+        &[
+            ("app.kubernetes.io/managed-by", "scs-kaas"),
+            ("scs-kaas.io/run-id", "0d0d0d0d"),
+            ("scs-kaas.io/check", "loadbalancer-check"),
+        ],
+        &[("scs-kaas.io/started-at", "2020-01-01T00:00:00Z")],
+    )
+    .await;
+    // A probe name whose start annotation is missing: not provably ours either.
+    let unannotated = "scs-kaas-loadbalancer-check-0e0e0e0e";
+    namespace(
+        &admin,
+        unannotated,
+        &[
+            ("app.kubernetes.io/managed-by", "scs-kaas"),
+            ("scs-kaas.io/run-id", "0e0e0e0e"),
+            ("scs-kaas.io/check", "loadbalancer-check"),
+        ],
+        &[],
+    )
+    .await;
+
+    let out = cleanup(&["--kubeconfig", kc, "--dry-run"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let line = line_for(&out, &probe).unwrap_or_else(|| text(&out));
+    assert!(
+        line.starts_with("would remove") && line.contains("started-at annotation of a probe run"),
+        "{line}"
+    );
+    let out = cleanup(&["--kubeconfig", kc]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for (ns, why) in [
+        ("kube-public", "system namespace"),
+        (
+            "prod-db",
+            "its name is not scs-kaas-loadbalancer-check-0d0d0d0d",
+        ),
+        (unannotated, "lacks the scs-kaas.io/started-at annotation"),
+    ] {
+        let line = stdout(&out)
+            .lines()
+            .find(|l| l.contains(&format!("namespace/{ns}:")))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("{ns} not listed: {}", text(&out)));
+        assert!(line.starts_with("skipped") && line.contains(why), "{line}");
+        assert!(
+            Api::<Namespace>::all(admin.clone())
+                .get_opt(ns)
+                .await
+                .unwrap()
+                .is_some_and(|n| n.metadata.deletion_timestamp.is_none()),
+            "{ns} survives"
+        );
+    }
+    assert!(
+        line_for(&out, &probe).is_some_and(|l| l.starts_with("removed")),
+        "{}",
+        text(&out)
+    );
+}

@@ -35,6 +35,53 @@ pub struct Leftover {
     pub started: Option<jiff::Timestamp>,
     /// Whether deletion has already begun (a `deletionTimestamp` is set).
     pub terminating: bool,
+    /// Why the namespace, though labelled, is not provably a probe namespace of scs-kaas
+    /// (`None`: it is, see [`provenance`]); such a namespace is never removed.
+    pub not_ours: Option<String>,
+}
+
+/// Whether a labelled namespace is provably one scs-kaas created: its name is
+/// `scs-kaas-<check>-<run id>` (optionally `-<suffix>`) with `<check>` and `<run id>` equal to
+/// its `scs-kaas.io/check` and `scs-kaas.io/run-id` labels, and it carries a valid
+/// `scs-kaas.io/started-at` annotation. `kube-*` and `default` never are. A label alone is no
+/// proof: anyone can put it on `kube-public` or `prod-db`.
+pub fn provenance(
+    name: &str,
+    run_id: Option<&str>,
+    check: Option<&str>,
+    started_at: Option<&str>,
+) -> Result<(), String> {
+    if name == "default" || name.starts_with("kube-") {
+        return Err("a system namespace is never a probe namespace".into());
+    }
+    let (Some(run_id), Some(check)) = (run_id, check) else {
+        return Err(format!(
+            "it lacks the {RUN_ID_KEY} or {CHECK_KEY} label of a probe run"
+        ));
+    };
+    let run = super::run::ProbeRun::new(run_id, check, jiff::Timestamp::UNIX_EPOCH)
+        .map_err(|e| format!("its labels do not name a probe run: {e}"))?;
+    let base = run.namespace_name();
+    let suffix_ok = name.strip_prefix(base.as_str()).is_some_and(|rest| {
+        rest.is_empty()
+            || rest.strip_prefix('-').is_some_and(|s| {
+                !s.is_empty()
+                    && s.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            })
+    });
+    if !suffix_ok {
+        return Err(format!(
+            "its name is not {base} (the probe namespace of the run and check its labels name)"
+        ));
+    }
+    match started_at.map(str::parse::<jiff::Timestamp>) {
+        Some(Ok(_)) => Ok(()),
+        Some(Err(_)) => Err(format!("its {STARTED_AT_KEY} annotation is not a time")),
+        None => Err(format!(
+            "it lacks the {STARTED_AT_KEY} annotation of a probe run"
+        )),
+    }
 }
 
 impl Leftover {
@@ -67,18 +114,31 @@ pub async fn find_leftovers(client: &Client) -> Result<Vec<Leftover>, kube::Erro
         .filter_map(|ns| {
             let meta = ns.metadata;
             let label = |k: &str| meta.labels.as_ref().and_then(|l| l.get(k)).cloned();
-            let started = meta
+            let started_at = meta
                 .annotations
                 .as_ref()
                 .and_then(|a| a.get(STARTED_AT_KEY))
+                .cloned();
+            let started = started_at
+                .as_deref()
                 .and_then(|s| s.parse::<jiff::Timestamp>().ok())
                 .or_else(|| meta.creation_timestamp.as_ref().map(|t| t.0));
+            let name = meta.name?;
+            let (run_id, check) = (label(RUN_ID_KEY), label(CHECK_KEY));
+            let not_ours = provenance(
+                &name,
+                run_id.as_deref(),
+                check.as_deref(),
+                started_at.as_deref(),
+            )
+            .err();
             Some(Leftover {
-                run_id: label(RUN_ID_KEY),
-                check: label(CHECK_KEY),
+                run_id,
+                check,
                 started,
                 terminating: meta.deletion_timestamp.is_some(),
-                name: meta.name?,
+                name,
+                not_ours,
             })
         })
         .collect())
@@ -140,7 +200,41 @@ mod tests {
             check: Some("x".into()),
             started: started.map(|s| s.parse().unwrap()),
             terminating: false,
+            not_ours: None,
         }
+    }
+
+    #[test]
+    fn only_probe_names_with_matching_labels_and_start_annotation_are_ours() {
+        let at = Some("2026-11-22T06:00:00Z");
+        let ours = |name: &str| provenance(name, Some("0a1b2c3d"), Some("x-check"), at);
+        assert_eq!(ours("scs-kaas-x-check-0a1b2c3d"), Ok(()));
+        assert_eq!(
+            ours("scs-kaas-x-check-0a1b2c3d-a"),
+            Ok(()),
+            "network policy namespaces"
+        );
+        for name in [
+            "kube-public",
+            "default",
+            "prod-db",
+            "scs-kaas-x-check-0a1b2c3e",
+            "scs-kaas-y-check-0a1b2c3d",
+            "scs-kaas-x-check-0a1b2c3d-",
+            "scs-kaas-x-check-0a1b2c3d-A",
+            "scs-kaas-x-check-0a1b2c3dx",
+        ] {
+            assert!(ours(name).is_err(), "{name}");
+        }
+        let name = "scs-kaas-x-check-0a1b2c3d";
+        assert!(provenance(name, None, Some("x-check"), at).is_err());
+        assert!(provenance(name, Some("0a1b2c3d"), None, at).is_err());
+        assert!(provenance(name, Some("0A1B2C3D"), Some("x-check"), at).is_err());
+        let missing = provenance(name, Some("0a1b2c3d"), Some("x-check"), None).unwrap_err();
+        assert!(missing.contains("started-at"), "{missing}");
+        assert!(provenance(name, Some("0a1b2c3d"), Some("x-check"), Some("soon")).is_err());
+        let system = provenance("kube-x-0a1b2c3d", Some("0a1b2c3d"), Some("x"), at).unwrap_err();
+        assert!(system.contains("system namespace"), "{system}");
     }
 
     #[test]

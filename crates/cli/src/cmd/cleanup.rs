@@ -15,8 +15,11 @@ use crate::exit;
 /// Arguments of `scs-kaas cleanup`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Only namespaces labelled app.kubernetes.io/managed-by=scs-kaas (with everything in \
-them) are removed: a namespace merely named like a probe namespace is never touched. \
+    after_help = "Only provable probe namespaces are removed (with everything in them): labelled \
+app.kubernetes.io/managed-by=scs-kaas, named scs-kaas-<check>-<run id>[-<suffix>] with matching \
+scs-kaas.io/check and scs-kaas.io/run-id labels, and annotated scs-kaas.io/started-at. A labelled \
+namespace that fails any of these (e.g. kube-public or prod-db labelled by hand) is listed as \
+skipped, never removed; kube-* and default never are. \
 Volumes with reclaimPolicy Retain whose claims lived in a removed probe namespace carry no label; \
 they are listed, not deleted.\n\nExit codes: 0 everything selected is gone (or --dry-run), \
 1 something is still present, 2 bad arguments or the cluster cannot be read."
@@ -92,6 +95,14 @@ pub async fn run(args: CleanupArgs) -> anyhow::Result<ExitCode> {
             l.check.as_deref().unwrap_or("?"),
             l.run_id.as_deref().unwrap_or("?"),
         );
+        if let Some(why) = &l.not_ours {
+            outln!(
+                "skipped      namespace/{}: labelled {}, but not provably a probe namespace of scs-kaas: {why}; never removed (delete it yourself if it really is a leftover)",
+                l.name,
+                scs_kaas_checks::probe::run::managed_selector()
+            );
+            continue;
+        }
         if let Some(min) = args.older_than
             && !l.older_than(now, min)
         {
@@ -99,7 +110,9 @@ pub async fn run(args: CleanupArgs) -> anyhow::Result<ExitCode> {
             continue;
         }
         if args.dry_run {
-            outln!("would remove {about}");
+            outln!(
+                "would remove {about}: name, run-id and check labels and started-at annotation of a probe run"
+            );
             continue;
         }
         match sweep::remove_namespace(&client, &l.name, timeout).await {
