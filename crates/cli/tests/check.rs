@@ -998,3 +998,35 @@ async fn endless_input_files_are_refused_at_their_limit() {
         );
     }
 }
+
+#[tokio::test]
+async fn kubeconfig_problems_are_named_before_the_subject() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let _sim = sim("compliant", &kc).await;
+    let missing = dir.path().join("missing.yaml");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--kubeconfig", missing.to_str().unwrap()],
+            "cannot read kubeconfig",
+        ),
+        (
+            vec!["--kubeconfig", dir.path().to_str().unwrap()],
+            "it is a directory",
+        ),
+        (
+            vec!["--kubeconfig", kc.to_str().unwrap(), "--context", "nope"],
+            "the kubeconfig has no context `nope`",
+        ),
+    ];
+    for (extra, want) in cases {
+        let mut args = vec!["check", "--tests", "version-policy-check"];
+        args.extend(extra);
+        let out = scs_kaas(&args).await;
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(first.contains(want), "{want:?} first: {}", text(&out));
+        assert!(!first.contains("subject"), "{}", text(&out));
+    }
+}

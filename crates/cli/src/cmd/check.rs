@@ -271,13 +271,14 @@ pub async fn evaluate(
     let subject = match (&args.subject, &cluster) {
         (Some(s), _) => s.clone(),
         (None, Ok(c)) => c.context.clone(),
-        (None, Err(e)) => {
-            bail!("cannot name the subject from the kubeconfig ({e:#}); pass --subject NAME")
-        }
+        // What is wrong with the kubeconfig comes first; the subject is a consequence.
+        (None, Err(e)) => bail!(
+            "{e:#}\n(the subject name comes from the kubeconfig's context: fix the kubeconfig, or pass --subject NAME when no native check needs the cluster)"
+        ),
     };
     let needs_cluster = plan.jobs.iter().any(|j| matches!(j, Job::Native(_)));
     if needs_cluster && let Err(e) = &cluster {
-        bail!("cannot connect to the cluster: {e:#}");
+        bail!("{e:#}");
     }
     let mut values = given.clone();
     // Conventions of the SCS test runner, so the official scope runs without -a boilerplate.
@@ -507,7 +508,7 @@ struct Cluster {
 async fn connect(args: &CheckArgs) -> anyhow::Result<Cluster> {
     let (kubeconfig, path) = match &args.kubeconfig {
         Some(p) => (
-            scs_kaas_checks::kubeconfig::read(p)?,
+            scs_kaas_checks::kubeconfig::read(p).context("--kubeconfig cannot be used")?,
             Some(p.canonicalize().unwrap_or_else(|_| p.clone())),
         ),
         None => (
@@ -543,7 +544,8 @@ async fn connect(args: &CheckArgs) -> anyhow::Result<Cluster> {
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
         .with_context(|| format!("the kubeconfig context `{context}` is not usable"))?;
-    let client = kube::Client::try_from(config).context("cannot build a client for the cluster")?;
+    let client = kube::Client::try_from(config)
+        .context("cannot connect to the cluster: cannot build a client from the kubeconfig")?;
     Ok(Cluster {
         client,
         context,
