@@ -111,6 +111,7 @@ fn init_logging(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(cmd::check::log_colour())
         .with_writer(std::io::stderr)
         .init();
 }

@@ -1030,3 +1030,30 @@ async fn kubeconfig_problems_are_named_before_the_subject() {
         assert!(!first.contains("subject"), "{}", text(&out));
     }
 }
+
+#[tokio::test]
+async fn logs_to_a_pipe_or_file_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let _sim = sim("compliant", &kc).await;
+    // Without NO_COLOR: stderr is a pipe here, not a terminal.
+    let out = Command::new(env!("CARGO_BIN_EXE_scs-kaas"))
+        .args(["check", "--kubeconfig", kc.to_str().unwrap()])
+        .args(["--tests", "version-policy-check", "--date", PASS_DATE])
+        .env_remove("KUBECONFIG")
+        .env_remove("NO_COLOR")
+        .env("SCS_KAAS_LOG", "debug")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("DEBUG"),
+        "debug logs were written: {stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "colour codes in a piped log: {stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains('\u{1b}'));
+}

@@ -195,6 +195,15 @@ pub fn use_colour(stdout_is_terminal: bool, no_color: Option<std::ffi::OsString>
     stdout_is_terminal && no_color.is_none()
 }
 
+/// Whether log lines on stderr may carry colour codes: only on a terminal, never with `NO_COLOR`
+/// (a log written to a file or pipe stays plain text).
+pub fn log_colour() -> bool {
+    use_colour(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR"),
+    )
+}
+
 /// Write the report file and, with a key, its `.sig` next to it (as `ssh-keygen -Y sign` would).
 pub fn write_report(
     path: &std::path::Path,

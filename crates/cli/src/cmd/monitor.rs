@@ -101,6 +101,7 @@ fn log_dispatch(format: LogFormat) -> tracing::Dispatch {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(super::check::log_colour())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => tracing::Dispatch::new(builder.finish()),
