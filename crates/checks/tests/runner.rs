@@ -265,6 +265,24 @@ async fn hanging_program_is_killed_with_its_children_at_the_deadline() {
     assert!(gone, "child process {pid} survived the deadline");
 }
 
+#[tokio::test]
+async fn descendants_in_a_session_of_their_own_are_killed_when_the_program_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pid");
+    let env = format!("  env:\n    PIDFILE: {}\n", pidfile.display());
+    let out = program_with("escape", &env, Duration::from_secs(30)).await;
+    assert_eq!(status(&out, "ok"), Some(Status::Pass));
+    let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_owned();
+    let gone = wait_for(|| process_gone(&pid)).await;
+    if !gone {
+        // Clean up the test's own leftover before failing.
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid])
+            .status();
+    }
+    assert!(gone, "setsid descendant {pid} survived the program");
+}
+
 async fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
     let until = tokio::time::Instant::now() + Duration::from_secs(20);
     while tokio::time::Instant::now() < until {

@@ -114,9 +114,11 @@ async fn start_and_wait(spec: &ProgramSpec) -> Result<Finished, String> {
     } else {
         Command::new(&path)
     };
+    let marker = super::descendants::new_marker();
     command
         .args(&args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .env(super::descendants::MARKER_VAR, &marker)
         .current_dir(&spec.scope_dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -129,7 +131,7 @@ async fn start_and_wait(spec: &ProgramSpec) -> Result<Finished, String> {
         .map_err(|e| format!("cannot start `{}`: {e}", path.display()))?;
     let pid = child.id();
     // Dropped before the program is reaped (Ctrl-C stops the runner): kill its whole group.
-    let mut group = KillGroupOnDrop(pid);
+    let mut group = KillGroupOnDrop(pid, marker);
     let mut out = child.stdout.take().ok_or("stdout was not captured")?;
     let mut err = child.stderr.take().ok_or("stderr was not captured")?;
     let mut stdout = Stream::new(true);
@@ -161,6 +163,8 @@ async fn start_and_wait(spec: &ProgramSpec) -> Result<Finished, String> {
         }
     };
     group.0 = None;
+    // Whatever the program left running — in its group or in a session of its own — goes now.
+    super::descendants::kill_marked(&group.1);
     stdout.finish();
     stderr.finish();
     Ok(Finished {
@@ -182,11 +186,13 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
 
 /// Kills the program's process group when dropped, unless disarmed (`.0 = None`) once the
 /// program was reaped.
-struct KillGroupOnDrop(Option<u32>);
+/// The program's pid (until it is reaped) and its environment marker.
+struct KillGroupOnDrop(Option<u32>, String);
 
 impl Drop for KillGroupOnDrop {
     fn drop(&mut self) {
         kill_group(self.0.take());
+        super::descendants::kill_marked(&self.1);
     }
 }
 
@@ -273,6 +279,13 @@ fn judge(spec: &ProgramSpec, cmd: String, mut done: Finished) -> ProgramRun {
                 forced.insert(id.clone(), reason.clone());
             }
         }
+    }
+    if done.stdout.results_dropped > 0 {
+        notes.push(format!(
+            "WARNING: scs-kaas: {} result lines for ids beyond the first {} were not kept",
+            done.stdout.results_dropped,
+            super::output::MAX_RESULT_IDS
+        ));
     }
     if done.stdout.lossy || done.stderr.lossy {
         notes.push(

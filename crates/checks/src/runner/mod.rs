@@ -11,6 +11,7 @@
 //!   killed.
 //! - [`exec`] runs one program, [`native`] one native check, [`output`] captures output.
 
+pub mod descendants;
 pub mod exec;
 pub mod native;
 pub mod output;

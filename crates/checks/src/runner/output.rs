@@ -14,6 +14,9 @@ pub const HEAD_BYTES: usize = 128 * 1024;
 pub const TAIL_BYTES: usize = 128 * 1024;
 /// Longest line kept whole; longer lines are split (keeps memory bounded without newlines).
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
+/// Distinct ids whose results are kept; a scope program decides a handful. Result lines for
+/// further ids are counted, not kept (their ids are then ABORT, never PASS).
+pub const MAX_RESULT_IDS: usize = 4096;
 
 /// Counts of log lines by level (INTEROP.md §3.2), matched as `LEVEL:` at the start of a line,
 /// case-insensitively, so `information` or an id like `error-check: PASS` does not count.
@@ -79,8 +82,12 @@ pub struct Stream {
     pub lossy: bool,
     /// Log-level counts over every line.
     pub counts: Counts,
-    /// Results in the order printed (later lines override earlier ones for the same id).
+    /// One result per id, in the order the ids first appeared; a later line for the same id
+    /// overrides the earlier one. At most [`MAX_RESULT_IDS`] ids.
     pub results: Vec<(String, Status)>,
+    /// Result lines for ids beyond [`MAX_RESULT_IDS`], not kept.
+    pub results_dropped: u64,
+    result_index: std::collections::HashMap<String, usize>,
     parse_results: bool,
 }
 
@@ -137,7 +144,14 @@ impl Stream {
         if self.parse_results
             && let Some((id, status)) = parse_result_line(&text)
         {
-            self.results.push((id.to_owned(), status));
+            match self.result_index.get(id) {
+                Some(&i) => self.results[i].1 = status,
+                None if self.results.len() < MAX_RESULT_IDS => {
+                    self.result_index.insert(id.to_owned(), self.results.len());
+                    self.results.push((id.to_owned(), status));
+                }
+                None => self.results_dropped += 1,
+            }
         }
         let len = text.len();
         if self.head_bytes + len <= HEAD_BYTES && self.tail.is_empty() {
@@ -181,6 +195,23 @@ impl Stream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endless_result_lines_keep_one_entry_per_id_and_at_most_the_limit() {
+        let mut s = Stream::new(true);
+        for _ in 0..200_000 {
+            s.push(b"tc-x: PASS\n");
+        }
+        s.push(b"tc-x: FAIL\n");
+        assert_eq!(s.results, vec![("tc-x".to_owned(), Status::Fail)]);
+        for i in 0..(MAX_RESULT_IDS + 500) {
+            s.push(format!("id-{i}: PASS\n").as_bytes());
+        }
+        assert_eq!(s.results.len(), MAX_RESULT_IDS);
+        assert_eq!(s.results_dropped, 501);
+        let kept: usize = s.lines().iter().map(String::len).sum();
+        assert!(kept < 300 * 1024, "kept output stays bounded too: {kept}");
+    }
 
     #[test]
     fn result_lines_follow_the_reference_rules() {
