@@ -94,13 +94,14 @@ async fn serve(db: &str, bootstrap: &str) -> anyhow::Result<()> {
         bootstrap: bootstrap.into(),
         base_url: "/".into(),
         body_limit: 8 << 20,
+        limits: Default::default(),
         scopes: Arc::new(|| scs_kaas_monitor::scopes::load(None)),
         clock: Arc::new(scs_kaas_monitor::clock::SystemClock),
     })
     .await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     println!("{}", listener.local_addr()?);
-    axum::serve(listener, scs_kaas_monitor::server::router(state)).await?;
+    scs_kaas_monitor::server::serve_until(state, listener, std::future::pending()).await?;
     Ok(())
 }
 

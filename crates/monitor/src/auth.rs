@@ -24,6 +24,7 @@
 //!   running uploads; a correct password that was not yet remembered has to wait the back-off out.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -286,6 +287,7 @@ impl Directory {
     pub async fn authenticate(
         self: &Arc<Self>,
         header: Option<&[u8]>,
+        _client: IpAddr,
     ) -> Result<Arc<Account>, AuthError> {
         let header = header.ok_or(AuthError::Missing)?;
         let (user, password) = decode_basic(header).ok_or(AuthError::Malformed)?;
@@ -564,6 +566,8 @@ fn hex_of(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    const HERE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
     fn account(subject: &str, password: &str) -> Account {
         Account {
             subject: subject.into(),
@@ -600,27 +604,27 @@ mod tests {
     async fn accepts_right_password_and_remembers_it_and_rejects_others() {
         let dir = Arc::new(Directory::new(vec![account("a", "pw")], gate()));
         assert_eq!(
-            dir.authenticate(None).await.unwrap_err(),
+            dir.authenticate(None, HERE).await.unwrap_err(),
             AuthError::Missing
         );
         assert_eq!(
-            dir.authenticate(Some(b"Bearer x")).await.unwrap_err(),
+            dir.authenticate(Some(b"Bearer x"), HERE).await.unwrap_err(),
             AuthError::Malformed
         );
         assert_eq!(
-            dir.authenticate(Some(&basic("a", "nope")))
+            dir.authenticate(Some(&basic("a", "nope")), HERE)
                 .await
                 .unwrap_err(),
             AuthError::Rejected
         );
         assert_eq!(
-            dir.authenticate(Some(&basic("ghost", "pw")))
+            dir.authenticate(Some(&basic("ghost", "pw")), HERE)
                 .await
                 .unwrap_err(),
             AuthError::Rejected
         );
         assert_eq!(
-            dir.authenticate(Some(&basic("a", "pw")))
+            dir.authenticate(Some(&basic("a", "pw")), HERE)
                 .await
                 .unwrap()
                 .subject,
@@ -630,7 +634,7 @@ mod tests {
         assert!(dir.remembered("a", &dir.tag("a", "pw2")).is_none());
         let checks = dir.gate.checks();
         assert_eq!(
-            dir.authenticate(Some(&basic("a", "pw")))
+            dir.authenticate(Some(&basic("a", "pw")), HERE)
                 .await
                 .unwrap()
                 .subject,
@@ -656,11 +660,14 @@ mod tests {
         both.api_keys.push(hash);
         let dir = Arc::new(Directory::new(vec![both], gate()));
         for password in ["old", "s3cret"] {
-            let who = dir.authenticate(Some(&basic("b", password))).await.unwrap();
+            let who = dir
+                .authenticate(Some(&basic("b", password)), HERE)
+                .await
+                .unwrap();
             assert_eq!(who.subject, "b");
         }
         assert_eq!(
-            dir.authenticate(Some(&basic("b", "neither")))
+            dir.authenticate(Some(&basic("b", "neither")), HERE)
                 .await
                 .unwrap_err(),
             AuthError::Rejected
@@ -705,10 +712,12 @@ mod tests {
     async fn repeated_failures_back_off_without_hash_work() {
         let dir = Arc::new(Directory::new(vec![account("a", "pw")], gate()));
         // Remember the right password first: it must keep working during the back-off.
-        dir.authenticate(Some(&basic("a", "pw"))).await.unwrap();
+        dir.authenticate(Some(&basic("a", "pw")), HERE)
+            .await
+            .unwrap();
         for _ in 0..FREE_FAILURES {
             assert_eq!(
-                dir.authenticate(Some(&basic("a", "guess")))
+                dir.authenticate(Some(&basic("a", "guess")), HERE)
                     .await
                     .unwrap_err(),
                 AuthError::Rejected
@@ -716,7 +725,7 @@ mod tests {
         }
         let checks = dir.gate.checks();
         let err = dir
-            .authenticate(Some(&basic("a", "guess")))
+            .authenticate(Some(&basic("a", "guess")), HERE)
             .await
             .unwrap_err();
         assert_eq!(err, AuthError::Throttled { retry_after: 1 });
@@ -726,17 +735,21 @@ mod tests {
             checks,
             "a backed-off name costs no hash check"
         );
-        assert!(dir.authenticate(Some(&basic("a", "pw"))).await.is_ok());
+        assert!(
+            dir.authenticate(Some(&basic("a", "pw")), HERE)
+                .await
+                .is_ok()
+        );
         // Unknown names back off too; other names are unaffected.
         for _ in 0..FREE_FAILURES {
-            let _ = dir.authenticate(Some(&basic("ghost", "x"))).await;
+            let _ = dir.authenticate(Some(&basic("ghost", "x")), HERE).await;
         }
         assert!(matches!(
-            dir.authenticate(Some(&basic("ghost", "x"))).await,
+            dir.authenticate(Some(&basic("ghost", "x")), HERE).await,
             Err(AuthError::Throttled { .. })
         ));
         assert_eq!(
-            dir.authenticate(Some(&basic("ghost2", "x")))
+            dir.authenticate(Some(&basic("ghost2", "x")), HERE)
                 .await
                 .unwrap_err(),
             AuthError::Rejected
@@ -782,7 +795,7 @@ mod tests {
         // Occupy the only slot, so callers queue behind it.
         let held = gate.slots.acquire().await.unwrap();
         let headers: Vec<Vec<u8>> = (0..5).map(|i| basic(&format!("u{i}"), "x")).collect();
-        let calls = headers.iter().map(|h| dir.authenticate(Some(h)));
+        let calls = headers.iter().map(|h| dir.authenticate(Some(h), HERE));
         let waiting = futures_join_all(calls, held);
         let results = waiting.await;
         let busy = results

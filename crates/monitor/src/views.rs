@@ -474,6 +474,7 @@ fn capitalise(s: &str) -> String {
 /// `/{vt}/report/{uuid}` (public, redacted) and `/{vt}/report_full/{uuid}` (own or read_any).
 pub async fn report(
     State(state): State<Arc<AppState>>,
+    client: crate::server::ClientAddr,
     headers: HeaderMap,
     Path((vt, view, uuid)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
@@ -484,7 +485,7 @@ pub async fn report(
         other => return Err(ApiError::NotFound(format!("unknown view {other:?}"))),
     };
     let account = if full {
-        Some(authenticate(&state, &headers).await?)
+        Some(authenticate(&state, &headers, client).await?)
     } else {
         None
     };

@@ -664,6 +664,7 @@ async fn sqlite_file_is_wal_and_survives_restart() {
         bootstrap: env.bootstrap.clone(),
         base_url: "/".into(),
         body_limit: 1024,
+        limits: Default::default(),
         scopes: std::sync::Arc::new(test_scopes),
         clock: env.clock.clone(),
     })
@@ -1216,4 +1217,103 @@ async fn migrates_with_its_data(url: &str) {
     // Connecting again changes nothing (migrations are recorded, checksums match).
     drop(db);
     Db::connect(url).await.unwrap();
+}
+
+/// Sends `head` (request line and headers, maybe part of a body) on a fresh loopback connection
+/// and returns what the server answers until it closes the connection or ends the response
+/// head. Panics when the server says nothing for 30 s (it is waiting for more from us).
+async fn raw_exchange(env: &Env, head: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(env.addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+            if memchr::memmem::find(&answer, b"\r\n\r\n").is_some() {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), read)
+        .await
+        .unwrap_or_else(|_| panic!("no answer to {head:?}: the server waits for the client"));
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+fn short_limits() -> scs_kaas_monitor::body::Limits {
+    scs_kaas_monitor::body::Limits {
+        header_timeout: std::time::Duration::from_millis(300),
+        body_timeout: std::time::Duration::from_millis(300),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_without_valid_credentials_are_refused_before_the_body() {
+    let env = start(Backend::Sqlite, now()).await.unwrap();
+    let wrong = format!(
+        "Basic {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            "acme:wrong-password"
+        )
+    );
+    for auth in [String::new(), format!("Authorization: {wrong}\r\n")] {
+        for expect in ["", "Expect: 100-continue\r\n"] {
+            // The headers announce 200 kB of body, none of which is ever sent.
+            let head = format!(
+                "POST /reports HTTP/1.1\r\nHost: monitor\r\n{auth}{expect}\
+                 Content-Type: application/x-signed-yaml\r\nContent-Length: 200000\r\n\r\n"
+            );
+            let answer = raw_exchange(&env, &head).await;
+            assert!(answer.starts_with("HTTP/1.1 401 "), "{head:?} → {answer}");
+        }
+    }
+    // The right credentials with a wrong Content-Type are refused before the body as well.
+    let head = format!(
+        "POST /reports HTTP/1.1\r\nHost: monitor\r\nAuthorization: {}\r\n\
+         Content-Type: text/plain\r\nContent-Length: 200000\r\n\r\n",
+        basic("acme")
+    );
+    let answer = raw_exchange(&env, &head).await;
+    assert!(answer.starts_with("HTTP/1.1 415 "), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_bodies_and_half_sent_headers_are_cut_off() {
+    let env = start_with(Backend::Sqlite, now(), short_limits())
+        .await
+        .unwrap();
+    // An authenticated upload that stops sending after 10 of 1000 bytes: 408, connection closed.
+    let head = format!(
+        "POST /reports HTTP/1.1\r\nHost: monitor\r\nAuthorization: {}\r\n\
+         Content-Type: application/x-signed-yaml\r\nContent-Length: 1000\r\n\r\n0123456789",
+        basic("acme")
+    );
+    let answer = raw_exchange(&env, &head).await;
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    // The body's memory share was given back.
+    assert_eq!(
+        env.state.body_budget.available(),
+        scs_kaas_monitor::body::Limits::default().body_memory
+    );
+    // A request whose headers never end is dropped without an answer.
+    let answer = raw_exchange(&env, "GET /healthz HTTP/1.1\r\nHost: monitor\r\n").await;
+    assert!(!answer.contains(" 200 "), "{answer}");
+    // A complete request still works.
+    assert_eq!(get(&env, "/healthz", None).await.status, 200);
+    let metrics = get(&env, "/metrics", None).await.text();
+    assert!(
+        metrics.contains("scs_monitor_uploads_total{outcome=\"rejected\",reason=\"timeout\"} 1"),
+        "{metrics}"
+    );
 }

@@ -115,6 +115,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         bootstrap: args.bootstrap.clone(),
         base_url: args.base_url.clone(),
         body_limit: args.body_limit,
+        limits: Default::default(),
         scopes: Arc::new(move || scs_kaas_monitor::scopes::load(scopes_dir.as_deref())),
         clock: Arc::new(SystemClock),
     };
