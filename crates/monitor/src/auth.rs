@@ -8,7 +8,9 @@
 //! parameters 64 MiB and about as long, so checking on every request would cap the monitor at
 //! a handful of uploads per second. A successful check is therefore remembered as an HMAC
 //! (random per-process key) of the presented credential, compared in constant time; the memory
-//! is bounded and dropped on every reload (a new [`Directory`]). Unknown users cost the same
+//! is bounded and dropped on every reload (a new [`Directory`]). Concurrent requests that
+//! present the same credential before it is remembered share one check (single flight), so a
+//! burst of first logins costs one hash check, not one per request. Unknown users cost the same
 //! hash work as known ones (a dummy hash), so response time does not reveal which accounts
 //! exist.
 //!
@@ -223,6 +225,11 @@ struct Streak {
     blocked_until: Option<Instant>,
 }
 
+/// The check of one credential (by its tag) that concurrent requests wait for together: the
+/// first caller runs it, the others share its outcome. A caller that gives up (Busy, or the
+/// request was cancelled) leaves it unset, and the next waiter runs it instead.
+type Flight = tokio::sync::OnceCell<bool>;
+
 /// The accounts of one load of the bootstrap, with the verified-credential memory.
 #[derive(Debug)]
 pub struct Directory {
@@ -232,6 +239,7 @@ pub struct Directory {
     key: [u8; 32],
     verified: RwLock<HashMap<String, Vec<[u8; 32]>>>,
     streaks: Mutex<HashMap<String, Streak>>,
+    flights: Mutex<HashMap<[u8; 32], Arc<Flight>>>,
     gate: Arc<HashGate>,
 }
 
@@ -260,6 +268,7 @@ impl Directory {
             key,
             verified: RwLock::new(HashMap::new()),
             streaks: Mutex::new(HashMap::new()),
+            flights: Mutex::new(HashMap::new()),
             gate,
         }
     }
@@ -283,7 +292,7 @@ impl Directory {
 
     /// Checks an `Authorization` header value. A remembered credential costs one HMAC; any
     /// other passes the account's back-off and the [`HashGate`], then runs the hash checks on a
-    /// blocking thread.
+    /// blocking thread, once for all concurrent requests that present it (single flight).
     pub async fn authenticate(
         self: &Arc<Self>,
         header: Option<&[u8]>,
@@ -296,6 +305,35 @@ impl Directory {
             return Ok(account);
         }
         self.check_backoff(&user, Instant::now())?;
+        // Single flight: concurrent requests with the same credential share one check.
+        let flight = {
+            let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(flights.entry(tag).or_default())
+        };
+        let outcome = flight
+            .get_or_try_init(|| self.verify_once(&user, password, tag))
+            .await
+            .copied();
+        {
+            let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+            if flights.get(&tag).is_some_and(|f| Arc::ptr_eq(f, &flight)) && flight.initialized() {
+                flights.remove(&tag);
+            }
+        }
+        if !outcome? {
+            return Err(AuthError::Rejected);
+        }
+        self.accounts.get(&user).cloned().ok_or(AuthError::Rejected)
+    }
+
+    /// One hash check of `user`'s `password` through the [`HashGate`], with its bookkeeping:
+    /// the failure streak and, on success, the remembered tag.
+    async fn verify_once(
+        self: &Arc<Self>,
+        user: &str,
+        password: String,
+        tag: [u8; 32],
+    ) -> Result<bool, AuthError> {
         let admission = Admission::enter(&self.gate)?;
         let permit = Arc::clone(&self.gate.slots)
             .acquire_owned()
@@ -303,7 +341,7 @@ impl Directory {
             .map_err(|_| AuthError::Busy)?;
         self.gate.checks.fetch_add(1, Ordering::Relaxed);
         let this = Arc::clone(self);
-        let name = user.clone();
+        let name = user.to_string();
         // The slot and the admission move into the blocking task: a cancelled request does not
         // free them before the hash work it started is done.
         let ok = tokio::task::spawn_blocking(move || {
@@ -312,22 +350,17 @@ impl Directory {
         })
         .await
         .unwrap_or(false);
-        if !ok {
-            self.record_failure(&user, Instant::now());
-            return Err(AuthError::Rejected);
+        if !ok || !self.accounts.contains_key(user) {
+            self.record_failure(user, Instant::now());
+            return Ok(false);
         }
-        self.record_success(&user);
-        let account = self
-            .accounts
-            .get(&user)
-            .cloned()
-            .ok_or(AuthError::Rejected)?;
+        self.record_success(user);
         let mut verified = self.verified.write().unwrap_or_else(|e| e.into_inner());
         if verified.values().map(Vec::len).sum::<usize>() >= CACHE_LIMIT {
             verified.clear();
         }
-        verified.entry(user).or_default().push(tag);
-        Ok(account)
+        verified.entry(user.to_string()).or_default().push(tag);
+        Ok(true)
     }
 
     fn remembered(&self, user: &str, tag: &[u8; 32]) -> Option<Arc<Account>> {
@@ -811,6 +844,48 @@ mod tests {
         assert_eq!((busy, rejected), (2, 3), "{results:?}");
         assert_eq!(gate.checks(), 3);
         assert_eq!(gate.admitted.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn a_burst_with_one_new_credential_checks_it_once() {
+        let gate = Arc::new(HashGate::new(1, 32));
+        let dir = Arc::new(Directory::new(
+            vec![account("a", "pw"), account("b", "pw")],
+            Arc::clone(&gate),
+        ));
+        // Hold the only slot, so all 16 requests are in flight together before any check runs.
+        let held = gate.slots.acquire().await.unwrap();
+        let right = basic("a", "pw");
+        let results =
+            futures_join_all((0..16).map(|_| dir.authenticate(Some(&right), HERE)), held).await;
+        assert!(
+            results.iter().all(|r| r.as_deref() == Ok("a")),
+            "{results:?}"
+        );
+        assert_eq!(gate.checks(), 1, "the waiters shared the first check");
+        // A burst of one wrong password is one check and one failure, not sixteen.
+        let held = gate.slots.acquire().await.unwrap();
+        let wrong = basic("b", "guess");
+        let results =
+            futures_join_all((0..16).map(|_| dir.authenticate(Some(&wrong), HERE)), held).await;
+        assert!(
+            results.iter().all(|r| *r == Err(AuthError::Rejected)),
+            "{results:?}"
+        );
+        assert_eq!(gate.checks(), 2);
+        // Different credentials are not merged: each is checked.
+        let held = gate.slots.acquire().await.unwrap();
+        let other = basic("b", "pw");
+        let calls = [&right, &other, &wrong].map(|h| dir.authenticate(Some(h), HERE));
+        let results = futures_join_all(calls.into_iter(), held).await;
+        assert_eq!(results[0].as_deref(), Ok("a"), "remembered: no check");
+        assert_eq!(results[1].as_deref(), Ok("b"));
+        assert_eq!(results[2], Err(AuthError::Rejected));
+        assert_eq!(gate.checks(), 4);
+        assert!(
+            dir.flights.lock().unwrap().is_empty(),
+            "finished flights are dropped"
+        );
     }
 
     /// Polls every call once (so the admitted ones queue and the rest are refused), then frees
