@@ -19,11 +19,14 @@
 //! - [`HashGate`]: at most one check per CPU core runs at a time (on blocking threads), and at
 //!   most [`HashGate::queue`] more wait; a request beyond that is answered 503 with
 //!   `Retry-After` at once.
-//! - per account name (known or not): after [`FREE_FAILURES`] failed checks in a row, further
-//!   checks for that name are refused with 429 and `Retry-After` for a back-off that doubles
-//!   with every further failure, up to [`MAX_BACKOFF`]. Remembered credentials still work during
-//!   a back-off, so an attacker guessing a provider's password does not lock out the provider's
-//!   running uploads; a correct password that was not yet remembered has to wait the back-off out.
+//! - per account name (known or not) and client address ([`Origin`]): after [`FREE_FAILURES`]
+//!   failed checks in a row, further checks for that name from that address are refused with
+//!   429 and `Retry-After` for a back-off that doubles with every further failure, up to
+//!   [`MAX_BACKOFF`]. The back-off holds only the address that failed: an outsider guessing a
+//!   provider's password does not lock the provider out, neither its remembered credential nor
+//!   a correct password from its own address (after a restart, too). A correct password from the
+//!   failing address itself has to wait the back-off out. Behind a reverse proxy every client has
+//!   the proxy's address, so the back-off then holds the account for all of them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -218,7 +221,29 @@ impl Drop for Admission {
     }
 }
 
-/// A failure streak of one account name.
+/// Where failed logins are counted from: the client's IPv4 address, or the /64 network of its
+/// IPv6 address (one host usually holds a whole /64, so single IPv6 addresses would let it
+/// dodge the back-off by changing address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Origin(IpAddr);
+
+impl Origin {
+    /// The origin of a request from `client`.
+    pub fn of(client: IpAddr) -> Origin {
+        match client {
+            IpAddr::V4(v4) => Origin(IpAddr::V4(v4)),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Origin(IpAddr::V4(v4)),
+                None => {
+                    let network = u128::from(v6) & !((1u128 << 64) - 1);
+                    Origin(IpAddr::V6(network.into()))
+                }
+            },
+        }
+    }
+}
+
+/// A failure streak of one account name from one [`Origin`].
 #[derive(Debug, Clone, Copy)]
 struct Streak {
     failures: u32,
@@ -238,7 +263,7 @@ pub struct Directory {
     dummy_hashes: Vec<String>,
     key: [u8; 32],
     verified: RwLock<HashMap<String, Vec<[u8; 32]>>>,
-    streaks: Mutex<HashMap<String, Streak>>,
+    streaks: Mutex<HashMap<(String, Origin), Streak>>,
     flights: Mutex<HashMap<[u8; 32], Arc<Flight>>>,
     gate: Arc<HashGate>,
 }
@@ -296,7 +321,7 @@ impl Directory {
     pub async fn authenticate(
         self: &Arc<Self>,
         header: Option<&[u8]>,
-        _client: IpAddr,
+        client: IpAddr,
     ) -> Result<Arc<Account>, AuthError> {
         let header = header.ok_or(AuthError::Missing)?;
         let (user, password) = decode_basic(header).ok_or(AuthError::Malformed)?;
@@ -304,14 +329,15 @@ impl Directory {
         if let Some(account) = self.remembered(&user, &tag) {
             return Ok(account);
         }
-        self.check_backoff(&user, Instant::now())?;
+        let origin = Origin::of(client);
+        self.check_backoff(&user, origin, Instant::now())?;
         // Single flight: concurrent requests with the same credential share one check.
         let flight = {
             let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
             Arc::clone(flights.entry(tag).or_default())
         };
         let outcome = flight
-            .get_or_try_init(|| self.verify_once(&user, password, tag))
+            .get_or_try_init(|| self.verify_once(&user, password, tag, origin))
             .await
             .copied();
         {
@@ -333,6 +359,7 @@ impl Directory {
         user: &str,
         password: String,
         tag: [u8; 32],
+        origin: Origin,
     ) -> Result<bool, AuthError> {
         let admission = Admission::enter(&self.gate)?;
         let permit = Arc::clone(&self.gate.slots)
@@ -351,10 +378,10 @@ impl Directory {
         .await
         .unwrap_or(false);
         if !ok || !self.accounts.contains_key(user) {
-            self.record_failure(user, Instant::now());
+            self.record_failure(user, origin, Instant::now());
             return Ok(false);
         }
-        self.record_success(user);
+        self.record_success(user, origin);
         let mut verified = self.verified.write().unwrap_or_else(|e| e.into_inner());
         if verified.values().map(Vec::len).sum::<usize>() >= CACHE_LIMIT {
             verified.clear();
@@ -377,10 +404,13 @@ impl Directory {
         }
     }
 
-    /// 429 while `user` is backed off at `now`.
-    fn check_backoff(&self, user: &str, now: Instant) -> Result<(), AuthError> {
+    /// 429 while `user` is backed off for `origin` at `now`.
+    fn check_backoff(&self, user: &str, origin: Origin, now: Instant) -> Result<(), AuthError> {
         let streaks = self.streaks.lock().unwrap_or_else(|e| e.into_inner());
-        match streaks.get(user).and_then(|s| s.blocked_until) {
+        match streaks
+            .get(&(user.to_string(), origin))
+            .and_then(|s| s.blocked_until)
+        {
             Some(until) if until > now => {
                 let left = until - now;
                 let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
@@ -392,16 +422,17 @@ impl Directory {
         }
     }
 
-    fn record_failure(&self, user: &str, now: Instant) {
+    fn record_failure(&self, user: &str, origin: Origin, now: Instant) {
+        let key = (user.to_string(), origin);
         let mut streaks = self.streaks.lock().unwrap_or_else(|e| e.into_inner());
-        if streaks.len() >= FAILURE_LIMIT && !streaks.contains_key(user) {
+        if streaks.len() >= FAILURE_LIMIT && !streaks.contains_key(&key) {
             // Forget the streaks that no longer block anything; if all still do, start over.
             streaks.retain(|_, s| s.blocked_until.is_some_and(|t| t > now));
             if streaks.len() >= FAILURE_LIMIT {
                 streaks.clear();
             }
         }
-        let streak = streaks.entry(user.to_string()).or_insert(Streak {
+        let streak = streaks.entry(key).or_insert(Streak {
             failures: 0,
             blocked_until: None,
         });
@@ -415,11 +446,11 @@ impl Directory {
         }
     }
 
-    fn record_success(&self, user: &str) {
+    fn record_success(&self, user: &str, origin: Origin) {
         self.streaks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(user);
+            .remove(&(user.to_string(), origin));
     }
 
     fn verify_slow(&self, user: &str, password: &str) -> bool {
@@ -794,31 +825,37 @@ mod tests {
         let dir = Directory::new(vec![], gate());
         let t0 = Instant::now();
         for _ in 0..FREE_FAILURES {
-            assert!(dir.check_backoff("a", t0).is_ok());
-            dir.record_failure("a", t0);
+            assert!(dir.check_backoff("a", Origin::of(HERE), t0).is_ok());
+            dir.record_failure("a", Origin::of(HERE), t0);
         }
         assert_eq!(
-            dir.check_backoff("a", t0),
+            dir.check_backoff("a", Origin::of(HERE), t0),
             Err(AuthError::Throttled { retry_after: 1 })
         );
-        assert!(dir.check_backoff("a", t0 + FIRST_BACKOFF).is_ok());
-        dir.record_failure("a", t0);
+        assert!(
+            dir.check_backoff("a", Origin::of(HERE), t0 + FIRST_BACKOFF)
+                .is_ok()
+        );
+        dir.record_failure("a", Origin::of(HERE), t0);
         assert_eq!(
-            dir.check_backoff("a", t0),
+            dir.check_backoff("a", Origin::of(HERE), t0),
             Err(AuthError::Throttled { retry_after: 2 })
         );
         for _ in 0..40 {
-            dir.record_failure("a", t0);
+            dir.record_failure("a", Origin::of(HERE), t0);
         }
         assert_eq!(
-            dir.check_backoff("a", t0),
+            dir.check_backoff("a", Origin::of(HERE), t0),
             Err(AuthError::Throttled {
                 retry_after: MAX_BACKOFF.as_secs()
             })
         );
-        assert!(dir.check_backoff("a", t0 + MAX_BACKOFF).is_ok());
-        dir.record_success("a");
-        assert!(dir.check_backoff("a", t0).is_ok());
+        assert!(
+            dir.check_backoff("a", Origin::of(HERE), t0 + MAX_BACKOFF)
+                .is_ok()
+        );
+        dir.record_success("a", Origin::of(HERE));
+        assert!(dir.check_backoff("a", Origin::of(HERE), t0).is_ok());
     }
 
     #[tokio::test]
@@ -844,6 +881,30 @@ mod tests {
         assert_eq!((busy, rejected), (2, 3), "{results:?}");
         assert_eq!(gate.checks(), 3);
         assert_eq!(gate.admitted.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn failures_back_off_only_the_address_they_came_from() {
+        let dir = Arc::new(Directory::new(vec![account("a", "pw")], gate()));
+        let outsider: IpAddr = "203.0.113.9".parse().unwrap();
+        for _ in 0..FREE_FAILURES {
+            let r = dir.authenticate(Some(&basic("a", "guess")), outsider).await;
+            assert_eq!(r.unwrap_err(), AuthError::Rejected);
+        }
+        // The outsider is held back, even with the right password ...
+        let r = dir.authenticate(Some(&basic("a", "pw")), outsider).await;
+        assert!(matches!(r, Err(AuthError::Throttled { .. })), "{r:?}");
+        // ... the provider's own address is not, although its password was never remembered.
+        let who = dir
+            .authenticate(Some(&basic("a", "pw")), HERE)
+            .await
+            .unwrap();
+        assert_eq!(who.subject, "a");
+        // One IPv6 host holds a /64: its addresses share one streak; IPv4-mapped is IPv4.
+        let v6 = |s: &str| Origin::of(s.parse().unwrap());
+        assert_eq!(v6("2001:db8:1:2::1"), v6("2001:db8:1:2:ffff::9"));
+        assert_ne!(v6("2001:db8:1:2::1"), v6("2001:db8:1:3::1"));
+        assert_eq!(v6("::ffff:203.0.113.9"), Origin::of(outsider));
     }
 
     #[tokio::test]

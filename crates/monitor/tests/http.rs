@@ -765,6 +765,42 @@ async fn repeated_bad_passwords_are_throttled_cheaply(env: Env) {
     );
 }
 
+both!(back_off_holds_only_the_failing_address);
+async fn back_off_holds_only_the_failing_address(env: Env) {
+    let guess = format!(
+        "Basic {}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "other:guess")
+    );
+    let outsider = [127, 0, 0, 2];
+    for _ in 0..scs_kaas_monitor::auth::FREE_FAILURES {
+        let r = request_from(
+            &env,
+            outsider,
+            "GET",
+            "/reports",
+            &[("authorization", &guess)],
+            vec![],
+        )
+        .await;
+        assert_eq!(r.status, 401, "{}", r.text());
+    }
+    let right = basic("other");
+    let from_outsider = request_from(
+        &env,
+        outsider,
+        "GET",
+        "/reports",
+        &[("authorization", &right)],
+        vec![],
+    )
+    .await;
+    assert_eq!(from_outsider.status, 429, "{}", from_outsider.text());
+    // The provider's address never failed: its first login gets through, and so do uploads.
+    assert_eq!(get(&env, "/reports", Some("other")).await.status, 200);
+    let yaml = report_yaml("other", &new_uuid(), "2026-11-22 10:00:00", &[("fast", 1)]);
+    assert_eq!(upload_report(&env, "other", &yaml).await.status, 200);
+}
+
 both!(nul_characters_are_refused_on_both_backends);
 async fn nul_characters_are_refused_on_both_backends(env: Env) {
     // YAML: a double-quoted "\0" is a NUL character. SQLite would store it, PostgreSQL would

@@ -297,7 +297,21 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: Vec<u8>,
 ) -> Resp {
-    let stream = tokio::net::TcpStream::connect(env.addr).await.unwrap();
+    request_from(env, [127, 0, 0, 1], method, path, headers, body).await
+}
+
+/// One HTTP/1.1 request from the loopback address `from` (any of 127.0.0.0/8).
+pub async fn request_from(
+    env: &Env,
+    from: [u8; 4],
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Resp {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::from((from, 0))).unwrap();
+    let stream = socket.connect(env.addr).await.unwrap();
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .unwrap();
