@@ -673,6 +673,31 @@ async fn sqlite_file_is_wal_and_survives_restart() {
     assert_eq!(state.latest.rows("acme", SCOPE).len(), 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let env = start(Backend::Sqlite, now()).await.unwrap();
+    let yaml = report_yaml("acme", &new_uuid(), "2026-11-22 10:00:00", &[("fast", 1)]);
+    assert_eq!(upload_report(&env, "acme", &yaml).await.status, 200);
+    let mode = |name: &str| {
+        std::fs::metadata(env.dir.path().join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    for name in ["monitor.db", "monitor.db-wal", "monitor.db-shm"] {
+        assert_eq!(mode(name), 0o600, "{name}");
+    }
+    // A database file an older version left readable is tightened at the next start.
+    let db = env.dir.path().join("monitor.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    scs_kaas_monitor::db::Db::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    assert_eq!(mode("monitor.db"), 0o600);
+}
+
 both!(argon2_api_keys_log_in);
 async fn argon2_api_keys_log_in(env: Env) {
     // `argon`'s bootstrap entry holds an argon2id PHC string (made by the test bed).
