@@ -59,6 +59,7 @@ impl Templates {
         });
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         env.add_filter("md", md_escape);
+        env.add_filter("mdurl", md_url);
         for (name, source) in TEMPLATES {
             env.add_template(name, source)?;
         }
@@ -87,6 +88,48 @@ fn md_escape(value: String) -> String {
             }
             '\n' | '\r' => out.push(' '),
             _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A link target for a markdown view: only `http`, `https` or scheme-less (relative) targets
+/// are kept (anything else, such as `javascript:`, becomes `#`), and every character that could
+/// end the target or the link — spaces, brackets, parentheses, quotes, backslashes, controls,
+/// non-ASCII — is percent-encoded.
+fn md_url(value: String) -> String {
+    let value = value.trim();
+    let scheme = value
+        .split_once(':')
+        .map(|(scheme, _)| scheme)
+        .filter(|s| !s.contains(['/', '?', '#']));
+    if let Some(scheme) = scheme
+        && !scheme.eq_ignore_ascii_case("http")
+        && !scheme.eq_ignore_ascii_case("https")
+    {
+        return "#".to_string();
+    }
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        let keep = byte.is_ascii_alphanumeric() || b"-._~:/?#@!$&*+,;=%".contains(&byte);
+        if keep {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// `value` percent-encoded as one URL path segment (or fragment): only unreserved characters
+/// stay as they are, so a subject or group name can never end or redirect a link.
+fn segment(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
         }
     }
     out
@@ -209,7 +252,7 @@ pub async fn table(
     let scopes: Vec<Value> = snapshot
         .scopes
         .iter()
-        .map(|s| json!({ "uuid": s.card.uuid, "name": s.card.name, "url": format!("{base}page/scope/{}", s.card.uuid) }))
+        .map(|s| json!({ "uuid": s.card.uuid, "name": s.card.name, "url": format!("{base}page/scope/{}", segment(&s.card.uuid)) }))
         .collect();
     let mut rows = Vec::new();
     for subject in board::table_subjects(&snapshot, &state.latest) {
@@ -236,8 +279,8 @@ pub async fn table(
                 "validity": validity,
                 "expires": expiry.map(fmt_time),
                 "expires_in": expiry.map(|e| age(e, now).trim_start_matches("in ").to_string()),
-                "detail_url": format!("{base}page/{detail}/{subject}/{}", scope.card.uuid),
-                "badge_url": format!("{base}badge/{subject}/{}.svg", scope.card.uuid),
+                "detail_url": format!("{base}page/{detail}/{}/{}", segment(&subject), segment(&scope.card.uuid)),
+                "badge_url": format!("{base}badge/{}/{}.svg", segment(&subject), segment(&scope.card.uuid)),
             }));
         }
         rows.push(json!({
@@ -331,7 +374,7 @@ pub async fn detail(
                     "age": result.map(|r| age(r.checked_at, now)),
                     "expires": result.map(|r| fmt_time(r.expires_at)),
                     "expires_in": result.map(|r| age(r.expires_at, now).trim_start_matches("in ").to_string()),
-                    "report_url": result.map(|r| format!("{base}page/report/{}#{}", r.report, id)),
+                    "report_url": result.map(|r| format!("{base}page/report/{}#{}", segment(&r.report), segment(id))),
                     "in_versions": in_versions,
                     "reasons": reasons,
                 }));
@@ -342,14 +385,14 @@ pub async fn detail(
             "summary": summary_json(&summary),
             "versions": versions,
             "rows": rows,
-            "history_url": format!("{base}history/{member}"),
+            "history_url": format!("{base}history/{}", segment(member)),
         }));
     }
     let title = format!("{} — {}", subject, scope.card.name);
     let ctx = context! {
         title => title, full => full, subject => subject, subjects => subjects,
         scope => json!({ "name": scope.card.name, "uuid": scope.card.uuid,
-                         "url": format!("{base}page/scope/{}", scope.card.uuid) }),
+                         "url": format!("{base}page/scope/{}", segment(&scope.card.uuid)) }),
         legend => [("", "effective"), ("*", "draft"), ("†", "warn"), ("††", "deprecated")],
         now => fmt_time(now), base => base,
     };
@@ -563,11 +606,11 @@ pub async fn report(
     let title = format!("Report {uuid}");
     let ctx = context! {
         title => title, full => full, redacted => redacted || !full, uuid => uuid, subject => subject,
-        scope => json!({ "name": scope_name, "url": format!("{base}page/scope/{scope_uuid}") }),
+        scope => json!({ "name": scope_name, "url": format!("{base}page/scope/{}", segment(&scope_uuid)) }),
         checked_at => report_time(doc.checked_at),
         assignment => assignment, invocations => invocations,
-        download_url => format!("{base}reports/{uuid}"),
-        full_url => format!("{base}page/report_full/{uuid}"),
+        download_url => format!("{base}reports/{}", segment(&uuid)),
+        full_url => format!("{base}page/report_full/{}", segment(&uuid)),
         base => base,
     };
     respond(&state, vt, "report", &title, ctx)
@@ -620,6 +663,26 @@ pub async fn badge(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn markdown_link_targets_are_encoded_and_only_web_links() {
+        assert_eq!(md_url("javascript:alert(1)".into()), "#");
+        assert_eq!(md_url(" JavaScript:alert(1)".into()), "#");
+        assert_eq!(md_url("data:text/html,x".into()), "#");
+        assert_eq!(
+            md_url("https://example.org/a b(c)[d]".into()),
+            "https://example.org/a%20b%28c%29%5Bd%5D"
+        );
+        assert_eq!(
+            md_url("/page/detail/a%20b/u".into()),
+            "/page/detail/a%20b/u"
+        );
+        assert_eq!(
+            segment("group-x) [click](javascript:alert(1)) ("),
+            "group-x%29%20%5Bclick%5D%28javascript%3Aalert%281%29%29%20%28"
+        );
+        assert_eq!(segment("ä/b"), "%C3%A4%2Fb");
+    }
 
     #[test]
     fn markdown_escaping_neutralises_markup() {

@@ -674,6 +674,46 @@ async fn sqlite_file_is_wal_and_survives_restart() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_group_names_make_no_links_in_markdown() {
+    let env = start(Backend::Sqlite, now()).await.unwrap();
+    let hostile = "x) [click](javascript:alert(1)) (";
+    let boot = std::fs::read_to_string(&env.bootstrap).unwrap();
+    let boot = boot.replace("group: acme-cloud", &format!("group: {hostile:?}"));
+    std::fs::write(&env.bootstrap, boot).unwrap();
+    env.state.reload().await.unwrap();
+    let yaml = report_yaml("acme", &new_uuid(), "2026-11-22 10:00:00", &[("fast", 1)]);
+    assert_eq!(upload_report(&env, "acme", &yaml).await.status, 200);
+    for path in ["/markdown/table", "/markdown/table_full"] {
+        let text = get(&env, path, None).await.text();
+        assert!(
+            text.contains("x) \\[click\\]"),
+            "the group is listed, escaped: {text}"
+        );
+        assert!(!links_to_javascript(&text), "{text}");
+        assert!(
+            text.contains("/group-x%29%20%5Bclick%5D%28javascript%3Aalert%281%29%29%20%28/"),
+            "{text}"
+        );
+    }
+    // The encoded link leads to the group's detail view.
+    let link = format!(
+        "/markdown/detail/{}/{SCOPE}",
+        "group-x%29%20%5Bclick%5D%28javascript%3Aalert%281%29%29%20%28"
+    );
+    let detail = get(&env, &link, None).await;
+    assert_eq!(detail.status, 200, "{}", detail.text());
+    assert!(!links_to_javascript(&detail.text()), "{}", detail.text());
+}
+
+/// Whether markdown `text` has a link (an unescaped `](`) whose target starts with `javascript:`.
+fn links_to_javascript(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    lower
+        .match_indices("](javascript:")
+        .any(|(at, _)| !lower[..at].ends_with('\\'))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_files_are_owner_only() {
     use std::os::unix::fs::PermissionsExt as _;
     let env = start(Backend::Sqlite, now()).await.unwrap();
