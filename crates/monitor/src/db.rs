@@ -259,41 +259,42 @@ impl Db {
         Ok(())
     }
 
-    /// Newest result per (subject, scope, testcase) among results checked at or after `since`.
-    pub async fn latest_results(&self, since: DateTime) -> anyhow::Result<Vec<ResultRecord>> {
-        let rows = sqlx::query(
-            "SELECT r.subject, r.scopeuuid, r.testcase, r.result, r.checked_at, p.reportuuid \
-             FROM result2 r JOIN report p ON p.reportid = r.reportid \
-             WHERE r.checked_at >= $1",
+    /// Newest result per (subject, scope, testcase) among results checked at or after `since`,
+    /// computed by the database and handed to `each` row by row as it streams in, so start-up
+    /// holds one row per key, never every stored result. Of two results checked at the same
+    /// time the later stored one wins, as in the running cache (`latest.rs`).
+    pub async fn latest_results(
+        &self,
+        since: DateTime,
+        mut each: impl FnMut(ResultRecord),
+    ) -> anyhow::Result<()> {
+        use futures::TryStreamExt as _;
+        let mut rows = sqlx::query(
+            "SELECT subject, scopeuuid, testcase, result, checked_at, reportuuid FROM ( \
+               SELECT r.subject, r.scopeuuid, r.testcase, r.result, r.checked_at, \
+                 p.reportuuid, ROW_NUMBER() OVER (PARTITION BY r.subject, r.scopeuuid, \
+                 r.testcase ORDER BY r.checked_at DESC, r.resultid DESC) AS newest \
+               FROM result2 r JOIN report p ON p.reportid = r.reportid \
+               WHERE r.checked_at >= $1 \
+             ) ranked WHERE newest = 1",
         )
         .bind(to_micros(since))
-        .fetch_all(&self.pool)
-        .await
-        .context("cannot read stored results")?;
-        let mut newest: std::collections::HashMap<(String, String, String), ResultRecord> =
-            std::collections::HashMap::new();
-        for row in rows {
-            let record = ResultRecord {
+        .fetch(&self.pool);
+        while let Some(row) = rows
+            .try_next()
+            .await
+            .context("cannot read stored results")?
+        {
+            each(ResultRecord {
                 subject: row.try_get(0)?,
                 scope: row.try_get(1)?,
                 testcase: row.try_get(2)?,
                 result: row.try_get(3)?,
                 checked_at: from_micros(row.try_get(4)?),
                 report: row.try_get(5)?,
-            };
-            let key = (
-                record.subject.clone(),
-                record.scope.clone(),
-                record.testcase.clone(),
-            );
-            match newest.get(&key) {
-                Some(old) if old.checked_at >= record.checked_at => {}
-                _ => {
-                    newest.insert(key, record);
-                }
-            }
+            });
         }
-        Ok(newest.into_values().collect())
+        Ok(())
     }
 
     /// Stored reports, newest first; `subject = None` lists every subject's.

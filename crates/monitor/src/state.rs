@@ -100,7 +100,9 @@ impl AppState {
             .clock
             .now_utc()
             .saturating_sub(jiff::Span::new().days(800));
-        let latest = Arc::new(Latest::from_records(db.latest_results(since).await?));
+        let latest = Arc::new(Latest::default());
+        db.latest_results(since, |record| latest.offer_record(&record))
+            .await?;
         let writer = Writer::spawn(&db, Arc::clone(&latest))?;
         db.spawn_checkpointer(writer.commit_counter());
         let mut base_url = config.base_url.clone();

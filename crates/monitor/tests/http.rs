@@ -738,6 +738,107 @@ async fn sqlite_files_are_owner_only() {
     assert_eq!(mode("monitor.db"), 0o600);
 }
 
+both!(latest_results_in_sql_match_the_full_scan);
+async fn latest_results_in_sql_match_the_full_scan(env: Env) {
+    use scs_kaas_monitor::db::{ResultRecord, from_micros, to_micros};
+    use sqlx::Row as _;
+    let db = &env.state.db;
+    let pool = db.pool_for_tests();
+    let since = datetime(2026, 6, 1, 0, 0, 0, 0);
+    let base = to_micros(datetime(2026, 5, 1, 0, 0, 0, 0));
+    // A fixed pseudo-random sequence: 400 reports of 8 subjects × 2 scopes, 4 of 6 testcases
+    // each, at distinct times from before `since` to after it, inserted in shuffled time order.
+    let mut seed: u64 = 0x5eed;
+    let mut next = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let mut tx = pool.begin().await.unwrap();
+    for i in 0..400u64 {
+        let subject = format!("csp-{}", next(8));
+        let scope = format!("scope-{}", next(2));
+        let at = base + i64::try_from((i * 7919) % 400).unwrap() * 21_600_000_000;
+        let id: i64 = sqlx::query(
+            "INSERT INTO report (reportuuid, checked_at, received_at, subject, scopeuuid, data) \
+             VALUES ($1, $2, $2, $3, $4, '{}') RETURNING reportid",
+        )
+        .bind(format!("run-{i}"))
+        .bind(at)
+        .bind(subject.clone())
+        .bind(scope.clone())
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+        for _ in 0..4 {
+            sqlx::query(
+                "INSERT INTO result2 (checked_at, subject, scopeuuid, version, testcase, result, \
+                 approval, reportid) VALUES ($1, $2, $3, '*', $4, $5, 0, $6)",
+            )
+            .bind(at + i64::try_from(next(1000)).unwrap())
+            .bind(subject.clone())
+            .bind(scope.clone())
+            .bind(format!("tc-{}", next(6)))
+            .bind(i64::try_from(next(3)).unwrap() - 1)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+    }
+    tx.commit().await.unwrap();
+    // The old computation: every row since `since`, newest per key kept in memory.
+    let rows = sqlx::query(
+        "SELECT r.subject, r.scopeuuid, r.testcase, r.result, r.checked_at, p.reportuuid \
+         FROM result2 r JOIN report p ON p.reportid = r.reportid WHERE r.checked_at >= $1",
+    )
+    .bind(to_micros(since))
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut newest: std::collections::HashMap<(String, String, String), ResultRecord> =
+        Default::default();
+    for row in &rows {
+        let record = ResultRecord {
+            subject: row.try_get(0).unwrap(),
+            scope: row.try_get(1).unwrap(),
+            testcase: row.try_get(2).unwrap(),
+            result: row.try_get(3).unwrap(),
+            checked_at: from_micros(row.try_get(4).unwrap()),
+            report: row.try_get(5).unwrap(),
+        };
+        let key = (
+            record.subject.clone(),
+            record.scope.clone(),
+            record.testcase.clone(),
+        );
+        match newest.get(&key) {
+            Some(old) if old.checked_at >= record.checked_at => {}
+            _ => {
+                newest.insert(key, record);
+            }
+        }
+    }
+    let key = |r: &ResultRecord| (r.subject.clone(), r.scope.clone(), r.testcase.clone());
+    let mut expected: Vec<ResultRecord> = newest.into_values().collect();
+    expected.sort_by_key(key);
+    let mut streamed = Vec::new();
+    db.latest_results(since, |r| streamed.push(r))
+        .await
+        .unwrap();
+    streamed.sort_by_key(key);
+    assert!(
+        rows.len() > 1000 && expected.len() > 50,
+        "{} {}",
+        rows.len(),
+        expected.len()
+    );
+    assert_eq!(streamed, expected);
+}
+
 both!(argon2_api_keys_log_in);
 async fn argon2_api_keys_log_in(env: Env) {
     // `argon`'s bootstrap entry holds an argon2id PHC string (made by the test bed).
@@ -1257,8 +1358,8 @@ async fn migrates_with_its_data(url: &str) {
         .map(|r| r.try_get(0).unwrap())
         .collect();
     assert_eq!(versions, [1, 2]);
-    let latest = db
-        .latest_results(datetime(2026, 1, 1, 0, 0, 0, 0))
+    let mut latest = Vec::new();
+    db.latest_results(datetime(2026, 1, 1, 0, 0, 0, 0), |r| latest.push(r))
         .await
         .unwrap();
     assert_eq!(latest.len(), 1);
