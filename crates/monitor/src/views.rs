@@ -191,6 +191,7 @@ fn colour_class(colour: Colour) -> &'static str {
         Colour::Orange => "orange",
         Colour::GreenStar => "greenstar",
         Colour::Green => "green",
+        Colour::Draft => "draft",
     }
 }
 
@@ -264,7 +265,10 @@ pub async fn table(
                 .iter()
                 .map(|m| board::cell(scope, &state.latest, m, now, full))
                 .collect();
-            let summary = scs_kaas_core::scorecard::group_summary(
+            let summary = board::scope_summary(
+                scope,
+                now,
+                full,
                 evaluated.iter().map(|c| c.as_ref().map(|c| &c.eval)),
             );
             let member_cells: Vec<board::Cell> = evaluated.into_iter().flatten().collect();
@@ -323,7 +327,7 @@ pub async fn detail(
     let mut subjects = Vec::new();
     for member in &members {
         let cell = board::cell(&scope, &state.latest, member, now, full);
-        let summary = scs_kaas_core::scorecard::summary(cell.as_ref().map(|c| &c.eval));
+        let summary = board::scope_summary(&scope, now, full, [cell.as_ref().map(|c| &c.eval)]);
         let mut rows = Vec::new();
         let mut versions: Vec<String> = Vec::new();
         if let Some(cell) = &cell {
@@ -631,14 +635,16 @@ pub async fn badge(
         Colour::Orange => "#d4731b",
         Colour::GreenStar => "#57a64a",
         Colour::Green => "#2da44e",
+        Colour::Draft => "#8c959f",
     };
     let word = match summary.colour {
         Colour::Red => "not compliant",
         Colour::Orange => "incomplete",
         Colour::GreenStar | Colour::Green => "compliant",
+        Colour::Draft => "draft",
     };
     let left = scope.card.name.clone();
-    let right = if summary.text == "–" {
+    let right = if summary.text == "–" || summary.colour == Colour::Draft {
         word.to_string()
     } else {
         format!("{word} {}", summary.text)

@@ -714,6 +714,60 @@ fn links_to_javascript(text: &str) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scope_with_only_drafts_shows_neutral_draft() {
+    let env = start(Backend::Sqlite, now()).await.unwrap();
+    let yaml = report_yaml("acme", &new_uuid(), "2026-11-22 10:00:00", &[("fast", 1)]);
+    assert_eq!(upload_report(&env, "acme", &yaml).await.status, 200);
+    // The same database and scope, but the timeline lists only the draft `next`.
+    fn drafts_only() -> anyhow::Result<Vec<scs_kaas_monitor::scopes::ScopeInfo>> {
+        let yaml = SCOPE_YAML.replace("      v1: effective\n", "");
+        let scope = scs_kaas_core::scope::Scope::parse("drafts.yaml", &yaml)?;
+        Ok(vec![scs_kaas_monitor::scopes::ScopeInfo::from_scope(
+            &scope,
+        )?])
+    }
+    let state = scs_kaas_monitor::state::AppState::start(scs_kaas_monitor::state::Config {
+        db_url: format!("sqlite://{}", env.dir.path().join("monitor.db").display()),
+        bootstrap: env.bootstrap.clone(),
+        base_url: "/".into(),
+        body_limit: 1024,
+        limits: Default::default(),
+        scopes: std::sync::Arc::new(drafts_only),
+        clock: env.clock.clone(),
+    })
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(scs_kaas_monitor::server::serve_until(
+        state,
+        listener,
+        std::future::pending(),
+    ));
+    let drafts = Env {
+        addr,
+        ..start(Backend::Sqlite, now()).await.unwrap()
+    };
+    let table = get(&drafts, "/markdown/table", None).await.text();
+    assert!(table.contains("| acme | [📝 draft]("), "{table}");
+    assert!(
+        table.contains("| other | [📝 draft]("),
+        "no results: neutral too: {table}"
+    );
+    assert!(!table.contains("🛑"), "{table}");
+    let badge = get(&drafts, &format!("/badge/acme/{SCOPE}.svg"), None)
+        .await
+        .text();
+    assert!(
+        badge.contains("draft") && !badge.contains("not compliant"),
+        "{badge}"
+    );
+    // With drafts included, the draft version is judged as before.
+    let full = get(&drafts, "/markdown/table_full", None).await.text();
+    assert!(!full.contains("📝"), "{full}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_files_are_owner_only() {
     use std::os::unix::fs::PermissionsExt as _;
     let env = start(Backend::Sqlite, now()).await.unwrap();
