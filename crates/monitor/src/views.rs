@@ -610,7 +610,7 @@ pub async fn report(
     let title = format!("Report {uuid}");
     let ctx = context! {
         title => title, full => full, redacted => redacted || !full, uuid => uuid, subject => subject,
-        scope => json!({ "name": scope_name, "url": format!("{base}page/scope/{}", segment(&scope_uuid)) }),
+        scope => json!({ "name": scope_name, "url": format!("{base}page/scope/{}", segment(scope_uuid)) }),
         checked_at => report_time(doc.checked_at),
         assignment => assignment, invocations => invocations,
         download_url => format!("{base}reports/{}", segment(&uuid)),

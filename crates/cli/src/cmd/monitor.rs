@@ -56,7 +56,8 @@ pub struct ServeArgs {
     /// Prefix of generated links (e.g. `https://monitor.example/`).
     #[arg(long, default_value = "/")]
     pub base_url: String,
-    /// Largest accepted request body in bytes.
+    /// Largest accepted request body in bytes. Credentials are checked before a body is read;
+    /// headers must arrive within 10 s, a body within 60 s, and all bodies in flight share 64 MiB.
     #[arg(long, default_value_t = 8 * 1024 * 1024)]
     pub body_limit: usize,
     /// Log format on stderr; the level is `info` unless `SCS_KAAS_LOG` says otherwise.
