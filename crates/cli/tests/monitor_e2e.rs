@@ -200,6 +200,7 @@ async fn check_sign_upload_then_status_shows_passing_and_expiry_turns_it_stale()
         bootstrap: boot,
         base_url: "/".into(),
         body_limit: 1 << 20,
+        limits: Default::default(),
         scopes: Arc::new(move || scs_kaas_monitor::scopes::load(Some(&scopes_for_loader))),
         clock: clock.clone(),
     })

@@ -302,3 +302,57 @@ async fn no_kubeconfig_for_scenarios_that_fail_to_load_or_a_server_that_cannot_l
         "nothing but the scenario file was written"
     );
 }
+
+#[tokio::test]
+async fn serve_refuses_a_planted_symlink_at_kubeconfig_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::os::unix::fs::symlink(&victim, &kubeconfig).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_scs-kaas"))
+        .args(["sim", "serve", "--listen", "127.0.0.1:0", "--scenario"])
+        .arg(scenario("compliant.yaml"))
+        .arg("--kubeconfig-out")
+        .arg(&kubeconfig)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), out)
+        .await
+        .expect("serve gives up at once")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("symbolic link"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+}
+
+#[tokio::test]
+async fn serve_writes_the_kubeconfig_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scs-kaas"))
+        .args(["sim", "serve", "--listen", "127.0.0.1:0", "--scenario"])
+        .arg(scenario("compliant.yaml"))
+        .arg("--kubeconfig-out")
+        .arg(&kubeconfig)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("serve starts in time")
+            .unwrap()
+            .expect("serve prints its address");
+        if line.starts_with("serving ") {
+            break;
+        }
+    }
+    let mode = std::fs::metadata(&kubeconfig).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    child.kill().await.unwrap();
+}

@@ -11,6 +11,8 @@
 //! - [`lifetime`]: how long a testcase result stays valid (SCS `add_period`).
 //! - [`scorecard`]: how stored results become a verdict per subject and scope (monitor rules).
 //!
+//! - [`secret_file`]: the one writer of files holding secrets (0600, no symlinks, atomic).
+//!
 //! Everything time-dependent takes "now" as an argument so tests can pin it.
 
 pub mod cvss;
@@ -25,6 +27,7 @@ pub mod release;
 pub mod report;
 pub mod scope;
 pub mod scorecard;
+pub mod secret_file;
 pub mod signature;
 pub mod verdict;
 pub mod version_policy;

@@ -121,6 +121,17 @@ impl CardScope {
         })
     }
 
+    /// Whether every version listed on `date` is a draft (and at least one is): the default
+    /// views show such a scope as neutral "draft" instead of judging anyone against it.
+    pub fn drafts_only(&self, date: Date) -> bool {
+        let listed: Vec<Validity> = self
+            .versions
+            .iter()
+            .filter_map(|v| self.explicit_validity(&v.name, date))
+            .collect();
+        !listed.is_empty() && listed.iter().all(|v| *v == Validity::Draft)
+    }
+
     /// The explicit validity of `version` on `date`: the entry with the greatest date ≤ `date`
     /// (ties: first in file order); `None` if that entry does not list the version.
     pub fn explicit_validity(&self, version: &str, date: Date) -> Option<Validity> {
@@ -363,6 +374,8 @@ pub enum Colour {
     GreenStar,
     /// ✅ passed.
     Green,
+    /// 📝 the scope has only draft versions today: nothing to comply with yet (neutral).
+    Draft,
 }
 
 impl Colour {
@@ -373,6 +386,7 @@ impl Colour {
             Colour::Orange => "🟧",
             Colour::GreenStar => "✅*",
             Colour::Green => "✅",
+            Colour::Draft => "📝",
         }
     }
 }
@@ -423,6 +437,16 @@ pub fn summary(eval: Option<&ScopeEval>) -> Summary {
         eval.passed_str.clone()
     };
     Summary { colour, text, rank }
+}
+
+/// What a cell shows for a scope that has only draft versions ([`CardScope::drafts_only`]):
+/// neutral, whatever the results; never the worst member of a group.
+pub fn draft_summary() -> Summary {
+    Summary {
+        colour: Colour::Draft,
+        text: "draft".into(),
+        rank: 5,
+    }
 }
 
 /// A group's summary: its worst member's (fail < missing < no data < abort < pass); the first
@@ -535,6 +559,33 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn a_scope_with_only_drafts_today_is_drafts_only() {
+        let mut s = scope();
+        s.timeline = vec![TimelineEntry {
+            date: date(2024, 1, 1),
+            versions: vec![
+                ("next".into(), Validity::Draft),
+                ("v2".into(), Validity::Draft),
+            ],
+        }];
+        assert!(!s.drafts_only(date(2023, 12, 31)), "nothing listed yet");
+        assert!(s.drafts_only(date(2024, 1, 1)));
+        assert!(
+            !scope().drafts_only(date(2024, 1, 1)),
+            "an effective version is listed"
+        );
+        let d = draft_summary();
+        assert_eq!(
+            (d.colour, d.label()),
+            (Colour::Draft, "📝 draft".to_string())
+        );
+        assert!(
+            d.rank > summary(None).rank,
+            "a draft is never a group's worst member"
+        );
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //!    alternating the two built-in scopes, every report with a fresh run uuid and signature;
 //! 3. the table page (`/page/table`, every subject × both scopes) `--table-requests` times from
 //!    one client, with p50/p99/max latency;
-//! 4. the server's peak RSS (`VmHWM`).
+//! 4. the server's peak RSS (`VmHWM`) and its RSS after the table requests (steady state);
+//! 5. a restart on the same database: time until it serves, and its RSS after one table page,
+//!    against the steady RSS of the process that ingested the data.
 //!
 //! Client and server share the machine, so the figures are lower bounds for the server alone.
 
@@ -94,13 +96,14 @@ async fn serve(db: &str, bootstrap: &str) -> anyhow::Result<()> {
         bootstrap: bootstrap.into(),
         base_url: "/".into(),
         body_limit: 8 << 20,
+        limits: Default::default(),
         scopes: Arc::new(|| scs_kaas_monitor::scopes::load(None)),
         clock: Arc::new(scs_kaas_monitor::clock::SystemClock),
     })
     .await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     println!("{}", listener.local_addr()?);
-    axum::serve(listener, scs_kaas_monitor::server::router(state)).await?;
+    scs_kaas_monitor::server::serve_until(state, listener, std::future::pending()).await?;
     Ok(())
 }
 
@@ -327,18 +330,61 @@ async fn drive(o: Options) -> anyhow::Result<()> {
     }
     println!("GET /status: latency {}", summary(&mut latencies));
 
-    // 4. Peak RSS of the server process.
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let hwm = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .unwrap_or("VmHWM: unknown");
+    // 4. Peak and steady RSS of the server process.
+    let steady = proc_status_kib(pid, "VmRSS")?;
     println!(
-        "server peak RSS: {}",
-        hwm.trim_start_matches("VmHWM:").trim()
+        "server peak RSS: {} kB; steady RSS after the table requests: {steady} kB",
+        proc_status_kib(pid, "VmHWM")?
+    );
+    server.kill().await?;
+    server.wait().await?;
+
+    // 5. Restart on the same database: the start-up reads the newest results back.
+    let started = Instant::now();
+    let mut server = tokio::process::Command::new(std::env::current_exe()?)
+        .arg("serve")
+        .arg(&db)
+        .arg(&bootstrap)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(dir.path().join("server2.log"))?)
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = server.id().context("server pid")?;
+    let mut out = BufReader::new(server.stdout.take().context("server stdout")?).lines();
+    let addr: std::net::SocketAddr = out
+        .next_line()
+        .await?
+        .context("the restarted server exited before printing its address")?
+        .parse()?;
+    let start_secs = started.elapsed().as_secs_f64();
+    let mut conn = Conn::open(addr).await?;
+    let (status, again) = conn.send("GET", "/page/table", None, None).await?;
+    if status != 200 || again.len() != page.len() {
+        bail!(
+            "table page after restart: HTTP {status}, {} bytes instead of {}",
+            again.len(),
+            page.len()
+        );
+    }
+    let restarted = proc_status_kib(pid, "VmRSS")?;
+    println!(
+        "restart: serving after {start_secs:.1} s; RSS {restarted} kB (peak {} kB) = {:.2}× the \
+         steady RSS before the restart",
+        proc_status_kib(pid, "VmHWM")?,
+        restarted as f64 / steady as f64
     );
     server.kill().await?;
     Ok(())
+}
+
+/// A `kB` field of `/proc/PID/status` (`VmRSS`, `VmHWM`).
+fn proc_status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {field} in /proc/{pid}/status"))
 }
 
 /// The machine's 1/5/15-minute load averages, e.g. `0.42 0.80 1.10` (the machine is shared, so

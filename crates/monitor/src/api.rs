@@ -4,9 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -17,8 +16,10 @@ use scs_kaas_core::scorecard;
 
 use crate::auth::{Account, AuthError, Roles};
 use crate::board;
+use crate::body::{self, BodyError, ReadBody};
 use crate::db::ApprovalItem;
 use crate::error::ApiError;
+use crate::server::ClientAddr;
 use crate::state::AppState;
 use crate::upload::{self, Format, UploadError};
 use crate::writer::WriteError;
@@ -29,33 +30,42 @@ type AppResult<T> = Result<T, ApiError>;
 pub const MAX_LIMIT: i64 = 1000;
 
 /// Authenticates the request (401 on failure, 429/503 when password checks are refused).
-pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> AppResult<Arc<Account>> {
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: ClientAddr,
+) -> AppResult<Arc<Account>> {
     let snapshot = state.snapshot();
     let header = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
-    Ok(snapshot.directory.authenticate(header).await?)
+    Ok(snapshot.directory.authenticate(header, client.0).await?)
 }
 
-/// `POST /reports`: signed report upload.
+/// Reads the body of an authenticated request within the server's limits (see `body.rs`).
+async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<ReadBody, Refusal> {
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    body::read(
+        &state.body_budget,
+        body,
+        length,
+        state.body_limit,
+        &state.limits,
+    )
+    .await
+    .map_err(Refusal::from)
+}
+
+/// `POST /reports`: signed report upload. The credentials and the Content-Type are checked
+/// before the body is read.
 pub async fn post_reports(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    client: ClientAddr,
+    request: Request,
 ) -> AppResult<Response> {
-    let result = match body {
-        Ok(body) => post_reports_inner(&state, &headers, &body).await,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Refusal(
-            ApiError::PayloadTooLarge(format!(
-                "the body is larger than this monitor's limit of {} bytes",
-                state.body_limit
-            )),
-            "too_large",
-        )),
-        Err(rejection) => Err(Refusal(
-            ApiError::BadRequest(rejection.body_text()),
-            "invalid",
-        )),
-    };
-    match result {
+    let (parts, body) = request.into_parts();
+    match post_reports_inner(&state, &parts.headers, client, body).await {
         Ok(n) => {
             state.metrics.accepted(n);
             Ok(Json(Value::Null).into_response())
@@ -85,6 +95,19 @@ impl From<UploadError> for Refusal {
     }
 }
 
+impl From<BodyError> for Refusal {
+    fn from(err: BodyError) -> Self {
+        match err {
+            BodyError::TooLarge { .. } => {
+                Refusal(ApiError::PayloadTooLarge(err.to_string()), "too_large")
+            }
+            BodyError::Timeout(_) => Refusal(ApiError::RequestTimeout(err.to_string()), "timeout"),
+            BodyError::Busy => Refusal(ApiError::Unavailable(err.to_string()), "busy"),
+            BodyError::Read(_) => Refusal(ApiError::BadRequest(err.to_string()), "invalid"),
+        }
+    }
+}
+
 impl From<AuthError> for Refusal {
     fn from(err: AuthError) -> Self {
         let reason = match err {
@@ -99,14 +122,16 @@ impl From<AuthError> for Refusal {
 async fn post_reports_inner(
     state: &AppState,
     headers: &HeaderMap,
-    body: &[u8],
+    client: ClientAddr,
+    body: Body,
 ) -> Result<u64, Refusal> {
     let snapshot = state.snapshot();
     let header = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
-    let account = snapshot.directory.authenticate(header).await?;
+    let account = snapshot.directory.authenticate(header, client.0).await?;
     let format =
         Format::from_content_type(headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()))?;
-    let (signature, payload) = upload::split_body(body)?;
+    let body = read_body(state, headers, body).await?;
+    let (signature, payload) = upload::split_body(&body.bytes)?;
     upload::verify_signature(&account.keys, signature, payload)?;
     let docs = upload::parse_documents(format, payload)?;
     let received_at = state.clock.now_utc();
@@ -168,10 +193,11 @@ fn bounds(limit: Option<i64>, skip: Option<i64>, default: i64) -> AppResult<(i64
 /// was written).
 pub async fn list_reports(
     State(state): State<Arc<AppState>>,
+    client: ClientAddr,
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Response> {
-    let account = authenticate(&state, &headers).await?;
+    let account = authenticate(&state, &headers, client).await?;
     let (limit, skip) = bounds(q.limit, q.skip, 10)?;
     if let Some(subject) = &q.subject {
         no_nul("subject", subject)?;
@@ -213,10 +239,11 @@ pub fn pretty_report(data: &str) -> String {
 /// `GET /reports/{uuid}`: one stored report.
 pub async fn get_report(
     State(state): State<Arc<AppState>>,
+    client: ClientAddr,
     headers: HeaderMap,
     Path(uuid): Path<String>,
 ) -> AppResult<Response> {
-    let account = authenticate(&state, &headers).await?;
+    let account = authenticate(&state, &headers, client).await?;
     let (subject, data) = state
         .db
         .get_report(&uuid)
@@ -369,10 +396,11 @@ pub struct ResultsQuery {
 /// `GET /results`: raw result rows of the last 7 days, newest first (needs read_any).
 pub async fn get_results(
     State(state): State<Arc<AppState>>,
+    client: ClientAddr,
     headers: HeaderMap,
     Query(q): Query<ResultsQuery>,
 ) -> AppResult<Json<Value>> {
-    let account = authenticate(&state, &headers).await?;
+    let account = authenticate(&state, &headers, client).await?;
     if !account.roles.contains(Roles::READ_ANY) {
         return Err(ApiError::Forbidden(
             "Permission denied: needs read_any".into(),
@@ -395,10 +423,12 @@ pub async fn get_results(
 /// `POST /results`: set approval flags (needs approve; vestigial in SCS too).
 pub async fn post_results(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Bytes,
+    client: ClientAddr,
+    request: Request,
 ) -> AppResult<Json<Value>> {
-    let account = authenticate(&state, &headers).await?;
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    let account = authenticate(&state, &headers, client).await?;
     if !account.roles.contains(Roles::APPROVE) {
         return Err(ApiError::Forbidden(
             "Permission denied: needs approve".into(),
@@ -409,7 +439,8 @@ pub async fn post_results(
             "Content-Type must be application/json".into(),
         ));
     }
-    let value: Value = serde_json::from_slice(&body)
+    let body = read_body(&state, &headers, body).await.map_err(|r| r.0)?;
+    let value: Value = serde_json::from_slice(&body.bytes)
         .map_err(|e| ApiError::BadRequest(format!("not JSON: {e}")))?;
     let items: Vec<ApprovalItem> = match value {
         Value::Array(_) => serde_json::from_value(value),
@@ -454,9 +485,10 @@ pub async fn history(
 /// `POST /admin/reload`: re-read bootstrap and scopes (needs admin).
 pub async fn reload(
     State(state): State<Arc<AppState>>,
+    client: ClientAddr,
     headers: HeaderMap,
 ) -> AppResult<Json<Value>> {
-    let account = authenticate(&state, &headers).await?;
+    let account = authenticate(&state, &headers, client).await?;
     if !account.roles.contains(Roles::ADMIN) {
         return Err(ApiError::Forbidden("Permission denied: needs admin".into()));
     }

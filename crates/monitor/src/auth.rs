@@ -8,7 +8,9 @@
 //! parameters 64 MiB and about as long, so checking on every request would cap the monitor at
 //! a handful of uploads per second. A successful check is therefore remembered as an HMAC
 //! (random per-process key) of the presented credential, compared in constant time; the memory
-//! is bounded and dropped on every reload (a new [`Directory`]). Unknown users cost the same
+//! is bounded and dropped on every reload (a new [`Directory`]). Concurrent requests that
+//! present the same credential before it is remembered share one check (single flight), so a
+//! burst of first logins costs one hash check, not one per request. Unknown users cost the same
 //! hash work as known ones (a dummy hash), so response time does not reveal which accounts
 //! exist.
 //!
@@ -17,13 +19,17 @@
 //! - [`HashGate`]: at most one check per CPU core runs at a time (on blocking threads), and at
 //!   most [`HashGate::queue`] more wait; a request beyond that is answered 503 with
 //!   `Retry-After` at once.
-//! - per account name (known or not): after [`FREE_FAILURES`] failed checks in a row, further
-//!   checks for that name are refused with 429 and `Retry-After` for a back-off that doubles
-//!   with every further failure, up to [`MAX_BACKOFF`]. Remembered credentials still work during
-//!   a back-off, so an attacker guessing a provider's password does not lock out the provider's
-//!   running uploads; a correct password that was not yet remembered has to wait the back-off out.
+//! - per account name (known or not) and client address ([`Origin`]): after [`FREE_FAILURES`]
+//!   failed checks in a row, further checks for that name from that address are refused with
+//!   429 and `Retry-After` for a back-off that doubles with every further failure, up to
+//!   [`MAX_BACKOFF`]. The back-off holds only the address that failed: an outsider guessing a
+//!   provider's password does not lock the provider out, neither its remembered credential nor
+//!   a correct password from its own address (after a restart, too). A correct password from the
+//!   failing address itself has to wait the back-off out. Behind a reverse proxy every client has
+//!   the proxy's address, so the back-off then holds the account for all of them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -215,12 +221,39 @@ impl Drop for Admission {
     }
 }
 
-/// A failure streak of one account name.
+/// Where failed logins are counted from: the client's IPv4 address, or the /64 network of its
+/// IPv6 address (one host usually holds a whole /64, so single IPv6 addresses would let it
+/// dodge the back-off by changing address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Origin(IpAddr);
+
+impl Origin {
+    /// The origin of a request from `client`.
+    pub fn of(client: IpAddr) -> Origin {
+        match client {
+            IpAddr::V4(v4) => Origin(IpAddr::V4(v4)),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Origin(IpAddr::V4(v4)),
+                None => {
+                    let network = u128::from(v6) & !((1u128 << 64) - 1);
+                    Origin(IpAddr::V6(network.into()))
+                }
+            },
+        }
+    }
+}
+
+/// A failure streak of one account name from one [`Origin`].
 #[derive(Debug, Clone, Copy)]
 struct Streak {
     failures: u32,
     blocked_until: Option<Instant>,
 }
+
+/// The check of one credential (by its tag) that concurrent requests wait for together: the
+/// first caller runs it, the others share its outcome. A caller that gives up (Busy, or the
+/// request was cancelled) leaves it unset, and the next waiter runs it instead.
+type Flight = tokio::sync::OnceCell<bool>;
 
 /// The accounts of one load of the bootstrap, with the verified-credential memory.
 #[derive(Debug)]
@@ -230,7 +263,8 @@ pub struct Directory {
     dummy_hashes: Vec<String>,
     key: [u8; 32],
     verified: RwLock<HashMap<String, Vec<[u8; 32]>>>,
-    streaks: Mutex<HashMap<String, Streak>>,
+    streaks: Mutex<HashMap<(String, Origin), Streak>>,
+    flights: Mutex<HashMap<[u8; 32], Arc<Flight>>>,
     gate: Arc<HashGate>,
 }
 
@@ -259,6 +293,7 @@ impl Directory {
             key,
             verified: RwLock::new(HashMap::new()),
             streaks: Mutex::new(HashMap::new()),
+            flights: Mutex::new(HashMap::new()),
             gate,
         }
     }
@@ -282,10 +317,11 @@ impl Directory {
 
     /// Checks an `Authorization` header value. A remembered credential costs one HMAC; any
     /// other passes the account's back-off and the [`HashGate`], then runs the hash checks on a
-    /// blocking thread.
+    /// blocking thread, once for all concurrent requests that present it (single flight).
     pub async fn authenticate(
         self: &Arc<Self>,
         header: Option<&[u8]>,
+        client: IpAddr,
     ) -> Result<Arc<Account>, AuthError> {
         let header = header.ok_or(AuthError::Missing)?;
         let (user, password) = decode_basic(header).ok_or(AuthError::Malformed)?;
@@ -293,7 +329,38 @@ impl Directory {
         if let Some(account) = self.remembered(&user, &tag) {
             return Ok(account);
         }
-        self.check_backoff(&user, Instant::now())?;
+        let origin = Origin::of(client);
+        self.check_backoff(&user, origin, Instant::now())?;
+        // Single flight: concurrent requests with the same credential share one check.
+        let flight = {
+            let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(flights.entry(tag).or_default())
+        };
+        let outcome = flight
+            .get_or_try_init(|| self.verify_once(&user, password, tag, origin))
+            .await
+            .copied();
+        {
+            let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+            if flights.get(&tag).is_some_and(|f| Arc::ptr_eq(f, &flight)) && flight.initialized() {
+                flights.remove(&tag);
+            }
+        }
+        if !outcome? {
+            return Err(AuthError::Rejected);
+        }
+        self.accounts.get(&user).cloned().ok_or(AuthError::Rejected)
+    }
+
+    /// One hash check of `user`'s `password` through the [`HashGate`], with its bookkeeping:
+    /// the failure streak and, on success, the remembered tag.
+    async fn verify_once(
+        self: &Arc<Self>,
+        user: &str,
+        password: String,
+        tag: [u8; 32],
+        origin: Origin,
+    ) -> Result<bool, AuthError> {
         let admission = Admission::enter(&self.gate)?;
         let permit = Arc::clone(&self.gate.slots)
             .acquire_owned()
@@ -301,7 +368,7 @@ impl Directory {
             .map_err(|_| AuthError::Busy)?;
         self.gate.checks.fetch_add(1, Ordering::Relaxed);
         let this = Arc::clone(self);
-        let name = user.clone();
+        let name = user.to_string();
         // The slot and the admission move into the blocking task: a cancelled request does not
         // free them before the hash work it started is done.
         let ok = tokio::task::spawn_blocking(move || {
@@ -310,22 +377,17 @@ impl Directory {
         })
         .await
         .unwrap_or(false);
-        if !ok {
-            self.record_failure(&user, Instant::now());
-            return Err(AuthError::Rejected);
+        if !ok || !self.accounts.contains_key(user) {
+            self.record_failure(user, origin, Instant::now());
+            return Ok(false);
         }
-        self.record_success(&user);
-        let account = self
-            .accounts
-            .get(&user)
-            .cloned()
-            .ok_or(AuthError::Rejected)?;
+        self.record_success(user, origin);
         let mut verified = self.verified.write().unwrap_or_else(|e| e.into_inner());
         if verified.values().map(Vec::len).sum::<usize>() >= CACHE_LIMIT {
             verified.clear();
         }
-        verified.entry(user).or_default().push(tag);
-        Ok(account)
+        verified.entry(user.to_string()).or_default().push(tag);
+        Ok(true)
     }
 
     fn remembered(&self, user: &str, tag: &[u8; 32]) -> Option<Arc<Account>> {
@@ -342,10 +404,13 @@ impl Directory {
         }
     }
 
-    /// 429 while `user` is backed off at `now`.
-    fn check_backoff(&self, user: &str, now: Instant) -> Result<(), AuthError> {
+    /// 429 while `user` is backed off for `origin` at `now`.
+    fn check_backoff(&self, user: &str, origin: Origin, now: Instant) -> Result<(), AuthError> {
         let streaks = self.streaks.lock().unwrap_or_else(|e| e.into_inner());
-        match streaks.get(user).and_then(|s| s.blocked_until) {
+        match streaks
+            .get(&(user.to_string(), origin))
+            .and_then(|s| s.blocked_until)
+        {
             Some(until) if until > now => {
                 let left = until - now;
                 let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
@@ -357,16 +422,17 @@ impl Directory {
         }
     }
 
-    fn record_failure(&self, user: &str, now: Instant) {
+    fn record_failure(&self, user: &str, origin: Origin, now: Instant) {
+        let key = (user.to_string(), origin);
         let mut streaks = self.streaks.lock().unwrap_or_else(|e| e.into_inner());
-        if streaks.len() >= FAILURE_LIMIT && !streaks.contains_key(user) {
+        if streaks.len() >= FAILURE_LIMIT && !streaks.contains_key(&key) {
             // Forget the streaks that no longer block anything; if all still do, start over.
             streaks.retain(|_, s| s.blocked_until.is_some_and(|t| t > now));
             if streaks.len() >= FAILURE_LIMIT {
                 streaks.clear();
             }
         }
-        let streak = streaks.entry(user.to_string()).or_insert(Streak {
+        let streak = streaks.entry(key).or_insert(Streak {
             failures: 0,
             blocked_until: None,
         });
@@ -380,11 +446,11 @@ impl Directory {
         }
     }
 
-    fn record_success(&self, user: &str) {
+    fn record_success(&self, user: &str, origin: Origin) {
         self.streaks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(user);
+            .remove(&(user.to_string(), origin));
     }
 
     fn verify_slow(&self, user: &str, password: &str) -> bool {
@@ -564,6 +630,8 @@ fn hex_of(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    const HERE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
     fn account(subject: &str, password: &str) -> Account {
         Account {
             subject: subject.into(),
@@ -600,27 +668,27 @@ mod tests {
     async fn accepts_right_password_and_remembers_it_and_rejects_others() {
         let dir = Arc::new(Directory::new(vec![account("a", "pw")], gate()));
         assert_eq!(
-            dir.authenticate(None).await.unwrap_err(),
+            dir.authenticate(None, HERE).await.unwrap_err(),
             AuthError::Missing
         );
         assert_eq!(
-            dir.authenticate(Some(b"Bearer x")).await.unwrap_err(),
+            dir.authenticate(Some(b"Bearer x"), HERE).await.unwrap_err(),
             AuthError::Malformed
         );
         assert_eq!(
-            dir.authenticate(Some(&basic("a", "nope")))
+            dir.authenticate(Some(&basic("a", "nope")), HERE)
                 .await
                 .unwrap_err(),
             AuthError::Rejected
         );
         assert_eq!(
-            dir.authenticate(Some(&basic("ghost", "pw")))
+            dir.authenticate(Some(&basic("ghost", "pw")), HERE)
                 .await
                 .unwrap_err(),
             AuthError::Rejected
         );
         assert_eq!(
-            dir.authenticate(Some(&basic("a", "pw")))
+            dir.authenticate(Some(&basic("a", "pw")), HERE)
                 .await
                 .unwrap()
                 .subject,
@@ -630,7 +698,7 @@ mod tests {
         assert!(dir.remembered("a", &dir.tag("a", "pw2")).is_none());
         let checks = dir.gate.checks();
         assert_eq!(
-            dir.authenticate(Some(&basic("a", "pw")))
+            dir.authenticate(Some(&basic("a", "pw")), HERE)
                 .await
                 .unwrap()
                 .subject,
@@ -656,11 +724,14 @@ mod tests {
         both.api_keys.push(hash);
         let dir = Arc::new(Directory::new(vec![both], gate()));
         for password in ["old", "s3cret"] {
-            let who = dir.authenticate(Some(&basic("b", password))).await.unwrap();
+            let who = dir
+                .authenticate(Some(&basic("b", password)), HERE)
+                .await
+                .unwrap();
             assert_eq!(who.subject, "b");
         }
         assert_eq!(
-            dir.authenticate(Some(&basic("b", "neither")))
+            dir.authenticate(Some(&basic("b", "neither")), HERE)
                 .await
                 .unwrap_err(),
             AuthError::Rejected
@@ -705,10 +776,12 @@ mod tests {
     async fn repeated_failures_back_off_without_hash_work() {
         let dir = Arc::new(Directory::new(vec![account("a", "pw")], gate()));
         // Remember the right password first: it must keep working during the back-off.
-        dir.authenticate(Some(&basic("a", "pw"))).await.unwrap();
+        dir.authenticate(Some(&basic("a", "pw")), HERE)
+            .await
+            .unwrap();
         for _ in 0..FREE_FAILURES {
             assert_eq!(
-                dir.authenticate(Some(&basic("a", "guess")))
+                dir.authenticate(Some(&basic("a", "guess")), HERE)
                     .await
                     .unwrap_err(),
                 AuthError::Rejected
@@ -716,7 +789,7 @@ mod tests {
         }
         let checks = dir.gate.checks();
         let err = dir
-            .authenticate(Some(&basic("a", "guess")))
+            .authenticate(Some(&basic("a", "guess")), HERE)
             .await
             .unwrap_err();
         assert_eq!(err, AuthError::Throttled { retry_after: 1 });
@@ -726,17 +799,21 @@ mod tests {
             checks,
             "a backed-off name costs no hash check"
         );
-        assert!(dir.authenticate(Some(&basic("a", "pw"))).await.is_ok());
+        assert!(
+            dir.authenticate(Some(&basic("a", "pw")), HERE)
+                .await
+                .is_ok()
+        );
         // Unknown names back off too; other names are unaffected.
         for _ in 0..FREE_FAILURES {
-            let _ = dir.authenticate(Some(&basic("ghost", "x"))).await;
+            let _ = dir.authenticate(Some(&basic("ghost", "x")), HERE).await;
         }
         assert!(matches!(
-            dir.authenticate(Some(&basic("ghost", "x"))).await,
+            dir.authenticate(Some(&basic("ghost", "x")), HERE).await,
             Err(AuthError::Throttled { .. })
         ));
         assert_eq!(
-            dir.authenticate(Some(&basic("ghost2", "x")))
+            dir.authenticate(Some(&basic("ghost2", "x")), HERE)
                 .await
                 .unwrap_err(),
             AuthError::Rejected
@@ -748,31 +825,37 @@ mod tests {
         let dir = Directory::new(vec![], gate());
         let t0 = Instant::now();
         for _ in 0..FREE_FAILURES {
-            assert!(dir.check_backoff("a", t0).is_ok());
-            dir.record_failure("a", t0);
+            assert!(dir.check_backoff("a", Origin::of(HERE), t0).is_ok());
+            dir.record_failure("a", Origin::of(HERE), t0);
         }
         assert_eq!(
-            dir.check_backoff("a", t0),
+            dir.check_backoff("a", Origin::of(HERE), t0),
             Err(AuthError::Throttled { retry_after: 1 })
         );
-        assert!(dir.check_backoff("a", t0 + FIRST_BACKOFF).is_ok());
-        dir.record_failure("a", t0);
+        assert!(
+            dir.check_backoff("a", Origin::of(HERE), t0 + FIRST_BACKOFF)
+                .is_ok()
+        );
+        dir.record_failure("a", Origin::of(HERE), t0);
         assert_eq!(
-            dir.check_backoff("a", t0),
+            dir.check_backoff("a", Origin::of(HERE), t0),
             Err(AuthError::Throttled { retry_after: 2 })
         );
         for _ in 0..40 {
-            dir.record_failure("a", t0);
+            dir.record_failure("a", Origin::of(HERE), t0);
         }
         assert_eq!(
-            dir.check_backoff("a", t0),
+            dir.check_backoff("a", Origin::of(HERE), t0),
             Err(AuthError::Throttled {
                 retry_after: MAX_BACKOFF.as_secs()
             })
         );
-        assert!(dir.check_backoff("a", t0 + MAX_BACKOFF).is_ok());
-        dir.record_success("a");
-        assert!(dir.check_backoff("a", t0).is_ok());
+        assert!(
+            dir.check_backoff("a", Origin::of(HERE), t0 + MAX_BACKOFF)
+                .is_ok()
+        );
+        dir.record_success("a", Origin::of(HERE));
+        assert!(dir.check_backoff("a", Origin::of(HERE), t0).is_ok());
     }
 
     #[tokio::test]
@@ -782,7 +865,7 @@ mod tests {
         // Occupy the only slot, so callers queue behind it.
         let held = gate.slots.acquire().await.unwrap();
         let headers: Vec<Vec<u8>> = (0..5).map(|i| basic(&format!("u{i}"), "x")).collect();
-        let calls = headers.iter().map(|h| dir.authenticate(Some(h)));
+        let calls = headers.iter().map(|h| dir.authenticate(Some(h), HERE));
         let waiting = futures_join_all(calls, held);
         let results = waiting.await;
         let busy = results
@@ -798,6 +881,72 @@ mod tests {
         assert_eq!((busy, rejected), (2, 3), "{results:?}");
         assert_eq!(gate.checks(), 3);
         assert_eq!(gate.admitted.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn failures_back_off_only_the_address_they_came_from() {
+        let dir = Arc::new(Directory::new(vec![account("a", "pw")], gate()));
+        let outsider: IpAddr = "203.0.113.9".parse().unwrap();
+        for _ in 0..FREE_FAILURES {
+            let r = dir.authenticate(Some(&basic("a", "guess")), outsider).await;
+            assert_eq!(r.unwrap_err(), AuthError::Rejected);
+        }
+        // The outsider is held back, even with the right password ...
+        let r = dir.authenticate(Some(&basic("a", "pw")), outsider).await;
+        assert!(matches!(r, Err(AuthError::Throttled { .. })), "{r:?}");
+        // ... the provider's own address is not, although its password was never remembered.
+        let who = dir
+            .authenticate(Some(&basic("a", "pw")), HERE)
+            .await
+            .unwrap();
+        assert_eq!(who.subject, "a");
+        // One IPv6 host holds a /64: its addresses share one streak; IPv4-mapped is IPv4.
+        let v6 = |s: &str| Origin::of(s.parse().unwrap());
+        assert_eq!(v6("2001:db8:1:2::1"), v6("2001:db8:1:2:ffff::9"));
+        assert_ne!(v6("2001:db8:1:2::1"), v6("2001:db8:1:3::1"));
+        assert_eq!(v6("::ffff:203.0.113.9"), Origin::of(outsider));
+    }
+
+    #[tokio::test]
+    async fn a_burst_with_one_new_credential_checks_it_once() {
+        let gate = Arc::new(HashGate::new(1, 32));
+        let dir = Arc::new(Directory::new(
+            vec![account("a", "pw"), account("b", "pw")],
+            Arc::clone(&gate),
+        ));
+        // Hold the only slot, so all 16 requests are in flight together before any check runs.
+        let held = gate.slots.acquire().await.unwrap();
+        let right = basic("a", "pw");
+        let results =
+            futures_join_all((0..16).map(|_| dir.authenticate(Some(&right), HERE)), held).await;
+        assert!(
+            results.iter().all(|r| r.as_deref() == Ok("a")),
+            "{results:?}"
+        );
+        assert_eq!(gate.checks(), 1, "the waiters shared the first check");
+        // A burst of one wrong password is one check and one failure, not sixteen.
+        let held = gate.slots.acquire().await.unwrap();
+        let wrong = basic("b", "guess");
+        let results =
+            futures_join_all((0..16).map(|_| dir.authenticate(Some(&wrong), HERE)), held).await;
+        assert!(
+            results.iter().all(|r| *r == Err(AuthError::Rejected)),
+            "{results:?}"
+        );
+        assert_eq!(gate.checks(), 2);
+        // Different credentials are not merged: each is checked.
+        let held = gate.slots.acquire().await.unwrap();
+        let other = basic("b", "pw");
+        let calls = [&right, &other, &wrong].map(|h| dir.authenticate(Some(h), HERE));
+        let results = futures_join_all(calls.into_iter(), held).await;
+        assert_eq!(results[0].as_deref(), Ok("a"), "remembered: no check");
+        assert_eq!(results[1].as_deref(), Ok("b"));
+        assert_eq!(results[2], Err(AuthError::Rejected));
+        assert_eq!(gate.checks(), 4);
+        assert!(
+            dir.flights.lock().unwrap().is_empty(),
+            "finished flights are dropped"
+        );
     }
 
     /// Polls every call once (so the admitted ones queue and the rest are refused), then frees

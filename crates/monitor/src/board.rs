@@ -66,6 +66,21 @@ pub fn members(snapshot: &Snapshot, subject: &str) -> Option<Vec<String>> {
     }
 }
 
+/// The summary of a scope's cell from its members' evaluations (group: worst member); a scope
+/// with only draft versions today is neutral "draft" in the default views (`include_drafts`
+/// false), with or without results.
+pub fn scope_summary<'a>(
+    scope: &ScopeInfo,
+    now: DateTime,
+    include_drafts: bool,
+    members: impl IntoIterator<Item = Option<&'a ScopeEval>>,
+) -> Summary {
+    if !include_drafts && scope.card.drafts_only(now.date()) {
+        return scorecard::draft_summary();
+    }
+    scorecard::group_summary(members)
+}
+
 /// A subject's or group's summary for a scope (group: worst member).
 pub fn summary(
     snapshot: &Snapshot,
@@ -80,7 +95,12 @@ pub fn summary(
         .iter()
         .map(|m| cell(scope, latest, m, now, include_drafts))
         .collect();
-    scorecard::group_summary(cells.iter().map(|c| c.as_ref().map(|c| &c.eval)))
+    scope_summary(
+        scope,
+        now,
+        include_drafts,
+        cells.iter().map(|c| c.as_ref().map(|c| &c.eval)),
+    )
 }
 
 /// The rows of the overview table: groups first (as `group-<name>`), then every subject that is
@@ -108,4 +128,40 @@ pub fn table_subjects(snapshot: &Snapshot, latest: &Latest) -> Vec<String> {
     subjects.dedup();
     rows.extend(subjects);
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scs_kaas_core::scorecard::Colour;
+
+    fn scope(timeline: &str) -> ScopeInfo {
+        let yaml = format!(
+            "name: S\nuuid: 5e1f0000-0000-4000-8000-00000000000a\nurl: x\nscripts:\n\
+             - testcases:\n  - id: t\nmodules:\n  - id: m\n    targets:\n      main: [t]\n\
+             versions:\n  - version: v1\n    stabilized_at: 2024-01-01\n    include: [m]\n\
+             timeline:\n{timeline}"
+        );
+        let parsed = scs_kaas_core::scope::Scope::parse("s.yaml", &yaml).unwrap();
+        ScopeInfo::from_scope(&parsed).unwrap()
+    }
+
+    #[test]
+    fn a_drafts_only_scope_is_neutral_in_the_default_views() {
+        let now = jiff::civil::datetime(2026, 12, 3, 12, 0, 0, 0);
+        let draft = scope("  - date: 2024-01-01\n    versions:\n      v1: draft\n");
+        let summary = scope_summary(&draft, now, false, [None]);
+        assert_eq!(
+            (summary.colour, summary.text.as_str()),
+            (Colour::Draft, "draft")
+        );
+        // With drafts included the cell is judged as before (no data: red).
+        assert_eq!(scope_summary(&draft, now, true, [None]).colour, Colour::Red);
+        // An effective version is judged: no data is red.
+        let effective = scope("  - date: 2024-01-01\n    versions:\n      v1: effective\n");
+        assert_eq!(
+            scope_summary(&effective, now, false, [None]).colour,
+            Colour::Red
+        );
+    }
 }

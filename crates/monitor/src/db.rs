@@ -97,7 +97,16 @@ impl Db {
     }
 
     /// Like [`Db::connect`] but migrates only up to schema `version` (for migration tests).
+    ///
+    /// Every error message is passed through [`redact_url`]'s rules: no password of `url`
+    /// appears in it, whichever layer wrote the message.
     pub async fn connect_at(url: &str, version: i64) -> anyhow::Result<Db> {
+        Db::connect_unredacted(url, version)
+            .await
+            .map_err(|err| anyhow::anyhow!(redact_secrets(&format!("{err:#}"), url)))
+    }
+
+    async fn connect_unredacted(url: &str, version: i64) -> anyhow::Result<Db> {
         sqlx::any::install_default_drivers();
         let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite:") {
             let mut url = format!("sqlite:{rest}");
@@ -112,10 +121,16 @@ impl Db {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (Backend::Postgres, url.to_string())
         } else {
-            bail!("unsupported database URL {url:?}: use sqlite://FILE or postgres://USER@HOST/DB");
+            bail!(
+                "unsupported database URL {:?}: use sqlite://FILE or postgres://USER@HOST/DB",
+                redact_url(url)
+            );
         };
         let options = AnyConnectOptions::from_str(&url)
-            .with_context(|| format!("invalid database URL {url:?}"))?;
+            .with_context(|| format!("invalid database URL {:?}", redact_url(&url)))?;
+        if backend == Backend::Sqlite {
+            private_sqlite_files(&url)?;
+        }
         let mut pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
             .acquire_timeout(Duration::from_secs(30));
@@ -130,6 +145,14 @@ impl Db {
                     })
                 });
         }
+        // One direct connection first: a refused or failed login is reported at once with its
+        // cause, where the pool would retry until its acquire timeout and say only "timed out".
+        AnyConnection::connect_with(&options)
+            .await
+            .with_context(|| format!("cannot open the database {}", redact_url(&url)))?
+            .close()
+            .await
+            .ok();
         let pool = pool
             .connect_with(options.clone())
             .await
@@ -236,41 +259,42 @@ impl Db {
         Ok(())
     }
 
-    /// Newest result per (subject, scope, testcase) among results checked at or after `since`.
-    pub async fn latest_results(&self, since: DateTime) -> anyhow::Result<Vec<ResultRecord>> {
-        let rows = sqlx::query(
-            "SELECT r.subject, r.scopeuuid, r.testcase, r.result, r.checked_at, p.reportuuid \
-             FROM result2 r JOIN report p ON p.reportid = r.reportid \
-             WHERE r.checked_at >= $1",
+    /// Newest result per (subject, scope, testcase) among results checked at or after `since`,
+    /// computed by the database and handed to `each` row by row as it streams in, so start-up
+    /// holds one row per key, never every stored result. Of two results checked at the same
+    /// time the later stored one wins, as in the running cache (`latest.rs`).
+    pub async fn latest_results(
+        &self,
+        since: DateTime,
+        mut each: impl FnMut(ResultRecord),
+    ) -> anyhow::Result<()> {
+        use futures::TryStreamExt as _;
+        let mut rows = sqlx::query(
+            "SELECT subject, scopeuuid, testcase, result, checked_at, reportuuid FROM ( \
+               SELECT r.subject, r.scopeuuid, r.testcase, r.result, r.checked_at, \
+                 p.reportuuid, ROW_NUMBER() OVER (PARTITION BY r.subject, r.scopeuuid, \
+                 r.testcase ORDER BY r.checked_at DESC, r.resultid DESC) AS newest \
+               FROM result2 r JOIN report p ON p.reportid = r.reportid \
+               WHERE r.checked_at >= $1 \
+             ) ranked WHERE newest = 1",
         )
         .bind(to_micros(since))
-        .fetch_all(&self.pool)
-        .await
-        .context("cannot read stored results")?;
-        let mut newest: std::collections::HashMap<(String, String, String), ResultRecord> =
-            std::collections::HashMap::new();
-        for row in rows {
-            let record = ResultRecord {
+        .fetch(&self.pool);
+        while let Some(row) = rows
+            .try_next()
+            .await
+            .context("cannot read stored results")?
+        {
+            each(ResultRecord {
                 subject: row.try_get(0)?,
                 scope: row.try_get(1)?,
                 testcase: row.try_get(2)?,
                 result: row.try_get(3)?,
                 checked_at: from_micros(row.try_get(4)?),
                 report: row.try_get(5)?,
-            };
-            let key = (
-                record.subject.clone(),
-                record.scope.clone(),
-                record.testcase.clone(),
-            );
-            match newest.get(&key) {
-                Some(old) if old.checked_at >= record.checked_at => {}
-                _ => {
-                    newest.insert(key, record);
-                }
-            }
+            });
         }
-        Ok(newest.into_values().collect())
+        Ok(())
     }
 
     /// Stored reports, newest first; `subject = None` lists every subject's.
@@ -508,14 +532,139 @@ pub fn from_micros(micros: i64) -> DateTime {
     Offset::UTC.to_datetime(ts)
 }
 
-/// The URL without a password, for error messages.
-fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{}@{}", &url[..scheme + 3], user, &url[at + 1..])
+/// SQLite writes the database, its `-wal` and `-shm` files with the mode of the database file:
+/// make that file owner-only (0600) before SQLite opens it, whatever the umask, and tighten
+/// files an older version left readable (the tables hold API-key hashes).
+fn private_sqlite_files(url: &str) -> anyhow::Result<()> {
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+        .with_context(|| format!("invalid database URL {:?}", redact_url(url)))?;
+    let file = options.get_filename();
+    if file.as_os_str().is_empty()
+        || file == std::path::Path::new(":memory:")
+        || url.contains("mode=memory")
+    {
+        return Ok(());
+    }
+    scs_kaas_core::secret_file::create_private(file).context("cannot prepare the database file")?;
+    for suffix in ["-wal", "-shm"] {
+        let mut side = file.as_os_str().to_owned();
+        side.push(suffix);
+        let side = std::path::PathBuf::from(side);
+        if side.exists() {
+            scs_kaas_core::secret_file::create_private(&side)
+                .context("cannot prepare the database file")?;
         }
-        _ => url.to_string(),
+    }
+    Ok(())
+}
+
+/// The passwords in a database URL: the userinfo's and any `password=` query parameter's.
+fn url_passwords(url: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    if let Some(scheme) = url.find("://") {
+        let rest = &url[scheme + 3..];
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@')
+            && let Some((_, password)) = rest[..at].split_once(':')
+        {
+            found.push(password);
+        }
+    }
+    if let Some((_, query)) = url.split_once('?') {
+        for pair in query.split(['&', '#']) {
+            if let Some((key, value)) = pair.split_once('=')
+                && key.eq_ignore_ascii_case("password")
+            {
+                found.push(value);
+            }
+        }
+    }
+    found.retain(|p| !p.is_empty());
+    found
+}
+
+/// `text` with `%XX` escapes decoded (as a driver shows a password it took from a URL).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `url` with every password replaced by `***` (`postgres://user:***@host/db?password=***`), for
+/// every message that names a database.
+pub fn redact_url(url: &str) -> String {
+    redact_secrets(url, url)
+}
+
+/// `text` with every password of `url` replaced by `***` (longest first, so a password that
+/// contains another is not left half-visible).
+pub fn redact_secrets(text: &str, url: &str) -> String {
+    let mut passwords: Vec<String> = url_passwords(url)
+        .into_iter()
+        .flat_map(|p| [p.to_string(), percent_decoded(p)])
+        .collect();
+    passwords.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    let mut text = text.to_string();
+    for password in passwords {
+        text = text.replace(&password, "***");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_url_hides_userinfo_and_query_passwords() {
+        assert_eq!(
+            redact_url(
+                "postgres://mon:s3cret@db.example:5432/monitor?password=other&sslmode=require"
+            ),
+            "postgres://mon:***@db.example:5432/monitor?password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://mon@db/monitor"),
+            "postgres://mon@db/monitor"
+        );
+        assert_eq!(redact_url("sqlite://monitor.db"), "sqlite://monitor.db");
+        // An `@` in the path is not userinfo; a percent-encoded password is hidden decoded too.
+        assert_eq!(
+            redact_secrets("password p@ss rejected", "postgres://u:p%40ss@h/d"),
+            "password *** rejected"
+        );
+    }
+
+    #[tokio::test]
+    async fn connection_errors_never_show_a_password() {
+        // Port 1 on loopback refuses at once.
+        for url in [
+            "postgres://mon:s3cr%40t@127.0.0.1:1/monitor?password=qu3ry",
+            "postgres://mon:s3cr%40t@127.0.0.1:notaport/monitor?password=qu3ry",
+            "mysql://mon:s3cr%40t@127.0.0.1:1/monitor?password=qu3ry",
+        ] {
+            let err = format!("{:#}", Db::connect(url).await.unwrap_err());
+            for secret in ["s3cr%40t", "s3cr@t", "qu3ry"] {
+                assert!(!err.contains(secret), "{url}: {err}");
+            }
+            assert!(err.contains("mon:***@127.0.0.1"), "{url}: {err}");
+        }
     }
 }

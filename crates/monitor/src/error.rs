@@ -36,6 +36,12 @@ pub enum ApiError {
     /// Wrong Content-Type.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The body did not arrive in time (the connection is closed after the answer).
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// The server cannot take the request now; retry later.
+    #[error("{0}")]
+    Unavailable(String),
     /// The client does not accept JSON.
     #[error("{0}")]
     NotAcceptable(String),
@@ -64,6 +70,8 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -80,6 +88,19 @@ impl IntoResponse for ApiError {
             Json(serde_json::json!({ "detail": self.to_string() })),
         )
             .into_response();
+        match &self {
+            ApiError::RequestTimeout(_) => {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            ApiError::Unavailable(_) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(5));
+            }
+            _ => {}
+        }
         if let ApiError::Auth(err) = self {
             match err.retry_after() {
                 Some(secs) => {

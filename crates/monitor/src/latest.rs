@@ -45,17 +45,25 @@ impl Latest {
     /// A map filled from stored records.
     pub fn from_records(records: Vec<ResultRecord>) -> Latest {
         let latest = Latest::default();
-        latest.offer_all(records.iter().filter_map(|r| {
-            Some(Offer {
+        for record in &records {
+            latest.offer_record(record);
+        }
+        latest
+    }
+
+    /// Records one stored result if it is newer than the one held (results other than -1, 0
+    /// and 1 are skipped).
+    pub fn offer_record(&self, r: &ResultRecord) {
+        if let Some(result) = Status::from_report_value(r.result) {
+            self.offer(Offer {
                 subject: &r.subject,
                 scope: &r.scope,
                 testcase: &r.testcase,
-                result: Status::from_report_value(r.result)?,
+                result,
                 checked_at: r.checked_at,
                 report: &r.report,
-            })
-        }));
-        latest
+            });
+        }
     }
 
     /// Records one result if it is newer than the one held.

@@ -3,7 +3,8 @@
 //! # Overview
 //! - [`state`]: start-up and reload (database, bootstrap, scopes) and the request state.
 //! - [`server`]: routes, request metrics, SIGHUP reload, serve loop.
-//! - [`api`]: the JSON endpoints; [`upload`]: signed-report parsing and validation;
+//! - [`api`]: the JSON endpoints; [`body`]: bounded body reads after authentication;
+//!   [`upload`]: signed-report parsing and validation;
 //!   [`writer`]: batched durable inserts.
 //! - [`views`]: HTML/Markdown pages and SVG badges; [`board`]: evaluation at request time.
 //! - [`auth`]: accounts, roles, basic auth; [`bootstrap`]: the bootstrap file.
@@ -12,6 +13,7 @@
 pub mod api;
 pub mod auth;
 pub mod board;
+pub mod body;
 pub mod bootstrap;
 pub mod clock;
 pub mod db;

@@ -29,7 +29,7 @@ const STATUSES: [u16; 24] = [
 ];
 
 /// Reasons an upload is refused (the `reason` label).
-pub const REJECT_REASONS: [&str; 12] = [
+pub const REJECT_REASONS: [&str; 13] = [
     "unauthenticated",
     "throttled",
     "busy",
@@ -41,6 +41,7 @@ pub const REJECT_REASONS: [&str; 12] = [
     "invalid",
     "empty",
     "too_large",
+    "timeout",
     "internal",
 ];
 

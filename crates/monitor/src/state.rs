@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 use anyhow::Context;
 
 use crate::auth::{Directory, HashGate};
+use crate::body::{BodyBudget, Limits};
 use crate::bootstrap::{self, Bootstrap};
 use crate::clock::Clock;
 use crate::db::Db;
@@ -34,6 +35,8 @@ pub struct Config {
     pub base_url: String,
     /// Largest accepted request body in bytes.
     pub body_limit: usize,
+    /// Header/body timeouts and the memory of bodies in flight.
+    pub limits: Limits,
     /// Scope source.
     pub scopes: ScopeLoader,
     /// Time source.
@@ -67,6 +70,10 @@ pub struct AppState {
     pub base_url: String,
     /// Body limit in bytes.
     pub body_limit: usize,
+    /// Header/body timeouts and the memory of bodies in flight.
+    pub limits: Limits,
+    /// The memory request bodies in flight share (see `body.rs`).
+    pub body_budget: BodyBudget,
     /// Bounds the password-hash checks of all requests (survives reloads).
     pub hash_gate: Arc<HashGate>,
     snapshot: RwLock<Arc<Snapshot>>,
@@ -93,7 +100,9 @@ impl AppState {
             .clock
             .now_utc()
             .saturating_sub(jiff::Span::new().days(800));
-        let latest = Arc::new(Latest::from_records(db.latest_results(since).await?));
+        let latest = Arc::new(Latest::default());
+        db.latest_results(since, |record| latest.offer_record(&record))
+            .await?;
         let writer = Writer::spawn(&db, Arc::clone(&latest))?;
         db.spawn_checkpointer(writer.commit_counter());
         let mut base_url = config.base_url.clone();
@@ -109,6 +118,8 @@ impl AppState {
             templates: Templates::new()?,
             base_url,
             body_limit: config.body_limit,
+            limits: config.limits,
+            body_budget: BodyBudget::new(config.limits.body_memory),
             hash_gate,
             snapshot: RwLock::new(Arc::new(snapshot)),
             bootstrap_path: config.bootstrap,

@@ -59,6 +59,7 @@ impl Templates {
         });
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         env.add_filter("md", md_escape);
+        env.add_filter("mdurl", md_url);
         for (name, source) in TEMPLATES {
             env.add_template(name, source)?;
         }
@@ -87,6 +88,48 @@ fn md_escape(value: String) -> String {
             }
             '\n' | '\r' => out.push(' '),
             _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A link target for a markdown view: only `http`, `https` or scheme-less (relative) targets
+/// are kept (anything else, such as `javascript:`, becomes `#`), and every character that could
+/// end the target or the link — spaces, brackets, parentheses, quotes, backslashes, controls,
+/// non-ASCII — is percent-encoded.
+fn md_url(value: String) -> String {
+    let value = value.trim();
+    let scheme = value
+        .split_once(':')
+        .map(|(scheme, _)| scheme)
+        .filter(|s| !s.contains(['/', '?', '#']));
+    if let Some(scheme) = scheme
+        && !scheme.eq_ignore_ascii_case("http")
+        && !scheme.eq_ignore_ascii_case("https")
+    {
+        return "#".to_string();
+    }
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        let keep = byte.is_ascii_alphanumeric() || b"-._~:/?#@!$&*+,;=%".contains(&byte);
+        if keep {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// `value` percent-encoded as one URL path segment (or fragment): only unreserved characters
+/// stay as they are, so a subject or group name can never end or redirect a link.
+fn segment(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
         }
     }
     out
@@ -148,6 +191,7 @@ fn colour_class(colour: Colour) -> &'static str {
         Colour::Orange => "orange",
         Colour::GreenStar => "greenstar",
         Colour::Green => "green",
+        Colour::Draft => "draft",
     }
 }
 
@@ -209,7 +253,7 @@ pub async fn table(
     let scopes: Vec<Value> = snapshot
         .scopes
         .iter()
-        .map(|s| json!({ "uuid": s.card.uuid, "name": s.card.name, "url": format!("{base}page/scope/{}", s.card.uuid) }))
+        .map(|s| json!({ "uuid": s.card.uuid, "name": s.card.name, "url": format!("{base}page/scope/{}", segment(&s.card.uuid)) }))
         .collect();
     let mut rows = Vec::new();
     for subject in board::table_subjects(&snapshot, &state.latest) {
@@ -221,7 +265,10 @@ pub async fn table(
                 .iter()
                 .map(|m| board::cell(scope, &state.latest, m, now, full))
                 .collect();
-            let summary = scs_kaas_core::scorecard::group_summary(
+            let summary = board::scope_summary(
+                scope,
+                now,
+                full,
                 evaluated.iter().map(|c| c.as_ref().map(|c| &c.eval)),
             );
             let member_cells: Vec<board::Cell> = evaluated.into_iter().flatten().collect();
@@ -236,8 +283,8 @@ pub async fn table(
                 "validity": validity,
                 "expires": expiry.map(fmt_time),
                 "expires_in": expiry.map(|e| age(e, now).trim_start_matches("in ").to_string()),
-                "detail_url": format!("{base}page/{detail}/{subject}/{}", scope.card.uuid),
-                "badge_url": format!("{base}badge/{subject}/{}.svg", scope.card.uuid),
+                "detail_url": format!("{base}page/{detail}/{}/{}", segment(&subject), segment(&scope.card.uuid)),
+                "badge_url": format!("{base}badge/{}/{}.svg", segment(&subject), segment(&scope.card.uuid)),
             }));
         }
         rows.push(json!({
@@ -280,7 +327,7 @@ pub async fn detail(
     let mut subjects = Vec::new();
     for member in &members {
         let cell = board::cell(&scope, &state.latest, member, now, full);
-        let summary = scs_kaas_core::scorecard::summary(cell.as_ref().map(|c| &c.eval));
+        let summary = board::scope_summary(&scope, now, full, [cell.as_ref().map(|c| &c.eval)]);
         let mut rows = Vec::new();
         let mut versions: Vec<String> = Vec::new();
         if let Some(cell) = &cell {
@@ -331,7 +378,7 @@ pub async fn detail(
                     "age": result.map(|r| age(r.checked_at, now)),
                     "expires": result.map(|r| fmt_time(r.expires_at)),
                     "expires_in": result.map(|r| age(r.expires_at, now).trim_start_matches("in ").to_string()),
-                    "report_url": result.map(|r| format!("{base}page/report/{}#{}", r.report, id)),
+                    "report_url": result.map(|r| format!("{base}page/report/{}#{}", segment(&r.report), segment(id))),
                     "in_versions": in_versions,
                     "reasons": reasons,
                 }));
@@ -342,14 +389,14 @@ pub async fn detail(
             "summary": summary_json(&summary),
             "versions": versions,
             "rows": rows,
-            "history_url": format!("{base}history/{member}"),
+            "history_url": format!("{base}history/{}", segment(member)),
         }));
     }
     let title = format!("{} — {}", subject, scope.card.name);
     let ctx = context! {
         title => title, full => full, subject => subject, subjects => subjects,
         scope => json!({ "name": scope.card.name, "uuid": scope.card.uuid,
-                         "url": format!("{base}page/scope/{}", scope.card.uuid) }),
+                         "url": format!("{base}page/scope/{}", segment(&scope.card.uuid)) }),
         legend => [("", "effective"), ("*", "draft"), ("†", "warn"), ("††", "deprecated")],
         now => fmt_time(now), base => base,
     };
@@ -474,6 +521,7 @@ fn capitalise(s: &str) -> String {
 /// `/{vt}/report/{uuid}` (public, redacted) and `/{vt}/report_full/{uuid}` (own or read_any).
 pub async fn report(
     State(state): State<Arc<AppState>>,
+    client: crate::server::ClientAddr,
     headers: HeaderMap,
     Path((vt, view, uuid)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
@@ -484,7 +532,7 @@ pub async fn report(
         other => return Err(ApiError::NotFound(format!("unknown view {other:?}"))),
     };
     let account = if full {
-        Some(authenticate(&state, &headers).await?)
+        Some(authenticate(&state, &headers, client).await?)
     } else {
         None
     };
@@ -562,11 +610,11 @@ pub async fn report(
     let title = format!("Report {uuid}");
     let ctx = context! {
         title => title, full => full, redacted => redacted || !full, uuid => uuid, subject => subject,
-        scope => json!({ "name": scope_name, "url": format!("{base}page/scope/{scope_uuid}") }),
+        scope => json!({ "name": scope_name, "url": format!("{base}page/scope/{}", segment(scope_uuid)) }),
         checked_at => report_time(doc.checked_at),
         assignment => assignment, invocations => invocations,
-        download_url => format!("{base}reports/{uuid}"),
-        full_url => format!("{base}page/report_full/{uuid}"),
+        download_url => format!("{base}reports/{}", segment(&uuid)),
+        full_url => format!("{base}page/report_full/{}", segment(&uuid)),
         base => base,
     };
     respond(&state, vt, "report", &title, ctx)
@@ -587,14 +635,16 @@ pub async fn badge(
         Colour::Orange => "#d4731b",
         Colour::GreenStar => "#57a64a",
         Colour::Green => "#2da44e",
+        Colour::Draft => "#8c959f",
     };
     let word = match summary.colour {
         Colour::Red => "not compliant",
         Colour::Orange => "incomplete",
         Colour::GreenStar | Colour::Green => "compliant",
+        Colour::Draft => "draft",
     };
     let left = scope.card.name.clone();
-    let right = if summary.text == "–" {
+    let right = if summary.text == "–" || summary.colour == Colour::Draft {
         word.to_string()
     } else {
         format!("{word} {}", summary.text)
@@ -619,6 +669,26 @@ pub async fn badge(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn markdown_link_targets_are_encoded_and_only_web_links() {
+        assert_eq!(md_url("javascript:alert(1)".into()), "#");
+        assert_eq!(md_url(" JavaScript:alert(1)".into()), "#");
+        assert_eq!(md_url("data:text/html,x".into()), "#");
+        assert_eq!(
+            md_url("https://example.org/a b(c)[d]".into()),
+            "https://example.org/a%20b%28c%29%5Bd%5D"
+        );
+        assert_eq!(
+            md_url("/page/detail/a%20b/u".into()),
+            "/page/detail/a%20b/u"
+        );
+        assert_eq!(
+            segment("group-x) [click](javascript:alert(1)) ("),
+            "group-x%29%20%5Bclick%5D%28javascript%3Aalert%281%29%29%20%28"
+        );
+        assert_eq!(segment("ä/b"), "%C3%A4%2Fb");
+    }
 
     #[test]
     fn markdown_escaping_neutralises_markup() {

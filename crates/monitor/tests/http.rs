@@ -664,12 +664,233 @@ async fn sqlite_file_is_wal_and_survives_restart() {
         bootstrap: env.bootstrap.clone(),
         base_url: "/".into(),
         body_limit: 1024,
+        limits: Default::default(),
         scopes: std::sync::Arc::new(test_scopes),
         clock: env.clock.clone(),
     })
     .await
     .unwrap();
     assert_eq!(state.latest.rows("acme", SCOPE).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_group_names_make_no_links_in_markdown() {
+    let env = start(Backend::Sqlite, now()).await.unwrap();
+    let hostile = "x) [click](javascript:alert(1)) (";
+    let boot = std::fs::read_to_string(&env.bootstrap).unwrap();
+    let boot = boot.replace("group: acme-cloud", &format!("group: {hostile:?}"));
+    std::fs::write(&env.bootstrap, boot).unwrap();
+    env.state.reload().await.unwrap();
+    let yaml = report_yaml("acme", &new_uuid(), "2026-11-22 10:00:00", &[("fast", 1)]);
+    assert_eq!(upload_report(&env, "acme", &yaml).await.status, 200);
+    for path in ["/markdown/table", "/markdown/table_full"] {
+        let text = get(&env, path, None).await.text();
+        assert!(
+            text.contains("x) \\[click\\]"),
+            "the group is listed, escaped: {text}"
+        );
+        assert!(!links_to_javascript(&text), "{text}");
+        assert!(
+            text.contains("/group-x%29%20%5Bclick%5D%28javascript%3Aalert%281%29%29%20%28/"),
+            "{text}"
+        );
+    }
+    // The encoded link leads to the group's detail view.
+    let link = format!(
+        "/markdown/detail/{}/{SCOPE}",
+        "group-x%29%20%5Bclick%5D%28javascript%3Aalert%281%29%29%20%28"
+    );
+    let detail = get(&env, &link, None).await;
+    assert_eq!(detail.status, 200, "{}", detail.text());
+    assert!(!links_to_javascript(&detail.text()), "{}", detail.text());
+}
+
+/// Whether markdown `text` has a link (an unescaped `](`) whose target starts with `javascript:`.
+fn links_to_javascript(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    lower
+        .match_indices("](javascript:")
+        .any(|(at, _)| !lower[..at].ends_with('\\'))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scope_with_only_drafts_shows_neutral_draft() {
+    let env = start(Backend::Sqlite, now()).await.unwrap();
+    let yaml = report_yaml("acme", &new_uuid(), "2026-11-22 10:00:00", &[("fast", 1)]);
+    assert_eq!(upload_report(&env, "acme", &yaml).await.status, 200);
+    // The same database and scope, but the timeline lists only the draft `next`.
+    fn drafts_only() -> anyhow::Result<Vec<scs_kaas_monitor::scopes::ScopeInfo>> {
+        let yaml = SCOPE_YAML.replace("      v1: effective\n", "");
+        let scope = scs_kaas_core::scope::Scope::parse("drafts.yaml", &yaml)?;
+        Ok(vec![scs_kaas_monitor::scopes::ScopeInfo::from_scope(
+            &scope,
+        )?])
+    }
+    let state = scs_kaas_monitor::state::AppState::start(scs_kaas_monitor::state::Config {
+        db_url: format!("sqlite://{}", env.dir.path().join("monitor.db").display()),
+        bootstrap: env.bootstrap.clone(),
+        base_url: "/".into(),
+        body_limit: 1024,
+        limits: Default::default(),
+        scopes: std::sync::Arc::new(drafts_only),
+        clock: env.clock.clone(),
+    })
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(scs_kaas_monitor::server::serve_until(
+        state,
+        listener,
+        std::future::pending(),
+    ));
+    let drafts = Env {
+        addr,
+        ..start(Backend::Sqlite, now()).await.unwrap()
+    };
+    let table = get(&drafts, "/markdown/table", None).await.text();
+    assert!(table.contains("| acme | [📝 draft]("), "{table}");
+    assert!(
+        table.contains("| other | [📝 draft]("),
+        "no results: neutral too: {table}"
+    );
+    assert!(!table.contains("🛑"), "{table}");
+    let badge = get(&drafts, &format!("/badge/acme/{SCOPE}.svg"), None)
+        .await
+        .text();
+    assert!(
+        badge.contains("draft") && !badge.contains("not compliant"),
+        "{badge}"
+    );
+    // With drafts included, the draft version is judged as before.
+    let full = get(&drafts, "/markdown/table_full", None).await.text();
+    assert!(!full.contains("📝"), "{full}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let env = start(Backend::Sqlite, now()).await.unwrap();
+    let yaml = report_yaml("acme", &new_uuid(), "2026-11-22 10:00:00", &[("fast", 1)]);
+    assert_eq!(upload_report(&env, "acme", &yaml).await.status, 200);
+    let mode = |name: &str| {
+        std::fs::metadata(env.dir.path().join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    for name in ["monitor.db", "monitor.db-wal", "monitor.db-shm"] {
+        assert_eq!(mode(name), 0o600, "{name}");
+    }
+    // A database file an older version left readable is tightened at the next start.
+    let db = env.dir.path().join("monitor.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    scs_kaas_monitor::db::Db::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    assert_eq!(mode("monitor.db"), 0o600);
+}
+
+both!(latest_results_in_sql_match_the_full_scan);
+async fn latest_results_in_sql_match_the_full_scan(env: Env) {
+    use scs_kaas_monitor::db::{ResultRecord, from_micros, to_micros};
+    use sqlx::Row as _;
+    let db = &env.state.db;
+    let pool = db.pool_for_tests();
+    let since = datetime(2026, 6, 1, 0, 0, 0, 0);
+    let base = to_micros(datetime(2026, 5, 1, 0, 0, 0, 0));
+    // A fixed pseudo-random sequence: 400 reports of 8 subjects × 2 scopes, 4 of 6 testcases
+    // each, at distinct times from before `since` to after it, inserted in shuffled time order.
+    let mut seed: u64 = 0x5eed;
+    let mut next = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let mut tx = pool.begin().await.unwrap();
+    for i in 0..400u64 {
+        let subject = format!("csp-{}", next(8));
+        let scope = format!("scope-{}", next(2));
+        let at = base + i64::try_from((i * 7919) % 400).unwrap() * 21_600_000_000;
+        let id: i64 = sqlx::query(
+            "INSERT INTO report (reportuuid, checked_at, received_at, subject, scopeuuid, data) \
+             VALUES ($1, $2, $2, $3, $4, '{}') RETURNING reportid",
+        )
+        .bind(format!("run-{i}"))
+        .bind(at)
+        .bind(subject.clone())
+        .bind(scope.clone())
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+        for _ in 0..4 {
+            sqlx::query(
+                "INSERT INTO result2 (checked_at, subject, scopeuuid, version, testcase, result, \
+                 approval, reportid) VALUES ($1, $2, $3, '*', $4, $5, 0, $6)",
+            )
+            .bind(at + i64::try_from(next(1000)).unwrap())
+            .bind(subject.clone())
+            .bind(scope.clone())
+            .bind(format!("tc-{}", next(6)))
+            .bind(i64::try_from(next(3)).unwrap() - 1)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+    }
+    tx.commit().await.unwrap();
+    // The old computation: every row since `since`, newest per key kept in memory.
+    let rows = sqlx::query(
+        "SELECT r.subject, r.scopeuuid, r.testcase, r.result, r.checked_at, p.reportuuid \
+         FROM result2 r JOIN report p ON p.reportid = r.reportid WHERE r.checked_at >= $1",
+    )
+    .bind(to_micros(since))
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut newest: std::collections::HashMap<(String, String, String), ResultRecord> =
+        Default::default();
+    for row in &rows {
+        let record = ResultRecord {
+            subject: row.try_get(0).unwrap(),
+            scope: row.try_get(1).unwrap(),
+            testcase: row.try_get(2).unwrap(),
+            result: row.try_get(3).unwrap(),
+            checked_at: from_micros(row.try_get(4).unwrap()),
+            report: row.try_get(5).unwrap(),
+        };
+        let key = (
+            record.subject.clone(),
+            record.scope.clone(),
+            record.testcase.clone(),
+        );
+        match newest.get(&key) {
+            Some(old) if old.checked_at >= record.checked_at => {}
+            _ => {
+                newest.insert(key, record);
+            }
+        }
+    }
+    let key = |r: &ResultRecord| (r.subject.clone(), r.scope.clone(), r.testcase.clone());
+    let mut expected: Vec<ResultRecord> = newest.into_values().collect();
+    expected.sort_by_key(key);
+    let mut streamed = Vec::new();
+    db.latest_results(since, |r| streamed.push(r))
+        .await
+        .unwrap();
+    streamed.sort_by_key(key);
+    assert!(
+        rows.len() > 1000 && expected.len() > 50,
+        "{} {}",
+        rows.len(),
+        expected.len()
+    );
+    assert_eq!(streamed, expected);
 }
 
 both!(argon2_api_keys_log_in);
@@ -762,6 +983,42 @@ async fn repeated_bad_passwords_are_throttled_cheaply(env: Env) {
         ),
         "{metrics}"
     );
+}
+
+both!(back_off_holds_only_the_failing_address);
+async fn back_off_holds_only_the_failing_address(env: Env) {
+    let guess = format!(
+        "Basic {}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "other:guess")
+    );
+    let outsider = [127, 0, 0, 2];
+    for _ in 0..scs_kaas_monitor::auth::FREE_FAILURES {
+        let r = request_from(
+            &env,
+            outsider,
+            "GET",
+            "/reports",
+            &[("authorization", &guess)],
+            vec![],
+        )
+        .await;
+        assert_eq!(r.status, 401, "{}", r.text());
+    }
+    let right = basic("other");
+    let from_outsider = request_from(
+        &env,
+        outsider,
+        "GET",
+        "/reports",
+        &[("authorization", &right)],
+        vec![],
+    )
+    .await;
+    assert_eq!(from_outsider.status, 429, "{}", from_outsider.text());
+    // The provider's address never failed: its first login gets through, and so do uploads.
+    assert_eq!(get(&env, "/reports", Some("other")).await.status, 200);
+    let yaml = report_yaml("other", &new_uuid(), "2026-11-22 10:00:00", &[("fast", 1)]);
+    assert_eq!(upload_report(&env, "other", &yaml).await.status, 200);
 }
 
 both!(nul_characters_are_refused_on_both_backends);
@@ -1155,8 +1412,8 @@ async fn migrates_with_its_data(url: &str) {
         .map(|r| r.try_get(0).unwrap())
         .collect();
     assert_eq!(versions, [1, 2]);
-    let latest = db
-        .latest_results(datetime(2026, 1, 1, 0, 0, 0, 0))
+    let mut latest = Vec::new();
+    db.latest_results(datetime(2026, 1, 1, 0, 0, 0, 0), |r| latest.push(r))
         .await
         .unwrap();
     assert_eq!(latest.len(), 1);
@@ -1216,4 +1473,103 @@ async fn migrates_with_its_data(url: &str) {
     // Connecting again changes nothing (migrations are recorded, checksums match).
     drop(db);
     Db::connect(url).await.unwrap();
+}
+
+/// Sends `head` (request line and headers, maybe part of a body) on a fresh loopback connection
+/// and returns what the server answers until it closes the connection or ends the response
+/// head. Panics when the server says nothing for 30 s (it is waiting for more from us).
+async fn raw_exchange(env: &Env, head: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(env.addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+            if memchr::memmem::find(&answer, b"\r\n\r\n").is_some() {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), read)
+        .await
+        .unwrap_or_else(|_| panic!("no answer to {head:?}: the server waits for the client"));
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+fn short_limits() -> scs_kaas_monitor::body::Limits {
+    scs_kaas_monitor::body::Limits {
+        header_timeout: std::time::Duration::from_millis(300),
+        body_timeout: std::time::Duration::from_millis(300),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_without_valid_credentials_are_refused_before_the_body() {
+    let env = start(Backend::Sqlite, now()).await.unwrap();
+    let wrong = format!(
+        "Basic {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            "acme:wrong-password"
+        )
+    );
+    for auth in [String::new(), format!("Authorization: {wrong}\r\n")] {
+        for expect in ["", "Expect: 100-continue\r\n"] {
+            // The headers announce 200 kB of body, none of which is ever sent.
+            let head = format!(
+                "POST /reports HTTP/1.1\r\nHost: monitor\r\n{auth}{expect}\
+                 Content-Type: application/x-signed-yaml\r\nContent-Length: 200000\r\n\r\n"
+            );
+            let answer = raw_exchange(&env, &head).await;
+            assert!(answer.starts_with("HTTP/1.1 401 "), "{head:?} → {answer}");
+        }
+    }
+    // The right credentials with a wrong Content-Type are refused before the body as well.
+    let head = format!(
+        "POST /reports HTTP/1.1\r\nHost: monitor\r\nAuthorization: {}\r\n\
+         Content-Type: text/plain\r\nContent-Length: 200000\r\n\r\n",
+        basic("acme")
+    );
+    let answer = raw_exchange(&env, &head).await;
+    assert!(answer.starts_with("HTTP/1.1 415 "), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_bodies_and_half_sent_headers_are_cut_off() {
+    let env = start_with(Backend::Sqlite, now(), short_limits())
+        .await
+        .unwrap();
+    // An authenticated upload that stops sending after 10 of 1000 bytes: 408, connection closed.
+    let head = format!(
+        "POST /reports HTTP/1.1\r\nHost: monitor\r\nAuthorization: {}\r\n\
+         Content-Type: application/x-signed-yaml\r\nContent-Length: 1000\r\n\r\n0123456789",
+        basic("acme")
+    );
+    let answer = raw_exchange(&env, &head).await;
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    // The body's memory share was given back.
+    assert_eq!(
+        env.state.body_budget.available(),
+        scs_kaas_monitor::body::Limits::default().body_memory
+    );
+    // A request whose headers never end is dropped without an answer.
+    let answer = raw_exchange(&env, "GET /healthz HTTP/1.1\r\nHost: monitor\r\n").await;
+    assert!(!answer.contains(" 200 "), "{answer}");
+    // A complete request still works.
+    assert_eq!(get(&env, "/healthz", None).await.status, 200);
+    let metrics = get(&env, "/metrics", None).await.text();
+    assert!(
+        metrics.contains("scs_monitor_uploads_total{outcome=\"rejected\",reason=\"timeout\"} 1"),
+        "{metrics}"
+    );
 }

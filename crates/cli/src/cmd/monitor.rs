@@ -56,7 +56,8 @@ pub struct ServeArgs {
     /// Prefix of generated links (e.g. `https://monitor.example/`).
     #[arg(long, default_value = "/")]
     pub base_url: String,
-    /// Largest accepted request body in bytes.
+    /// Largest accepted request body in bytes. Credentials are checked before a body is read;
+    /// headers must arrive within 10 s, a body within 60 s, and all bodies in flight share 64 MiB.
     #[arg(long, default_value_t = 8 * 1024 * 1024)]
     pub body_limit: usize,
     /// Log format on stderr; the level is `info` unless `SCS_KAAS_LOG` says otherwise.
@@ -116,6 +117,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         bootstrap: args.bootstrap.clone(),
         base_url: args.base_url.clone(),
         body_limit: args.body_limit,
+        limits: Default::default(),
         scopes: Arc::new(move || scs_kaas_monitor::scopes::load(scopes_dir.as_deref())),
         clock: Arc::new(SystemClock),
     };

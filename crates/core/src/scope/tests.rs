@@ -104,6 +104,16 @@ fn builtin_official_scope_is_the_newest_sample_verbatim() {
 }
 
 #[test]
+fn builtin_extended_scope_has_a_stable_effective_version() {
+    let ext = builtin::SCS_KAAS_EXTENDED.load().unwrap();
+    let v1 = ext.version("v1").unwrap();
+    assert_eq!(v1.stabilized_at, Some(jiff::civil::date(2026, 12, 1)));
+    let on = |d| ext.validity_on(d)[0].validity;
+    assert_eq!(on(jiff::civil::date(2026, 12, 1)), Validity::Effective);
+    assert_eq!(on(jiff::civil::date(2026, 11, 30)), Validity::Draft);
+}
+
+#[test]
 fn modules_2024_sample_selects_targets_by_tag() {
     let s = Scope::parse("old.yaml", S2024_11).unwrap();
     assert_eq!(s.format, Format::Modules2024);

@@ -14,6 +14,7 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 use jiff::civil::DateTime;
 use scs_kaas_core::scope::Scope;
+use scs_kaas_monitor::body::Limits;
 use scs_kaas_monitor::clock::FixedClock;
 use scs_kaas_monitor::scopes::ScopeInfo;
 use scs_kaas_monitor::state::{AppState, Config};
@@ -230,6 +231,11 @@ pub async fn fresh_postgres(admin_url: &str) -> String {
 
 /// Starts a monitor; `None` when the backend is not available (notice printed).
 pub async fn start(backend: Backend, now: DateTime) -> Option<Env> {
+    start_with(backend, now, Limits::default()).await
+}
+
+/// Starts a monitor with the given timeouts and body memory.
+pub async fn start_with(backend: Backend, now: DateTime, limits: Limits) -> Option<Env> {
     let dir = tempfile::tempdir().unwrap();
     let db_url = match backend {
         Backend::Sqlite => format!("sqlite://{}", dir.path().join("monitor.db").display()),
@@ -242,6 +248,7 @@ pub async fn start(backend: Backend, now: DateTime) -> Option<Env> {
         bootstrap: bootstrap.clone(),
         base_url: "/".into(),
         body_limit: 256 * 1024,
+        limits,
         scopes: Arc::new(test_scopes),
         clock: clock.clone(),
     })
@@ -249,9 +256,11 @@ pub async fn start(backend: Backend, now: DateTime) -> Option<Env> {
     .expect("monitor starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = scs_kaas_monitor::server::router(state.clone());
+    let served = state.clone();
     tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
+        scs_kaas_monitor::server::serve_until(served, listener, std::future::pending())
+            .await
+            .unwrap();
     });
     Some(Env {
         dir,
@@ -288,7 +297,21 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: Vec<u8>,
 ) -> Resp {
-    let stream = tokio::net::TcpStream::connect(env.addr).await.unwrap();
+    request_from(env, [127, 0, 0, 1], method, path, headers, body).await
+}
+
+/// One HTTP/1.1 request from the loopback address `from` (any of 127.0.0.0/8).
+pub async fn request_from(
+    env: &Env,
+    from: [u8; 4],
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Resp {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::from((from, 0))).unwrap();
+    let stream = socket.connect(env.addr).await.unwrap();
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .unwrap();

@@ -292,8 +292,9 @@ impl RunningSim {
             .map(|u| u.name.as_str())
     }
 
-    /// Write the kubeconfig (current context: the first admin) atomically: a temporary file in
-    /// the same directory renamed into place, so readers never see a partial file.
+    /// Write the kubeconfig (current context: the first admin) as a secret file (it holds
+    /// bearer tokens): mode 0600, atomically, never through a symbolic link
+    /// ([`scs_kaas_core::secret_file`]).
     pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
         self.write_kubeconfig_for(path, self.first_admin().unwrap_or(""))
     }
@@ -301,19 +302,8 @@ impl RunningSim {
     /// [`RunningSim::write_kubeconfig`] with `user`'s context as the current one.
     pub fn write_kubeconfig_for(&self, path: &Path, user: &str) -> std::io::Result<()> {
         let yaml = self.kubeconfig_yaml(user);
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, yaml)?;
-        std::fs::rename(&tmp, path).inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })
+        scs_kaas_core::secret_file::write(path, yaml.as_bytes())?;
+        Ok(())
     }
 
     /// Number of objects of `kind` currently stored (for demos and benchmarks).
