@@ -84,7 +84,7 @@ pub static RESOURCES: &[ResourceType] = &[
         &["no"],
     )),
     ResourceType {
-        subresources: &["status", "log"],
+        subresources: &["status", "log", "exec"],
         ..in_all(short(kind("", "v1", "Pod", "pods", "pod", true), &["po"]))
     },
     with_status(in_all(short(

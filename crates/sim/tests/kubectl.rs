@@ -300,3 +300,56 @@ async fn get_pvc_watch_sees_changes_until_the_request_timeout() {
     );
     drop(f.sim);
 }
+
+#[tokio::test]
+async fn exec_speaks_websocket_to_kubectl() {
+    let f = Fixture::new().await;
+    let out = f
+        .ok(&[
+            "exec",
+            "-n",
+            "kube-system",
+            "coredns-1",
+            "--",
+            "echo",
+            "hello",
+            "kubectl",
+        ])
+        .await;
+    assert_eq!(out, "hello kubectl\n");
+    let (ok, _, err) = f
+        .kubectl(
+            "admin",
+            &[
+                "exec",
+                "-n",
+                "kube-system",
+                "coredns-1",
+                "--",
+                "sh",
+                "-c",
+                "false",
+            ],
+        )
+        .await;
+    assert!(
+        !ok && err.contains("command terminated with exit code 1"),
+        "{err}"
+    );
+    let (ok, _, err) = f
+        .kubectl(
+            "admin",
+            &[
+                "exec",
+                "-n",
+                "kube-system",
+                "coredns-1",
+                "-c",
+                "nope",
+                "--",
+                "true",
+            ],
+        )
+        .await;
+    assert!(!ok && err.contains("container nope"), "{err}");
+}

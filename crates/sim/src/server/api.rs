@@ -227,6 +227,9 @@ where
             .into_owned()
             .collect(),
     );
+    if t.sub.as_deref() == Some("exec") {
+        return super::exec::handle(shared, user, &t, &params.0, req).await;
+    }
     let method = req.method().clone();
     let watching = t.watch_path || params.flag("watch")?;
     let verb = match (&method, t.name.is_some()) {

@@ -10,6 +10,7 @@
 //! ```
 
 mod api;
+mod exec;
 mod route;
 
 use std::net::SocketAddr;
@@ -248,7 +249,8 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<S
                 async move { Ok::<_, std::convert::Infallible>(api::handle(shared, req).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tls), service);
+                .serve_connection(TokioIo::new(tls), service)
+                .with_upgrades();
             tokio::select! {
                 _ = token.cancelled() => {}
                 result = conn => {
