@@ -229,6 +229,22 @@ pub static RESOURCES: &[ResourceType] = &[
         "ingressclass",
         false,
     ),
+    kind(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRole",
+        "clusterroles",
+        "clusterrole",
+        false,
+    ),
+    kind(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        "clusterrolebinding",
+        false,
+    ),
     // Cluster API (OpenStack provider) for management-cluster scenarios (kubeapi-access-check).
     kind(
         "infrastructure.cluster.x-k8s.io",

@@ -539,7 +539,19 @@ fn watch_response(
     Ok(response)
 }
 
-fn pod_log(shared: &Shared, t: &Target, params: &Params) -> Result<Response<Body>> {
+/// Bytes at the end of `text` holding its last `lines` lines.
+fn tail_start_len(text: &str, lines: usize) -> usize {
+    if lines == 0 {
+        return 0;
+    }
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    match body.rmatch_indices('\n').nth(lines - 1) {
+        Some((at, _)) => text.len() - at - 1,
+        None => text.len(),
+    }
+}
+
+fn pod_log(shared: &Arc<Shared>, t: &Target, params: &Params) -> Result<Response<Body>> {
     let rt = &RESOURCES[t.res];
     let store = shared.read();
     let entry = store
@@ -569,6 +581,29 @@ fn pod_log(shared: &Shared, t: &Target, params: &Params) -> Result<Response<Body
         }
     };
     let mut text = store.log(t.namespace.as_deref().unwrap_or(""), &pod_name, &container);
+    if params.flag("follow")? {
+        let uid = entry.index.uid().to_string();
+        let total = text.len();
+        let skip = match params.number::<usize>("tailLines")? {
+            Some(tail) => total - tail_start_len(&text, tail),
+            None => 0,
+        };
+        drop(store);
+        let body = super::log_follow::stream(
+            Arc::clone(shared),
+            t.namespace.as_deref().unwrap_or(""),
+            &pod_name,
+            &uid,
+            &container,
+            skip,
+        );
+        let mut response = Response::new(Body::from_stream(body));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain"),
+        );
+        return Ok(response);
+    }
     if let Some(tail) = params.number::<usize>("tailLines")? {
         let lines: Vec<&str> = text.lines().collect();
         let start = lines.len().saturating_sub(tail);
