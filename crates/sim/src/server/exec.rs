@@ -266,7 +266,7 @@ where
             .get(t.res, &(namespace.to_string(), pod_name.to_string()))
             .ok_or_else(|| ApiError::not_found(rt.group, rt.plural, pod_name))?;
         let pod = entry.value();
-        let files = store.files.of_pod(&entry.index.uid());
+        let files = store.files.of_pod(entry.index.uid());
         (pod, files)
     };
     let container = pick_container(&pod, pod_name, params.container.as_deref())?;

@@ -136,7 +136,7 @@ impl Run {
         for (i, spec) in catalogue.into_iter().enumerate() {
             let chosen = (run.request.focus.is_empty() || focus.is_match(&spec.name))
                 && (run.request.skip.is_empty() || !skip.is_match(&spec.name));
-            let fails = chosen && failures.iter().any(|f| *f == spec.name);
+            let fails = chosen && failures.contains(&spec.name);
             if chosen {
                 run.selected.push(i);
             }
