@@ -539,18 +539,6 @@ fn watch_response(
     Ok(response)
 }
 
-/// Bytes at the end of `text` holding its last `lines` lines.
-fn tail_start_len(text: &str, lines: usize) -> usize {
-    if lines == 0 {
-        return 0;
-    }
-    let body = text.strip_suffix('\n').unwrap_or(text);
-    match body.rmatch_indices('\n').nth(lines - 1) {
-        Some((at, _)) => text.len() - at - 1,
-        None => text.len(),
-    }
-}
-
 fn pod_log(shared: &Arc<Shared>, t: &Target, params: &Params) -> Result<Response<Body>> {
     let rt = &RESOURCES[t.res];
     let store = shared.read();
@@ -585,7 +573,7 @@ fn pod_log(shared: &Arc<Shared>, t: &Target, params: &Params) -> Result<Response
         let uid = entry.index.uid().to_string();
         let total = text.len();
         let skip = match params.number::<usize>("tailLines")? {
-            Some(tail) => total - tail_start_len(&text, tail),
+            Some(tail) => total - super::log_follow::tail_len(&text, tail),
             None => 0,
         };
         drop(store);

@@ -455,6 +455,22 @@ mod tests {
     }
 
     #[test]
+    fn the_first_offered_served_protocol_is_chosen() {
+        let offer = |v: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert(header::SEC_WEBSOCKET_PROTOCOL, v.parse().unwrap());
+            choose_protocol(&h)
+        };
+        assert_eq!(
+            offer("v5.channel.k8s.io, v4.channel.k8s.io"),
+            Some("v5.channel.k8s.io")
+        );
+        assert_eq!(offer("v4.channel.k8s.io"), Some("v4.channel.k8s.io"));
+        assert_eq!(offer("base64.channel.k8s.io, channel.k8s.io"), None);
+        assert_eq!(choose_protocol(&http::HeaderMap::new()), None);
+    }
+
+    #[test]
     fn final_status_carries_the_exit_code_as_the_clients_expect() {
         assert_eq!(final_status(&["true".into()], 0)["status"], "Success");
         let failed = final_status(&["false".into()], 1);

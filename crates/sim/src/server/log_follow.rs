@@ -12,6 +12,18 @@ use serde_json::Value;
 use super::Shared;
 use crate::resources::by_kind;
 
+/// How many bytes at the end of `text` hold its last `lines` lines (`tailLines`).
+pub fn tail_len(text: &str, lines: usize) -> usize {
+    if lines == 0 {
+        return 0;
+    }
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    match body.rmatch_indices('\n').nth(lines - 1) {
+        Some((at, _)) => text.len() - at - 1,
+        None => text.len(),
+    }
+}
+
 /// Where a follower is.
 struct Follower {
     shared: Arc<Shared>,
@@ -107,4 +119,20 @@ pub fn stream(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tail_len;
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        let text = "a\nbb\nccc\n";
+        assert_eq!(&text[text.len() - tail_len(text, 1)..], "ccc\n");
+        assert_eq!(&text[text.len() - tail_len(text, 2)..], "bb\nccc\n");
+        assert_eq!(tail_len(text, 3), text.len());
+        assert_eq!(tail_len(text, 10), text.len());
+        assert_eq!(tail_len(text, 0), 0);
+        assert_eq!(&"a\nb"["a\nb".len() - tail_len("a\nb", 1)..], "b");
+    }
 }

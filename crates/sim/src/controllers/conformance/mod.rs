@@ -136,7 +136,17 @@ fn request(pod: &Value, container: &str, image: &str) -> Request {
         .find_map(|a| a.strip_prefix("--ginkgo.flake-attempts="))
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
+    let parallel = get("E2E_EXTRA_GINKGO_ARGS")
+        .split_whitespace()
+        .find_map(|a| {
+            a.strip_prefix("--procs=")
+                .or_else(|| a.strip_prefix("--nodes="))
+        })
+        .and_then(|n| n.parse().ok())
+        .or_else(|| get("E2E_PARALLEL").parse().ok())
+        .unwrap_or(1);
     Request {
+        parallel,
         focus: get("E2E_FOCUS"),
         skip: get("E2E_SKIP"),
         flake_attempts,

@@ -31,6 +31,9 @@ pub struct Request {
     pub skip: String,
     /// `--ginkgo.flake-attempts=N` from `E2E_EXTRA_ARGS`, 0 when absent.
     pub flake_attempts: u32,
+    /// Parallel ginkgo processes: `--procs=N`/`--nodes=N` in `E2E_EXTRA_GINKGO_ARGS` or a
+    /// number in `E2E_PARALLEL` (1 when neither); recorded, the simulated run is one process.
+    pub parallel: u32,
     /// The image's tag, e.g. `v1.35.8`: the e2e test version.
     pub image_version: String,
 }
@@ -388,7 +391,7 @@ impl Run {
             ("FailFast", "false".into()),
             ("FlakeAttempts", self.request.flake_attempts.to_string()),
             ("DryRun", "false".into()),
-            ("ParallelTotal", "1".into()),
+            ("ParallelTotal", self.request.parallel.max(1).to_string()),
             ("OutputInterceptorMode", String::new()),
         ];
         for (name, value) in props {
@@ -475,6 +478,7 @@ mod tests {
                 focus: focus.into(),
                 skip: skip.into(),
                 flake_attempts: 2,
+                parallel: 4,
                 image_version: "v1.33.5".into(),
             },
             "v1.33.5",
@@ -522,6 +526,7 @@ mod tests {
         assert_eq!(junit.matches("status=\"passed\"").count(), 419 + 4);
         assert_eq!(junit.matches("status=\"skipped\"").count(), 6316);
         assert!(junit.contains("name=\"FlakeAttempts\" value=\"2\""));
+        assert!(junit.contains("name=\"ParallelTotal\" value=\"4\""));
         assert!(junit.contains("name=\"FocusStrings\" value=\"\\[Conformance\\]\""));
     }
 
