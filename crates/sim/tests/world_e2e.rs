@@ -622,6 +622,19 @@ async fn conformance_image_fails_crashes_hangs_or_cannot_be_pulled_as_the_scenar
     wait(&pods, "e2e", waiting("ErrImagePull")).await;
     let pod = wait(&pods, "e2e", waiting("ImagePullBackOff")).await;
     assert_eq!(pod.status.unwrap().phase.as_deref(), Some("Pending"));
+    let logs = pods
+        .logs(
+            "e2e",
+            &LogParams {
+                container: Some("conformance".into()),
+                ..LogParams::default()
+            },
+        )
+        .await;
+    assert!(
+        matches!(&logs, Err(kube::Error::Api(s)) if s.code == 400 && s.message.contains("is waiting to start: trying and failing to pull image")),
+        "{logs:?}"
+    );
 
     // hang: a few specs, then nothing; the container keeps running.
     let (_sim, client) = start_scenario("conformance-hang.yaml").await;

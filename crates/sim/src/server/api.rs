@@ -568,6 +568,11 @@ fn pod_log(shared: &Arc<Shared>, t: &Target, params: &Params) -> Result<Response
             )));
         }
     };
+    if let Some(reason) = super::log_follow::waiting_reason(&pod, &container) {
+        return Err(ApiError::bad_request(format!(
+            "container \"{container}\" in pod \"{pod_name}\" is waiting to start: {reason}"
+        )));
+    }
     let mut text = store.log(t.namespace.as_deref().unwrap_or(""), &pod_name, &container);
     if params.flag("follow")? {
         let uid = entry.index.uid().to_string();

@@ -24,6 +24,22 @@ pub fn tail_len(text: &str, lines: usize) -> usize {
     }
 }
 
+/// Why `container` of `pod` has no log yet, as the kubelet words it, when it waits for an
+/// image (`trying and failing to pull image`) or another reason.
+pub fn waiting_reason(pod: &Value, container: &str) -> Option<String> {
+    let reason = pod
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|s| s.get("name").and_then(Value::as_str) == Some(container))?
+        .pointer("/state/waiting/reason")
+        .and_then(Value::as_str)?;
+    Some(match reason {
+        "ErrImagePull" | "ImagePullBackOff" => "trying and failing to pull image".to_string(),
+        other => other.to_string(),
+    })
+}
+
 /// Where a follower is.
 struct Follower {
     shared: Arc<Shared>,
