@@ -92,16 +92,17 @@ pub fn resources(group: &str, version: &str) -> Option<Value> {
         }
         list.push(entry);
         for sub in r.subresources {
-            let verbs = if *sub == "log" {
-                json!(["get"])
-            } else {
-                json!(["get", "patch", "update"])
+            let (verbs, kind) = match *sub {
+                "log" => (json!(["get"]), "Pod"),
+                // Upstream lists the connect verbs of pods/exec this way (kind PodExecOptions).
+                "exec" => (json!(["create", "get"]), "PodExecOptions"),
+                _ => (json!(["get", "patch", "update"]), r.kind),
             };
             list.push(json!({
                 "name": format!("{}/{sub}", r.plural),
                 "singularName": "",
                 "namespaced": r.namespaced,
-                "kind": if *sub == "log" { "Pod" } else { r.kind },
+                "kind": kind,
                 "verbs": verbs,
             }));
         }

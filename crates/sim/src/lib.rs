@@ -5,6 +5,7 @@
 //! [`server::start`].
 
 pub mod auth;
+pub mod commands;
 pub mod controllers;
 pub mod discovery;
 pub mod kubeconfig;
@@ -20,5 +21,6 @@ pub mod status;
 pub mod store;
 pub mod table;
 pub mod tls;
+pub mod volume_files;
 pub mod watch;
 pub mod world;

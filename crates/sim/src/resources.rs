@@ -84,7 +84,7 @@ pub static RESOURCES: &[ResourceType] = &[
         &["no"],
     )),
     ResourceType {
-        subresources: &["status", "log"],
+        subresources: &["status", "log", "exec"],
         ..in_all(short(kind("", "v1", "Pod", "pods", "pod", true), &["po"]))
     },
     with_status(in_all(short(
@@ -227,6 +227,22 @@ pub static RESOURCES: &[ResourceType] = &[
         "IngressClass",
         "ingressclasses",
         "ingressclass",
+        false,
+    ),
+    kind(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRole",
+        "clusterroles",
+        "clusterrole",
+        false,
+    ),
+    kind(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        "clusterrolebinding",
         false,
     ),
     // Cluster API (OpenStack provider) for management-cluster scenarios (kubeapi-access-check).

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 
 use serde_json::{Value, json};
 
@@ -33,9 +33,11 @@ fn run(shared: &Shared, controllers: &[Box<dyn Controller>], wake: &Receiver<Vec
         .iter()
         .flat_map(|c| c.watches().iter().copied())
         .collect();
+    // Controllers whose own wake-up time has come (simulated processes advancing with time).
+    let mut due: BTreeSet<usize> = BTreeSet::new();
     loop {
         let mut rounds = 0;
-        while !dirty.is_empty() && !shared.shutdown.is_cancelled() {
+        while (!dirty.is_empty() || !due.is_empty()) && !shared.shutdown.is_cancelled() {
             if rounds == MAX_ROUNDS {
                 tracing::warn!(
                     "controllers did not settle after {MAX_ROUNDS} rounds (still changing: {dirty:?}); waiting for the next change"
@@ -44,8 +46,8 @@ fn run(shared: &Shared, controllers: &[Box<dyn Controller>], wake: &Receiver<Vec
             }
             rounds += 1;
             let now = jiff::Timestamp::now();
-            for controller in controllers {
-                if !controller.watches().iter().any(|k| dirty.contains(k)) {
+            for (i, controller) in controllers.iter().enumerate() {
+                if !due.contains(&i) && !controller.watches().iter().any(|k| dirty.contains(k)) {
                     continue;
                 }
                 let actions = controller.reconcile(&SharedView(shared), now);
@@ -54,12 +56,42 @@ fn run(shared: &Shared, controllers: &[Box<dyn Controller>], wake: &Receiver<Vec
                 }
             }
             dirty.clear();
+            due.clear();
             while let Ok(kinds) = wake.try_recv() {
                 dirty.extend(kinds);
             }
         }
         dirty.clear();
-        match wake.recv() {
+        due.clear();
+        let next = controllers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.wake_at().map(|at| (i, at)))
+            .min_by_key(|(_, at)| *at);
+        let received = match next {
+            None => wake.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some((i, at)) => {
+                let wait = std::time::Duration::try_from(at.duration_since(jiff::Timestamp::now()))
+                    .unwrap_or(std::time::Duration::ZERO)
+                    .min(std::time::Duration::from_secs(3600));
+                match wake.recv_timeout(wait) {
+                    Err(RecvTimeoutError::Timeout) => {
+                        due.insert(i);
+                        let now = jiff::Timestamp::now();
+                        due.extend(
+                            controllers
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, c)| c.wake_at().is_some_and(|at| at <= now))
+                                .map(|(j, _)| j),
+                        );
+                        Ok(Vec::new())
+                    }
+                    other => other,
+                }
+            }
+        };
+        match received {
             Ok(kinds) => dirty.extend(kinds),
             Err(_) => return,
         }
@@ -175,6 +207,15 @@ pub fn apply(store: &mut Store, controller: &str, actions: Vec<Action>, now: jif
                 text,
             } => {
                 store.append_log(&namespace, &pod, &container, &text);
+                Ok(())
+            }
+            Action::WriteFile {
+                pod_uid,
+                volume,
+                path,
+                content,
+            } => {
+                store.files.write(&pod_uid, &volume, &path, content);
                 Ok(())
             }
         };

@@ -329,6 +329,10 @@ pub struct Store {
     floor: u64,
     capacity: usize,
     logs: HashMap<(String, String, String), String>,
+    /// Counts log appends, so followers of a log know when to look again.
+    log_seq: u64,
+    /// Files simulated containers wrote into their pods' emptyDir volumes.
+    pub files: crate::volume_files::VolumeFiles,
     dirty: Vec<&'static str>,
 }
 
@@ -396,6 +400,8 @@ impl Store {
             floor: 1,
             capacity: capacity.max(1),
             logs: HashMap::new(),
+            log_seq: 0,
+            files: Default::default(),
             dirty: Vec::new(),
         }
     }
@@ -797,6 +803,9 @@ impl Store {
         value["metadata"]["resourceVersion"] = json!(rv.to_string());
         let entry = Entry::of(&value, rv)?;
         self.rv = rv;
+        if RESOURCES[res].kind == "Pod" {
+            self.files.remove_pod(&entry.index.uid);
+        }
         self.commit(res, key.clone(), EventType::Deleted, entry.clone(), old);
         Ok(entry)
     }
@@ -968,6 +977,12 @@ impl Store {
             ))
             .or_default()
             .push_str(text);
+        self.log_seq += 1;
+    }
+
+    /// How many log appends there have been (grows with every append).
+    pub fn log_seq(&self) -> u64 {
+        self.log_seq
     }
 
     /// A container's log so far (empty if it never logged).

@@ -161,6 +161,17 @@ pub enum Action {
         /// Text to append (include trailing newlines).
         text: String,
     },
+    /// Create or replace a file in a pod's `emptyDir` volume (read back with `exec cat`).
+    WriteFile {
+        /// uid of the pod (files go with the pod).
+        pod_uid: String,
+        /// Name of the volume in `spec.volumes`.
+        volume: String,
+        /// Path inside the volume, e.g. `junit_01.xml`.
+        path: String,
+        /// The content.
+        content: bytes::Bytes,
+    },
 }
 
 /// A simulated controller: looks at the world and says what should change.
@@ -174,4 +185,11 @@ pub trait Controller: Send + Sync {
     /// Compare desired and actual state; return the actions that move towards desired.
     /// Must be idempotent: returning nothing means the world is settled for this controller.
     fn reconcile(&self, world: &dyn World, now: jiff::Timestamp) -> Vec<Action>;
+
+    /// When this controller must run again although nothing it watches changed (a simulated
+    /// process that advances with time); asked after every reconcile. `None` (the default)
+    /// waits for changes only.
+    fn wake_at(&self) -> Option<jiff::Timestamp> {
+        None
+    }
 }

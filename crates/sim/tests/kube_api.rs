@@ -989,3 +989,98 @@ async fn bad_query_values_are_400_naming_the_parameter() {
     assert_eq!(status_of(api.get("x").await).0, 404);
     sim.shutdown().await;
 }
+
+/// Runs `command` in `container` of kube-system/coredns-1 through kube's `Api::exec`
+/// (WebSocket); returns stdout, stderr and the final status.
+async fn exec_in_coredns(
+    client: &kube::Client,
+    command: &[&str],
+) -> Result<
+    (
+        String,
+        String,
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Status,
+    ),
+    kube::Error,
+> {
+    use tokio::io::AsyncReadExt;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
+    let params = kube::api::AttachParams::default()
+        .container("coredns")
+        .stderr(true);
+    let mut attached = pods.exec("coredns-1", command.to_vec(), &params).await?;
+    let (mut out, mut err) = (String::new(), String::new());
+    let mut stdout = attached.stdout().expect("stdout requested");
+    let mut stderr = attached.stderr().expect("stderr requested");
+    let status = attached.take_status().expect("status channel");
+    let (a, b) = tokio::join!(
+        stdout.read_to_string(&mut out),
+        stderr.read_to_string(&mut err)
+    );
+    a.unwrap();
+    b.unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), status)
+        .await
+        .expect("status arrives")
+        .expect("status is sent");
+    attached.join().await.expect("the connection ends cleanly");
+    Ok((out, err, status))
+}
+
+#[tokio::test]
+async fn exec_runs_simulated_commands_over_websocket_with_exit_codes() {
+    let sim = start().await;
+    let admin = client(&sim, "admin").await;
+    let (out, err, status) = exec_in_coredns(&admin, &["echo", "hello", "sim"])
+        .await
+        .unwrap();
+    assert_eq!((out.as_str(), err.as_str()), ("hello sim\n", ""));
+    assert_eq!(status.status.as_deref(), Some("Success"));
+
+    let (_, _, status) = exec_in_coredns(&admin, &["false"]).await.unwrap();
+    assert_eq!(status.status.as_deref(), Some("Failure"));
+    assert_eq!(status.reason.as_deref(), Some("NonZeroExitCode"));
+    let cause = &status.details.unwrap().causes.unwrap()[0];
+    assert_eq!(
+        (cause.reason.as_deref(), cause.message.as_deref()),
+        (Some("ExitCode"), Some("1"))
+    );
+
+    let (_, err, status) = exec_in_coredns(&admin, &["tar", "cf", "-", "/"])
+        .await
+        .unwrap();
+    assert!(err.contains("executable file not found"), "{err}");
+    let cause = &status.details.unwrap().causes.unwrap()[0];
+    assert_eq!(cause.message.as_deref(), Some("127"));
+
+    let (_, err, status) = exec_in_coredns(&admin, &["cat", "/etc/resolv.conf"])
+        .await
+        .unwrap();
+    assert!(err.contains("No such file"), "{err}");
+    assert_eq!(status.status.as_deref(), Some("Failure"));
+
+    // Errors before the upgrade come back as Status, like the real API server's.
+    let pods: Api<Pod> = Api::namespaced(admin.clone(), "kube-system");
+    let wrong = kube::api::AttachParams::default().container("nope");
+    let result = pods.exec("coredns-1", vec!["true"], &wrong).await;
+    assert!(
+        matches!(&result, Err(kube::Error::Api(s)) if s.code == 400 && s.message.contains("container nope is not valid")),
+        "{:?}",
+        result.err()
+    );
+    let result = pods
+        .exec("ghost", vec!["true"], &kube::api::AttachParams::default())
+        .await;
+    assert!(
+        matches!(&result, Err(kube::Error::Api(s)) if s.code == 404),
+        "{:?}",
+        result.err()
+    );
+    let viewer = client(&sim, "viewer").await;
+    let result = exec_in_coredns(&viewer, &["true"]).await;
+    assert!(
+        matches!(&result, Err(kube::Error::Api(s)) if s.code == 403),
+        "{:?}",
+        result.err()
+    );
+}

@@ -300,3 +300,112 @@ async fn get_pvc_watch_sees_changes_until_the_request_timeout() {
     );
     drop(f.sim);
 }
+
+#[tokio::test]
+async fn exec_speaks_websocket_to_kubectl() {
+    let f = Fixture::new().await;
+    let out = f
+        .ok(&[
+            "exec",
+            "-n",
+            "kube-system",
+            "coredns-1",
+            "--",
+            "echo",
+            "hello",
+            "kubectl",
+        ])
+        .await;
+    assert_eq!(out, "hello kubectl\n");
+    let (ok, _, err) = f
+        .kubectl(
+            "admin",
+            &[
+                "exec",
+                "-n",
+                "kube-system",
+                "coredns-1",
+                "--",
+                "sh",
+                "-c",
+                "false",
+            ],
+        )
+        .await;
+    assert!(
+        !ok && err.contains("command terminated with exit code 1"),
+        "{err}"
+    );
+    let (ok, _, err) = f
+        .kubectl(
+            "admin",
+            &[
+                "exec",
+                "-n",
+                "kube-system",
+                "coredns-1",
+                "-c",
+                "nope",
+                "--",
+                "true",
+            ],
+        )
+        .await;
+    assert!(!ok && err.contains("container nope"), "{err}");
+}
+
+#[tokio::test]
+async fn exec_cat_reads_the_conformance_results() {
+    let f = Fixture::scenario("compliant.yaml").await;
+    write(
+        &f.path("e2e.yaml"),
+        r#"apiVersion: v1
+kind: Pod
+metadata: {name: e2e, namespace: default}
+spec:
+  restartPolicy: Never
+  volumes: [{name: results, emptyDir: {}}]
+  containers:
+    - name: conformance
+      image: registry.k8s.io/conformance:v1.35.8
+      env: [{name: E2E_FOCUS, value: NetworkPolicy}, {name: RESULTS_DIR, value: /tmp/results}]
+      volumeMounts: [{name: results, mountPath: /tmp/results}]
+    - name: output
+      image: registry.k8s.io/e2e-test-images/busybox:1.36.1-1
+      command: [sleep, infinity]
+      volumeMounts: [{name: results, mountPath: /tmp/results}]
+"#,
+    );
+    f.ok(&["apply", "-f", f.path("e2e.yaml").to_str().unwrap()])
+        .await;
+    f.ok(&[
+        "wait",
+        "pod/e2e",
+        "--for=jsonpath={.status.containerStatuses[0].state.terminated.exitCode}=0",
+        "--timeout=60s",
+    ])
+    .await;
+    let junit = f
+        .ok(&[
+            "exec",
+            "e2e",
+            "-c",
+            "output",
+            "--",
+            "cat",
+            "/tmp/results/junit_01.xml",
+        ])
+        .await;
+    assert!(junit.starts_with("<?xml"), "{junit}");
+    assert_eq!(junit.matches("status=\"passed\"").count(), 39 + 4);
+    let listing = f
+        .ok(&["exec", "e2e", "-c", "output", "--", "ls", "/tmp/results"])
+        .await;
+    assert_eq!(listing, "e2e.log\njunit_01.xml\n");
+    let log = f.ok(&["logs", "e2e", "-c", "conformance"]).await;
+    assert!(log.contains("Ran 39 of 7348 Specs"), "{log}");
+    let (ok, _, err) = f
+        .kubectl("admin", &["exec", "e2e", "-c", "conformance", "--", "true"])
+        .await;
+    assert!(!ok && err.contains("not running"), "{err}");
+}

@@ -377,3 +377,301 @@ async fn scheduler_and_provisioner_events_are_served() {
     );
     sim.shutdown().await;
 }
+
+/// The objects the native conformance runner creates (the contract with the checks side): a
+/// namespace, a ServiceAccount bound to a ClusterRole, and pod `e2e` with the conformance
+/// container and a busybox `output` container sharing an emptyDir at /tmp/results.
+async fn start_conformance_run(client: &kube::Client, run: &str, focus: &str) {
+    let ns = format!("scs-kaas-cncf-k8s-conformance-{run}");
+    let labels = json!({"app.kubernetes.io/managed-by": "scs-kaas", "scs-kaas.io/run-id": run});
+    let create = |api: &str, body: serde_json::Value| {
+        let client = client.clone();
+        let api = api.to_string();
+        async move {
+            let (code, answer) =
+                common::raw(&client, "POST", &api, "application/json", &body.to_string()).await;
+            assert_eq!(code, 201, "POST {api}: {answer}");
+        }
+    };
+    create("/api/v1/namespaces", json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}})).await;
+    create(&format!("/api/v1/namespaces/{ns}/serviceaccounts"), json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "scs-kaas-e2e", "labels": labels}})).await;
+    create(
+        "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+        json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": format!("scs-kaas-e2e-{run}"), "labels": labels},
+        "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+                  {"nonResourceURLs": ["/metrics", "/logs", "/logs/*"], "verbs": ["get"]}]}),
+    )
+    .await;
+    create("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": format!("scs-kaas-e2e-{run}"), "labels": labels},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": format!("scs-kaas-e2e-{run}")},
+        "subjects": [{"kind": "ServiceAccount", "name": "scs-kaas-e2e", "namespace": ns}]})).await;
+    let env = |k: &str, v: &str| json!({"name": k, "value": v});
+    let mount = json!([{"name": "results", "mountPath": "/tmp/results"}]);
+    create(&format!("/api/v1/namespaces/{ns}/pods"), json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "e2e", "labels": labels},
+        "spec": {
+            "serviceAccountName": "scs-kaas-e2e", "restartPolicy": "Never",
+            "volumes": [{"name": "results", "emptyDir": {}}],
+            "containers": [
+                {"name": "conformance", "image": "registry.k8s.io/conformance:v1.35.8",
+                 "env": [env("E2E_FOCUS", focus), env("E2E_SKIP", ""), env("E2E_PROVIDER", "skeleton"),
+                         env("E2E_USE_GO_RUNNER", "true"), env("E2E_EXTRA_ARGS", "--ginkgo.flake-attempts=2"),
+                         env("E2E_EXTRA_GINKGO_ARGS", "-v"), env("E2E_PARALLEL", "1"), env("RESULTS_DIR", "/tmp/results")],
+                 "volumeMounts": mount.clone()},
+                {"name": "output", "image": "registry.k8s.io/e2e-test-images/busybox:1.36.1-1",
+                 "command": ["sh", "-c", "sleep infinity"], "volumeMounts": mount},
+            ]}})).await;
+}
+
+/// `cat FILE` in the `output` container through kube's exec: (stdout, exit status).
+async fn cat(client: &kube::Client, ns: &str, file: &str) -> (String, String) {
+    use tokio::io::AsyncReadExt;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let params = kube::api::AttachParams::default()
+        .container("output")
+        .stderr(false);
+    let mut attached = pods
+        .exec("e2e", vec!["cat", file], &params)
+        .await
+        .expect("exec starts");
+    let mut out = String::new();
+    attached
+        .stdout()
+        .unwrap()
+        .read_to_string(&mut out)
+        .await
+        .unwrap();
+    let status = attached.take_status().unwrap().await.unwrap();
+    (out, status.status.unwrap_or_default())
+}
+
+fn conformance_state(p: Option<&Pod>) -> Option<k8s_openapi::api::core::v1::ContainerState> {
+    p?.status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .iter()
+        .find(|s| s.name == "conformance")?
+        .state
+        .clone()
+}
+
+async fn start_scenario(name: &str) -> (scs_kaas_sim::server::RunningSim, kube::Client) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(name);
+    let config = scs_kaas_sim::scenario::load(&path).expect("scenario loads");
+    let sim = common::start_config(config, Options::default()).await;
+    let client = common::client(&sim, "admin").await;
+    (sim, client)
+}
+
+/// Counts the JUnit's testcases by status, failing on malformed XML.
+fn junit_counts(xml: &str) -> (usize, usize, usize) {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    loop {
+        match reader
+            .read_event()
+            .expect("junit_01.xml is well-formed XML")
+        {
+            quick_xml::events::Event::Eof => break,
+            quick_xml::events::Event::Start(e) if e.name().as_ref() == "testcase" => {
+                let status = e
+                    .try_get_attribute("status")
+                    .unwrap()
+                    .map(|a| a.value.to_string());
+                match status.as_deref() {
+                    Some("passed") => passed += 1,
+                    Some("failed") => failed += 1,
+                    Some("skipped") => skipped += 1,
+                    other => panic!("testcase status {other:?}"),
+                }
+            }
+            _ => {}
+        }
+    }
+    (passed, failed, skipped)
+}
+
+#[tokio::test]
+async fn conformance_image_passes_and_its_results_are_read_with_exec() {
+    let (_sim, client) = start_scenario("compliant.yaml").await;
+    start_conformance_run(&client, "0000aaaa", r"\[Conformance\]").await;
+    let ns = "scs-kaas-cncf-k8s-conformance-0000aaaa";
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    wait(&pods, "e2e", |p: Option<&Pod>| {
+        conformance_state(p).is_some_and(|s| s.running.is_some() || s.terminated.is_some())
+    })
+    .await;
+    // Following the log streams the progress until the container ends.
+    let params = LogParams {
+        container: Some("conformance".into()),
+        follow: true,
+        ..LogParams::default()
+    };
+    let stream = pods.log_stream("e2e", &params).await.expect("log follows");
+    let mut lines = futures::AsyncBufReadExt::lines(stream);
+    let mut specs = 0;
+    let mut last = String::new();
+    let follow = async {
+        while let Some(line) = lines.next().await {
+            let line = line.unwrap();
+            if line.starts_with('•') {
+                specs += 1;
+            }
+            last = line;
+        }
+    };
+    tokio::time::timeout(TIMEOUT, follow)
+        .await
+        .expect("the followed log ends with the container");
+    assert_eq!(specs, 441);
+    assert_eq!(last, "Test Suite Passed");
+    let pod = pods.get("e2e").await.unwrap();
+    let terminated = conformance_state(Some(&pod))
+        .unwrap()
+        .terminated
+        .expect("terminated");
+    assert_eq!(terminated.exit_code, 0);
+    assert_eq!(
+        pod.status.unwrap().phase.as_deref(),
+        Some("Running"),
+        "output still runs"
+    );
+    let (junit, status) = cat(&client, ns, "/tmp/results/junit_01.xml").await;
+    assert_eq!(status, "Success");
+    assert_eq!(junit_counts(&junit), (441 + 4, 0, 7348 - 441));
+    let (log, _) = cat(&client, ns, "/tmp/results/e2e.log").await;
+    assert!(
+        log.contains("Will run 441 of 7348 specs")
+            && log.contains("kube-apiserver version: v1.35.8")
+    );
+    assert!(log.contains("SUCCESS! -- 441 Passed | 0 Failed | 0 Pending | 6907 Skipped"));
+    let (_, status) = cat(&client, ns, "/tmp/results/nothing.xml").await;
+    assert_eq!(status, "Failure");
+}
+
+#[tokio::test]
+async fn conformance_image_fails_crashes_hangs_or_cannot_be_pulled_as_the_scenario_says() {
+    // fail: the named NetworkPolicy spec fails in the NetworkPolicy run (the conformance one
+    // is not selected there).
+    let (_sim, client) = start_scenario("conformance-fail.yaml").await;
+    start_conformance_run(&client, "0000bbbb", "NetworkPolicy").await;
+    let ns = "scs-kaas-cncf-k8s-conformance-0000bbbb";
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let pod = wait(&pods, "e2e", |p: Option<&Pod>| {
+        conformance_state(p).is_some_and(|s| s.terminated.is_some())
+    })
+    .await;
+    assert_eq!(
+        conformance_state(Some(&pod))
+            .unwrap()
+            .terminated
+            .unwrap()
+            .exit_code,
+        1
+    );
+    let (junit, _) = cat(&client, ns, "/tmp/results/junit_01.xml").await;
+    assert_eq!(junit_counts(&junit), (39 - 1 + 4, 1, 7348 - 39));
+    assert!(junit.contains("should support a &#39;default-deny-ingress&#39; policy\" classname=\"Kubernetes e2e suite\" status=\"failed\""));
+
+    // crash: exit code 2, a cut-short log, no JUnit.
+    let (_sim, client) = start_scenario("conformance-crash.yaml").await;
+    start_conformance_run(&client, "0000cccc", r"\[Conformance\]").await;
+    let ns = "scs-kaas-cncf-k8s-conformance-0000cccc";
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let pod = wait(&pods, "e2e", |p: Option<&Pod>| {
+        conformance_state(p).is_some_and(|s| s.terminated.is_some())
+    })
+    .await;
+    assert_eq!(
+        conformance_state(Some(&pod))
+            .unwrap()
+            .terminated
+            .unwrap()
+            .exit_code,
+        2
+    );
+    let (log, _) = cat(&client, ns, "/tmp/results/e2e.log").await;
+    assert!(log.contains("panic:") && !log.contains("Ran "));
+    assert_eq!(
+        cat(&client, ns, "/tmp/results/junit_01.xml").await.1,
+        "Failure"
+    );
+
+    // image-pull-error: ErrImagePull then ImagePullBackOff; the pod stays Pending.
+    let (_sim, client) = start_scenario("conformance-image-pull.yaml").await;
+    start_conformance_run(&client, "0000dddd", r"\[Conformance\]").await;
+    let ns = "scs-kaas-cncf-k8s-conformance-0000dddd";
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let waiting = |reason: &'static str| {
+        move |p: Option<&Pod>| {
+            conformance_state(p)
+                .and_then(|s| s.waiting)
+                .and_then(|w| w.reason)
+                .as_deref()
+                == Some(reason)
+        }
+    };
+    wait(&pods, "e2e", waiting("ErrImagePull")).await;
+    let pod = wait(&pods, "e2e", waiting("ImagePullBackOff")).await;
+    assert_eq!(pod.status.unwrap().phase.as_deref(), Some("Pending"));
+    let logs = pods
+        .logs(
+            "e2e",
+            &LogParams {
+                container: Some("conformance".into()),
+                ..LogParams::default()
+            },
+        )
+        .await;
+    assert!(
+        matches!(&logs, Err(kube::Error::Api(s)) if s.code == 400 && s.message.contains("is waiting to start: trying and failing to pull image")),
+        "{logs:?}"
+    );
+
+    // hang: a few specs, then nothing; the container keeps running.
+    let (_sim, client) = start_scenario("conformance-hang.yaml").await;
+    start_conformance_run(&client, "0000eeee", r"\[Conformance\]").await;
+    let ns = "scs-kaas-cncf-k8s-conformance-0000eeee";
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    wait(&pods, "e2e", |p: Option<&Pod>| {
+        conformance_state(p).is_some_and(|s| s.running.is_some())
+    })
+    .await;
+    let params = LogParams {
+        container: Some("conformance".into()),
+        follow: true,
+        ..LogParams::default()
+    };
+    let mut lines = futures::AsyncBufReadExt::lines(pods.log_stream("e2e", &params).await.unwrap());
+    let mut specs = 0;
+    tokio::time::timeout(TIMEOUT, async {
+        while specs < 3 {
+            let line = lines
+                .next()
+                .await
+                .expect("the log of a hanging run stays open")
+                .unwrap();
+            specs += usize::from(line.starts_with('•'));
+        }
+    })
+    .await
+    .expect("three specs are reported");
+    assert!(
+        conformance_state(Some(&pods.get("e2e").await.unwrap()))
+            .unwrap()
+            .running
+            .is_some()
+    );
+    assert_eq!(
+        cat(&client, ns, "/tmp/results/junit_01.xml").await.1,
+        "Failure"
+    );
+}

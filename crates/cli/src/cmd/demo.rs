@@ -269,6 +269,9 @@ async fn demo(
                 ),
             )
         );
+        if let Some(note) = simulated_e2e_note(&checked.results) {
+            outln!("{note}");
+        }
         outln!(
             "(`scs-kaas check --scope {scope}` would exit {} here: {})",
             check::exit_code(checked.overall),
@@ -429,4 +432,67 @@ fn sim_defaults(given: &[String]) -> Vec<String> {
         .filter(|(key, _)| !given.iter().any(|a| a.split('=').next() == Some(key)))
         .flat_map(|(key, value)| ["-a".to_owned(), format!("{key}={value}")])
         .collect()
+}
+
+/// Testcases whose evidence is the upstream e2e suite, which the simulator only pretends to run.
+const E2E_TESTCASES: &[&str] = &["cncf-k8s-conformance", "kaas-networking-check"];
+
+/// The line saying plainly that e2e verdicts of the demo judge simulated results, when a scope
+/// ran any of [`E2E_TESTCASES`] (they are missing when no native check runs them).
+fn simulated_e2e_note(
+    results: &BTreeMap<String, scs_kaas_core::verdict::TestcaseResult>,
+) -> Option<String> {
+    let ran: Vec<&str> = E2E_TESTCASES
+        .iter()
+        .copied()
+        .filter(|id| results.get(*id).is_some_and(|r| r.status.is_some()))
+        .collect();
+    (!ran.is_empty()).then(|| {
+        format!(
+            "e2e results simulated: {} judged the e2e.log and junit_01.xml the simulated conformance \
+             image wrote in seconds; on a real cluster the upstream e2e suite runs for hours.",
+            ran.join(" and ")
+        )
+    })
+}
+
+#[cfg(test)]
+mod e2e_note_tests {
+    use scs_kaas_core::finding::Status;
+    use scs_kaas_core::verdict::TestcaseResult;
+
+    use super::*;
+
+    fn result(id: &str, status: Option<Status>) -> (String, TestcaseResult) {
+        (
+            id.to_string(),
+            TestcaseResult {
+                id: id.to_string(),
+                status,
+                findings: Vec::new(),
+                reason: None,
+            },
+        )
+    }
+
+    #[test]
+    fn e2e_verdicts_are_labelled_simulated_only_when_they_ran() {
+        let ran = BTreeMap::from([
+            result("cncf-k8s-conformance", Some(Status::Pass)),
+            result("kaas-networking-check", Some(Status::Pass)),
+            result("version-policy-check", Some(Status::Pass)),
+        ]);
+        let note = simulated_e2e_note(&ran).expect("labelled");
+        assert!(
+            note.starts_with(
+                "e2e results simulated: cncf-k8s-conformance and kaas-networking-check"
+            ),
+            "{note}"
+        );
+        let missing = BTreeMap::from([
+            result("cncf-k8s-conformance", None),
+            result("version-policy-check", Some(Status::Pass)),
+        ]);
+        assert_eq!(simulated_e2e_note(&missing), None);
+    }
 }

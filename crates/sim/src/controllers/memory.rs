@@ -33,6 +33,8 @@ pub struct MemoryWorld {
     /// Events in the order they were recorded.
     pub events: Vec<RecordedEvent>,
     logs: BTreeMap<(String, String, String), String>,
+    /// Files written into pods' emptyDir volumes.
+    pub files: crate::volume_files::VolumeFiles,
     counter: u64,
     /// What [`World::api_address`] answers (tests of probes that connect to the API server).
     pub api_address: Option<std::net::SocketAddr>,
@@ -182,6 +184,12 @@ impl MemoryWorld {
                         .or_default()
                         .push_str(&text);
                 }
+                Action::WriteFile {
+                    pod_uid,
+                    volume,
+                    path,
+                    content,
+                } => self.files.write(&pod_uid, &volume, &path, content),
             }
         }
     }

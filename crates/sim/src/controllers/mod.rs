@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use crate::scenario::Behaviour;
 use crate::world::Controller;
 
+pub mod conformance;
 pub mod connect;
 pub mod deployment;
 pub mod garbage;

@@ -40,7 +40,8 @@ impl Controller for PodLifecycle {
             let Some(node_name) = str_at(&pod, "spec.nodeName").map(str::to_string) else {
                 continue;
             };
-            if is_terminating(&pod) {
+            // A container whose image cannot be pulled keeps the pod Pending.
+            if is_terminating(&pod) || super::conformance::image_pull_failed(&pod) {
                 continue;
             }
             let node = nodes
@@ -52,7 +53,10 @@ impl Controller for PodLifecycle {
             else {
                 continue;
             };
-            if !runs_to_completion(&running) {
+            // The conformance image runs for a while (its own controller ends it).
+            if !runs_to_completion(&running)
+                || super::conformance::conformance_container(&running).is_some()
+            {
                 continue;
             }
             let outcome = if annotation(&running, PROBE_ANNOTATION).is_some() {

@@ -43,6 +43,18 @@ pub fn config(s: &Scenario) -> SimConfig {
         block_api_from_pods: s.network.api_from_pods == ApiFromPods::Blocked,
     };
     let mut controllers = controllers::all(behaviours, connect);
+    // Before the kubelet, so an image that cannot be pulled is never started.
+    let kubelet = controllers
+        .iter()
+        .position(|c| c.name() == "kubelet")
+        .unwrap_or(controllers.len());
+    controllers.insert(
+        kubelet,
+        Box::new(controllers::conformance::ConformanceImage::new(
+            e2e_behaviour(s),
+            &s.kubernetes.version,
+        )),
+    );
     controllers.push(Box::new(
         controllers::loadbalancer::LoadBalancerController::new(s.network.clone()),
     ));
@@ -54,6 +66,23 @@ pub fn config(s: &Scenario) -> SimConfig {
         source: Some(Box::new(Objects(s.clone()))),
         controllers,
     }
+}
+
+/// What runs of the conformance image do (a checked scenario's `e2e` block, or the defaults).
+fn e2e_behaviour(s: &Scenario) -> controllers::conformance::Behaviour {
+    let mut behaviour = controllers::conformance::Behaviour::default();
+    if let Some(e2e) = &s.e2e {
+        behaviour.outcome = e2e.outcome;
+        behaviour.failures = e2e.failures.clone();
+        if let Some(d) = e2e
+            .duration
+            .as_deref()
+            .and_then(|d| super::validate::e2e_duration(d).ok())
+        {
+            behaviour.duration = d;
+        }
+    }
+    behaviour
 }
 
 /// A scenario as the source of the server's initial objects.

@@ -136,6 +136,7 @@ pub fn generate(nodes: usize, pods: usize, seed: u64) -> Result<Scenario, Genera
         users: None,
         openstack_clusters: Vec::new(),
         network: NetworkSpec::default(),
+        e2e: None,
     })
 }
 

@@ -42,6 +42,43 @@ pub struct Scenario {
     /// NetworkPolicy enforcement when absent).
     #[serde(default, skip_serializing_if = "is_default")]
     pub network: NetworkSpec,
+    /// What runs of the conformance image (`*/conformance:TAG`) do; all selected specs pass
+    /// within 2s when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e2e: Option<E2eSpec>,
+}
+
+/// The simulated e2e suite (the conformance image); see `docs/scenario-format.md`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct E2eSpec {
+    /// How runs end (default `pass`).
+    #[serde(default)]
+    pub outcome: E2eOutcome,
+    /// Full spec names that fail (outcome `fail` only), e.g.
+    /// `[sig-network] Services should serve a basic endpoint from pods [Conformance]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
+    /// How long a run takes, e.g. `30s`, `500ms` (default `2s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+}
+
+/// How a run of the conformance image ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum E2eOutcome {
+    /// Every selected spec passes.
+    #[default]
+    Pass,
+    /// The specs named in `failures` fail (with a message and location); the rest pass.
+    Fail,
+    /// The suite crashes after a few specs (exit code 2, `e2e.log` cut short, no JUnit).
+    Crash,
+    /// The image cannot be pulled (`ErrImagePull`, then `ImagePullBackOff`); nothing runs.
+    ImagePullError,
+    /// The suite stops after a few specs and never ends; no results.
+    Hang,
 }
 
 /// How the cluster's networking behaves; described in `docs/sim-network.md`.

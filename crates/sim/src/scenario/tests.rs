@@ -779,3 +779,39 @@ fn settled_clusters_cost_the_controllers_no_parsing() {
         .count();
     assert_eq!(pods, 25);
 }
+
+#[test]
+fn e2e_block_is_checked_with_positions() {
+    let ok = format!(
+        "{BASE}e2e:\n  outcome: fail\n  failures:\n    - \"[sig-network] Services should serve a basic endpoint from pods [Conformance]\"\n  duration: 500ms\n"
+    );
+    assert!(parse(&ok, "t.yaml").is_ok());
+    let (line, _, message) = error_at(&format!("{BASE}e2e:\n  outcome: fail\n"));
+    assert_eq!(line, 8, "{message}");
+    assert!(
+        message.contains("needs the failing spec names"),
+        "{message}"
+    );
+    let (line, _, message) = error_at(&format!(
+        "{BASE}e2e:\n  failures: [\"[sig-network] Services should serve a basic endpoint from pods [Conformance]\"]\n"
+    ));
+    assert_eq!(line, 8, "{message}");
+    assert!(message.contains("only apply to outcome fail"), "{message}");
+    let (line, _, message) = error_at(&format!(
+        "{BASE}e2e:\n  outcome: fail\n  failures:\n    - \"[sig-network] Services work\"\n"
+    ));
+    assert_eq!(line, 10, "{message}");
+    assert!(
+        message.contains("not a spec of the simulated v1.35.8 suite"),
+        "{message}"
+    );
+    let (_, _, message) = error_at(&format!("{BASE}e2e:\n  duration: soon\n"));
+    assert!(message.contains("e.g. 30s"), "{message}");
+    let (_, _, message) = error_at(&format!("{BASE}e2e:\n  duration: 2h\n"));
+    assert!(message.contains("out of range"), "{message}");
+    let (_, _, message) = error_at(&format!("{BASE}e2e:\n  outcome: explode\n"));
+    assert!(message.contains("image-pull-error"), "{message}");
+    let old = "name: t\nkubernetes:\n  version: v1.27.4\ne2e: {}\n";
+    let (_, _, message) = error_at(old);
+    assert!(message.contains("v1.31–v1.35"), "{message}");
+}

@@ -51,7 +51,72 @@ pub fn check(s: &Scenario) -> Check {
     check_workloads(s)?;
     check_network(&s.network)?;
     check_openstack_clusters(s)?;
+    check_e2e(s)?;
     check_users(s)
+}
+
+/// The run time an `e2e.duration` gives (`30s`, `500ms`, `2m`), between 1ms and 1h.
+pub fn e2e_duration(text: &str) -> Result<std::time::Duration, String> {
+    let parsed: jiff::SignedDuration = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("duration {text:?} is not a duration; write e.g. 30s, 500ms or 2m"))?;
+    let d = std::time::Duration::try_from(parsed).unwrap_or_default();
+    if d < std::time::Duration::from_millis(1) || d > std::time::Duration::from_secs(3600) {
+        return Err(format!(
+            "duration {text:?} is out of range; give between 1ms and 1h (runs are simulated, keep them short)"
+        ));
+    }
+    Ok(d)
+}
+
+fn check_e2e(s: &Scenario) -> Check {
+    use crate::controllers::conformance::specs;
+    let Some(e2e) = &s.e2e else {
+        return Ok(());
+    };
+    if let Some(d) = &e2e.duration
+        && let Err(message) = e2e_duration(d)
+    {
+        return problem(vec![Key("e2e"), Key("duration")], message);
+    }
+    match (e2e.outcome, e2e.failures.is_empty()) {
+        (E2eOutcome::Fail, true) => {
+            return problem(
+                vec![Key("e2e"), Key("outcome")],
+                "outcome fail needs the failing spec names in e2e.failures (or use outcome pass)",
+            );
+        }
+        (E2eOutcome::Fail, false) | (_, true) => {}
+        (_, false) => {
+            return problem(
+                vec![Key("e2e"), Key("failures")],
+                "failures only apply to outcome fail; remove them or set outcome: fail",
+            );
+        }
+    }
+    let version = &s.kubernetes.version;
+    let Some(catalogue) = specs::minor_of(version).and_then(specs::catalogue) else {
+        return problem(
+            vec![Key("e2e")],
+            format!(
+                "the simulated e2e suite has no spec list for {version} (it knows {}); use one of those versions or remove the e2e block",
+                specs::known_minors()
+            ),
+        );
+    };
+    for (i, failure) in e2e.failures.iter().enumerate() {
+        if !catalogue.iter().any(|spec| spec.name == *failure) {
+            return problem(
+                vec![Key("e2e"), Key("failures"), Index(i)],
+                format!(
+                    "{failure:?} is not a spec of the simulated {version} suite; use a full name such as {:?} (see docs/scenario-format.md)",
+                    catalogue[0].name
+                ),
+            );
+        }
+    }
+    Ok(())
 }
 
 fn check_openstack_clusters(s: &Scenario) -> Check {

@@ -227,6 +227,9 @@ where
             .into_owned()
             .collect(),
     );
+    if t.sub.as_deref() == Some("exec") {
+        return super::exec::handle(shared, user, &t, &params.0, req).await;
+    }
     let method = req.method().clone();
     let watching = t.watch_path || params.flag("watch")?;
     let verb = match (&method, t.name.is_some()) {
@@ -536,7 +539,7 @@ fn watch_response(
     Ok(response)
 }
 
-fn pod_log(shared: &Shared, t: &Target, params: &Params) -> Result<Response<Body>> {
+fn pod_log(shared: &Arc<Shared>, t: &Target, params: &Params) -> Result<Response<Body>> {
     let rt = &RESOURCES[t.res];
     let store = shared.read();
     let entry = store
@@ -565,7 +568,35 @@ fn pod_log(shared: &Shared, t: &Target, params: &Params) -> Result<Response<Body
             )));
         }
     };
+    if let Some(reason) = super::log_follow::waiting_reason(&pod, &container) {
+        return Err(ApiError::bad_request(format!(
+            "container \"{container}\" in pod \"{pod_name}\" is waiting to start: {reason}"
+        )));
+    }
     let mut text = store.log(t.namespace.as_deref().unwrap_or(""), &pod_name, &container);
+    if params.flag("follow")? {
+        let uid = entry.index.uid().to_string();
+        let total = text.len();
+        let skip = match params.number::<usize>("tailLines")? {
+            Some(tail) => total - super::log_follow::tail_len(&text, tail),
+            None => 0,
+        };
+        drop(store);
+        let body = super::log_follow::stream(
+            Arc::clone(shared),
+            t.namespace.as_deref().unwrap_or(""),
+            &pod_name,
+            &uid,
+            &container,
+            skip,
+        );
+        let mut response = Response::new(Body::from_stream(body));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain"),
+        );
+        return Ok(response);
+    }
     if let Some(tail) = params.number::<usize>("tailLines")? {
         let lines: Vec<&str> = text.lines().collect();
         let start = lines.len().saturating_sub(tail);

@@ -10,6 +10,8 @@
 //! ```
 
 mod api;
+mod exec;
+mod log_follow;
 mod route;
 
 use std::net::SocketAddr;
@@ -36,6 +38,8 @@ pub struct Shared {
     pub git_version: String,
     /// Carries the latest resourceVersion; watches wait on it.
     pub rv_tx: tokio::sync::watch::Sender<u64>,
+    /// Carries the count of container log appends; log followers wait on it.
+    pub log_tx: tokio::sync::watch::Sender<u64>,
     /// Kinds changed by a write, for the controller runner.
     wake_tx: Option<std::sync::mpsc::Sender<Vec<&'static str>>>,
     /// Cancelled when the server stops.
@@ -53,10 +57,15 @@ impl Shared {
     /// Write to the store, then wake watches and controllers if something was committed.
     pub fn write<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
         let mut store = self.store.write().unwrap_or_else(|e| e.into_inner());
+        let logs_before = store.log_seq();
         let out = f(&mut store);
         let dirty = store.take_dirty();
         let rv = store.rv();
+        let logs = store.log_seq();
         drop(store);
+        if logs != logs_before {
+            self.log_tx.send_replace(logs);
+        }
         if !dirty.is_empty() {
             self.rv_tx.send_replace(rv);
             if let Some(tx) = &self.wake_tx {
@@ -186,6 +195,7 @@ pub async fn start_with(
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let (rv_tx, _) = tokio::sync::watch::channel(store.rv());
+    let (log_tx, _) = tokio::sync::watch::channel(store.log_seq());
     let (wake_tx, wake_rx) = if controllers.is_empty() {
         (None, None)
     } else {
@@ -197,6 +207,7 @@ pub async fn start_with(
         users: users.clone(),
         git_version,
         rv_tx,
+        log_tx,
         wake_tx,
         shutdown: CancellationToken::new(),
         addr,
@@ -248,7 +259,8 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<S
                 async move { Ok::<_, std::convert::Infallible>(api::handle(shared, req).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tls), service);
+                .serve_connection(TokioIo::new(tls), service)
+                .with_upgrades();
             tokio::select! {
                 _ = token.cancelled() => {}
                 result = conn => {

@@ -140,7 +140,11 @@ mod tests {
         assert_eq!(obj("/api/v1/pods").namespace, None);
         assert_eq!(parse("/api/v1/pods/p"), Route::NotFound);
         assert_eq!(parse("/api/v1/widgets"), Route::NotFound);
-        assert_eq!(parse("/api/v1/namespaces/x/pods/p/exec"), Route::NotFound);
+        assert_eq!(
+            obj("/api/v1/namespaces/x/pods/p/exec").sub.as_deref(),
+            Some("exec")
+        );
+        assert_eq!(parse("/api/v1/namespaces/x/pods/p/attach"), Route::NotFound);
         assert_eq!(
             parse("/apis/apps/v1"),
             Route::Resources("apps".into(), "v1".into())
