@@ -374,6 +374,23 @@ async fn scope_show_and_export() {
     ])
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The official IaaS scope: modules without `targets` (`opc-v2022.11`).
+    let out = scs_kaas(&[
+        "scope",
+        "show",
+        repo("crates/core/tests/data/scopes/history/scs-compatible-iaas.2026-06-25.af4968ca.yaml")
+            .to_str()
+            .unwrap(),
+        "--date",
+        "2026-07-01",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("SCS-compatible IaaS"),
+        "{}",
+        text(&out)
+    );
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.yaml");
     std::fs::write(&bad, "uuid: u\nname: n\nurl: x\nscripts: []\nmodules: []\nversions: []\ntimeline: []\nowner: me\n").unwrap();
