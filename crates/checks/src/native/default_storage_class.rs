@@ -7,7 +7,7 @@
 //! exist a second pod on another node reads it back.
 //!
 //! Assignments: `storage_class_semantics=v1|v2` (default v1, the stable version),
-//! `multiple_default_severity=warn|error` (default warn), `storage_probe=on|off` (default on),
+//! `multiple_default_severity=error|warn` (default error), `storage_probe=on|off` (default on),
 //! `storage_timeout=DURATION` (per wait, default 5m), `image_mirror=PREFIX`.
 
 pub mod judge;
@@ -70,8 +70,8 @@ impl Options {
             }
         };
         let multiple_defaults = match get("multiple_default_severity") {
-            None | Some("warn") => Severity::Warn,
-            Some("error" | "fail") => Severity::Error,
+            None | Some("error" | "fail") => Severity::Error,
+            Some("warn") => Severity::Warn,
             Some(other) => {
                 return Err(format!(
                     "multiple_default_severity={other:?} is not warn or error; pass -a multiple_default_severity=warn or =error"
@@ -618,7 +618,7 @@ mod tests {
     }
 
     #[test]
-    fn options_default_to_v1_warn_probe_on() {
+    fn options_default_to_v1_error_probe_on() {
         let o = Options::from_args(&args(&[])).unwrap();
         assert_eq!(o.rules, Rules::default());
         assert!(o.probe);
@@ -629,14 +629,14 @@ mod tests {
     fn options_parse_every_assignment() {
         let o = Options::from_args(&args(&[
             ("storage_class_semantics", "v2"),
-            ("multiple_default_severity", "error"),
+            ("multiple_default_severity", "warn"),
             ("storage_probe", "off"),
             ("storage_timeout", "90s"),
             ("image_mirror", "mirror.example.com/k8s"),
         ]))
         .unwrap();
         assert_eq!(o.rules.semantics, Semantics::V2);
-        assert_eq!(o.rules.multiple_defaults, Severity::Error);
+        assert_eq!(o.rules.multiple_defaults, Severity::Warn);
         assert!(!o.probe);
         assert_eq!(o.timeout, Duration::from_secs(90));
         assert!(
