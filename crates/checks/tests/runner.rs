@@ -338,6 +338,14 @@ struct TestCheck {
 }
 
 impl Check for TestCheck {
+    fn rules(&self) -> &'static [scs_kaas_checks::RuleDoc] {
+        &[]
+    }
+
+    fn assignments(&self) -> &'static [scs_kaas_checks::AssignmentDoc] {
+        &[]
+    }
+
     fn id(&self) -> &'static str {
         self.id
     }
@@ -604,6 +612,14 @@ impl Drop for OnDrop {
 }
 
 impl Check for DropProbe {
+    fn rules(&self) -> &'static [scs_kaas_checks::RuleDoc] {
+        &[]
+    }
+
+    fn assignments(&self) -> &'static [scs_kaas_checks::AssignmentDoc] {
+        &[]
+    }
+
     fn id(&self) -> &'static str {
         "n-drop"
     }

@@ -27,7 +27,7 @@ use kube::{Api, Client};
 use scs_kaas_core::finding::{Finding, Outcome, Severity, Status};
 
 use super::assign;
-use crate::check::{Access, Check, CheckContext, Mode};
+use crate::check::{Access, AssignmentDoc, Check, CheckContext, Mode, RuleDoc};
 use crate::probe::guard::DEFAULT_CLEANUP_TIMEOUT;
 use crate::probe::image::{AGNHOST, ImageSource, MIRROR_ARG};
 use crate::probe::pod::{HOSTNAME_LABEL, ProbePod};
@@ -129,6 +129,99 @@ fn active_access() -> Vec<Access> {
     v
 }
 
+/// Every rule this check judges (`scs-kaas checks ID`).
+const RULES: &[RuleDoc] = &[
+    RuleDoc {
+        id: "SC-00",
+        severity: "ABORT",
+        summary: "the StorageClasses cannot be read, or a bad assignment",
+    },
+    RuleDoc {
+        id: "SC-01",
+        severity: "FAIL|WARN|INFO",
+        summary: "a class is annotated storageclass.kubernetes.io/is-default-class=true (FAIL when none; FAIL when only the legacy beta annotation marks it)",
+    },
+    RuleDoc {
+        id: "SC-02",
+        severity: "FAIL|WARN",
+        summary: "exactly one default class (FAIL for several; -a multiple_default_severity=warn lowers it)",
+    },
+    RuleDoc {
+        id: "SC-03",
+        severity: "FAIL|WARN",
+        summary: "the default class provisions dynamically (FAIL for kubernetes.io/no-provisioner, WARN for in-tree provisioners)",
+    },
+    RuleDoc {
+        id: "SC-04",
+        severity: "FAIL|WARN|INFO",
+        summary: "probe: a claim without storageClassName binds to a ReadWriteOnce volume of the default class within storage_timeout",
+    },
+    RuleDoc {
+        id: "SC-05",
+        severity: "FAIL|WARN",
+        summary: "the volumes are not local, hostPath or pinned to a host (FAIL under v1, WARN under v2)",
+    },
+    RuleDoc {
+        id: "SC-06",
+        severity: "FAIL|WARN",
+        summary: "the default provisioner is not known to be node-local (FAIL under v1, WARN under v2)",
+    },
+    RuleDoc {
+        id: "SC-07",
+        severity: "WARN|INFO",
+        summary: "the default provisioner is known to survive a disk or host failure",
+    },
+    RuleDoc {
+        id: "SC-08",
+        severity: "WARN|INFO",
+        summary: "probe: data written by one pod is readable from a pod on another node",
+    },
+    RuleDoc {
+        id: "SC-09",
+        severity: "WARN|INFO",
+        summary: "the CSIDriver of the default provisioner is installed",
+    },
+    RuleDoc {
+        id: "HARN-02",
+        severity: "WARN",
+        summary: "a probe object could not be removed (named, with the fix)",
+    },
+];
+
+/// Every `-a` key this check reads.
+const ASSIGNMENTS: &[AssignmentDoc] = &[
+    AssignmentDoc {
+        key: "storage_class_semantics",
+        default: "v1",
+        accepted: "v1|v2",
+        help: "scs-0211 edition: v1 makes durability a MUST (FAIL), v2 a SHOULD (WARN)",
+    },
+    AssignmentDoc {
+        key: "multiple_default_severity",
+        default: "error",
+        accepted: "error|warn",
+        help: "severity of several default classes (SC-02)",
+    },
+    AssignmentDoc {
+        key: "storage_probe",
+        default: "on",
+        accepted: "on|off",
+        help: "whether the active probe (claim, pods) runs",
+    },
+    AssignmentDoc {
+        key: "storage_timeout",
+        default: "5m",
+        accepted: "DURATION (90s, 5m)",
+        help: "how long each wait of the probe may take",
+    },
+    AssignmentDoc {
+        key: MIRROR_ARG,
+        default: "",
+        accepted: "registry PREFIX",
+        help: "registry prefix the probe images are pulled from (air-gapped clusters)",
+    },
+];
+
 impl Check for DefaultStorageClass {
     fn id(&self) -> &'static str {
         ID
@@ -147,6 +240,14 @@ impl Check for DefaultStorageClass {
 
     fn mode(&self) -> Mode {
         Mode::Active
+    }
+
+    fn rules(&self) -> &'static [RuleDoc] {
+        RULES
+    }
+
+    fn assignments(&self) -> &'static [AssignmentDoc] {
+        ASSIGNMENTS
     }
 
     fn access(&self) -> Vec<Access> {
