@@ -153,33 +153,33 @@ const RULES: &[RuleDoc] = &[
     },
     RuleDoc {
         id: "SC-04",
-        severity: "FAIL|WARN|INFO",
-        summary: "probe: a claim without storageClassName binds to a ReadWriteOnce volume of the default class within storage_timeout",
+        severity: "FAIL|INFO",
+        summary: "probe: a claim without storageClassName gets the default class, binds (ReadWriteOnce) within storage_timeout and a pod can write to it",
     },
     RuleDoc {
         id: "SC-05",
-        severity: "FAIL|WARN",
-        summary: "the volumes are not local, hostPath or pinned to a host (FAIL under v1, WARN under v2)",
+        severity: "FAIL|WARN|INFO",
+        summary: "volumes of the default class are not local, hostPath or pinned to a host, and data written on one node is readable from another (probe); FAIL under v1, WARN under v2",
     },
     RuleDoc {
         id: "SC-06",
         severity: "FAIL|WARN",
-        summary: "the default provisioner is not known to be node-local (FAIL under v1, WARN under v2)",
+        summary: "the default provisioner is not known to provision node-local storage (FAIL under v1, WARN under v2)",
     },
     RuleDoc {
         id: "SC-07",
         severity: "WARN|INFO",
-        summary: "the default provisioner is known to survive a disk or host failure",
+        summary: "protection against disk or host loss: WARN for a single-replica Longhorn class, otherwise INFO (the provider attests it)",
     },
     RuleDoc {
         id: "SC-08",
-        severity: "WARN|INFO",
-        summary: "probe: data written by one pod is readable from a pod on another node",
+        severity: "INFO",
+        summary: "whether the default class allows volume expansion (a MAY in scs-0211-v2)",
     },
     RuleDoc {
         id: "SC-09",
-        severity: "WARN|INFO",
-        summary: "the CSIDriver of the default provisioner is installed",
+        severity: "INFO",
+        summary: "binding mode and reclaim policy of the default class",
     },
     RuleDoc {
         id: "HARN-02",
