@@ -779,3 +779,35 @@ async fn programs_get_the_kubeconfig_kube_read_without_flags() {
         text(&out)
     );
 }
+
+#[tokio::test]
+async fn a_misspelled_assignment_is_a_usage_error_naming_the_nearest_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let _sim = sim("compliant", &kc).await;
+    let base = [
+        "check",
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+        "--scope",
+        "scs-kaas-extended",
+        "--tests",
+        "default-storage-class-check",
+    ];
+    let mut bad = base.to_vec();
+    bad.extend(["-a", "storage_timout=10s"]);
+    let out = scs_kaas(&bad).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("-a storage_timout"), "{}", text(&out));
+    assert!(
+        err.contains("did you mean `storage_timeout`?"),
+        "{}",
+        text(&out)
+    );
+    // The right key of the selected check is accepted (the run proceeds to a verdict).
+    let mut good = base.to_vec();
+    good.extend(["-a", "storage_probe=off"]);
+    let out = scs_kaas(&good).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

@@ -71,6 +71,10 @@ pub struct CheckArgs {
     /// Assign a scope variable (repeatable; each key once).
     #[arg(short = 'a', long = "assign", value_name = "KEY=VALUE")]
     assign: Vec<String>,
+    /// Accept the `-a` keys of every native check, not only of the selected ones (`demo` passes
+    /// the same assignments to several scopes).
+    #[arg(skip)]
+    pub keys_of_every_check: bool,
     /// Reference date for version validity and for time-dependent checks (YYYY-MM-DD,
     /// midnight UTC; default: now).
     #[arg(long, value_name = "DATE")]
@@ -261,6 +265,19 @@ pub async fn evaluate(
         tests,
     };
     let plan = runner::plan(&scope, loaded.dir.as_deref(), &selection, &natives)?;
+    let every: Vec<&dyn Check> = natives.iter().map(|c| c.as_ref()).collect();
+    let selected: Vec<&dyn Check> = if args.keys_of_every_check {
+        every.clone()
+    } else {
+        plan.jobs
+            .iter()
+            .filter_map(|j| match j {
+                Job::Native(c) => Some(c.as_ref()),
+                Job::Program { .. } => None,
+            })
+            .collect()
+    };
+    super::check_assign::check_known(&given, &scope, &selected, &every).map_err(|e| anyhow!(e))?;
 
     let cluster = connect(args).await;
     let subject = match (&args.subject, &cluster) {

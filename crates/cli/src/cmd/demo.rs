@@ -204,7 +204,8 @@ impl CheckRun {
         )
         .chain(sim_defaults(&demo.assign))
         .collect();
-        let args = CheckArgs::from_words(&words)?;
+        let mut args = CheckArgs::from_words(&words)?;
+        args.keys_of_every_check = true;
         check::validate(&args)?;
         super::scope::load(scope)?;
         Ok(CheckRun {
