@@ -811,3 +811,49 @@ async fn a_misspelled_assignment_is_a_usage_error_naming_the_nearest_key() {
     let out = scs_kaas(&good).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+#[tokio::test]
+async fn warnings_of_a_passing_check_are_shown_and_counted_in_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let _sim = sim("single-zone-control-plane", &kc).await;
+    let out = scs_kaas(&[
+        "check",
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+        "--scope",
+        "scs-kaas-extended",
+        "--tests",
+        "node-distribution-check",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("PASS node-distribution-check"),
+        "{}",
+        text(&out)
+    );
+    let nd02: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("WARNING [ND-02]"))
+        .collect();
+    assert_eq!(nd02.len(), 1, "{}", text(&out));
+    assert!(nd02[0].contains("; fix: "), "{}", text(&out));
+    let warnings = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("WARNING ["))
+        .count();
+    assert!(
+        stdout.contains(&format!(
+            "1 passed, 0 failed, 0 aborted, 0 missing, 2 not selected, {warnings} warnings"
+        )),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stdout.contains(&format!("Overall (main targets): PASS ({warnings} warning")),
+        "{}",
+        text(&out)
+    );
+}
