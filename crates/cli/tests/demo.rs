@@ -158,7 +158,7 @@ async fn demo_of_a_failing_scenario_shows_fail_with_rule_and_fix() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     for want in [
         "old scs-kaas extended KaaS checks v1 (draft):",
-        "  main       FAIL       2 passed, 1 failed, 0 aborted, 0 missing\n",
+        "  main       FAIL       2 passed, 1 failed, 0 aborted, 0 missing, 3 warnings\n",
         "FAIL version-policy-check",
         "ERROR [VER-",
         "fix: ",
