@@ -60,6 +60,11 @@ pub struct DemoArgs {
     #[arg(long, value_name = "DATE")]
     pub date: Option<String>,
 
+    /// Check exactly this scope version (any validity) instead of those the timeline lists on
+    /// the date, in every scope checked; needed for a --date outside a scope's timeline.
+    #[arg(long = "version", value_name = "V")]
+    pub scope_version: Option<String>,
+
     /// Subject name in the report (default: sim-<scenario name>).
     #[arg(long, value_name = "NAME")]
     pub subject: Option<String>,
@@ -197,6 +202,11 @@ impl CheckRun {
         ]
         .iter()
         .map(|s| s.to_string())
+        .chain(
+            demo.scope_version
+                .iter()
+                .flat_map(|v| ["--version".to_owned(), v.clone()]),
+        )
         .chain(
             demo.assign
                 .iter()
