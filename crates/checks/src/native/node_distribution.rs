@@ -236,7 +236,8 @@ const RULES: &[RuleDoc] = &[
         severity: "WARN",
         summary: "MUST, judged from label evidence only, so WARN: the zone label agrees with \
                   the zone CSI drivers see (CSINode topology keys), \
-                  other */zone labels and the deprecated zone label (WARN per node); Machine \
+                  other */zone labels and the deprecated zone label (WARN per node), and one \
+                  host id is not in several zones (WARN per host id); Machine \
                   failure domains and the IaaS placement are not compared",
     },
     RuleDoc {
@@ -250,7 +251,8 @@ const RULES: &[RuleDoc] = &[
         severity: "WARN|INFO",
         summary: "scs-0213 (draft): the control-plane instances on at least two physical \
                   hosts, judged from the same evidence as ND-01 (WARN where ND-01 fails, INFO \
-                  where it cannot tell)",
+                  where it cannot tell); WARN per control-plane node without a host-identifying \
+                  label when others carry one",
     },
     RuleDoc {
         id: "AA-03",
