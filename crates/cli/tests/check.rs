@@ -857,3 +857,27 @@ async fn warnings_of_a_passing_check_are_shown_and_counted_in_the_table() {
         text(&out)
     );
 }
+
+#[tokio::test]
+async fn a_normal_fail_run_says_nothing_about_waiting_for_cleanups() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let _sim = sim("storage-never-binds", &kc).await;
+    let out = scs_kaas(&[
+        "check",
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+        "--scope",
+        "scs-kaas-extended",
+        "--tests",
+        "default-storage-class-check",
+        "-a",
+        "storage_timeout=2s",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The check removed its probe itself and reported it; no dangling "waiting" line.
+    assert!(!stderr.contains("waiting up to"), "{}", text(&out));
+    assert!(!stderr.contains("cleaning up"), "{}", text(&out));
+}
