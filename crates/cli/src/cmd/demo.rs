@@ -65,6 +65,11 @@ pub struct DemoArgs {
     #[arg(long = "version", value_name = "V")]
     pub scope_version: Option<String>,
 
+    /// Judge versions by this release data instead of the built-in data (GitHub releases JSON
+    /// or the file `versions refresh` writes); the default date becomes that data's date.
+    #[arg(long, value_name = "FILE")]
+    pub release_data: Option<PathBuf>,
+
     /// Subject name in the report (default: sim-<scenario name>).
     #[arg(long, value_name = "NAME")]
     pub subject: Option<String>,
@@ -107,12 +112,21 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     // Everything the user gave is checked before the cluster starts.
     let date = match &args.date {
         Some(d) => super::scope::parse_date(Some(d))?,
-        None => {
-            scs_kaas_core::release::snapshot()
-                .context("the built-in release data is unusable")?
-                .data
-                .as_of
-        }
+        None => match &args.release_data {
+            Some(path) => {
+                scs_kaas_checks::release_data::load_file(path)
+                    .map_err(|e| anyhow::anyhow!(e))?
+                    .db
+                    .data
+                    .as_of
+            }
+            None => {
+                scs_kaas_core::release::snapshot()
+                    .context("the built-in release data is unusable")?
+                    .data
+                    .as_of
+            }
+        },
     };
     let scopes: Vec<String> = if args.scopes.is_empty() {
         DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()
@@ -206,6 +220,11 @@ impl CheckRun {
             demo.scope_version
                 .iter()
                 .flat_map(|v| ["--version".to_owned(), v.clone()]),
+        )
+        .chain(
+            demo.release_data
+                .iter()
+                .flat_map(|p| ["--release-data".to_owned(), p.display().to_string()]),
         )
         .chain(
             demo.assign
