@@ -97,24 +97,31 @@ impl CheckContext {
 pub struct RuleDoc {
     /// Rule id from CHECKS.md, e.g. `ND-01`.
     pub id: &'static str,
-    /// What the rule demands and how bad a violation is, in one line.
+    /// The severities its findings can have, e.g. `FAIL`, `WARN`, `FAIL|WARN`, `INFO`.
+    pub severity: &'static str,
+    /// What the rule demands, in one line.
     pub summary: &'static str,
 }
 
-/// One `-a key=value` assignment a check reads, for `scs-kaas checks ID`.
+/// One `-a key=value` assignment a check reads, for `scs-kaas checks ID` and for refusing
+/// unknown keys: a check must list every key it reads (a test in `registry` enforces it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct AssignmentDoc {
     /// The key, e.g. `host_id_labels`.
     pub key: &'static str,
-    /// Accepted values and the default, in one line.
+    /// The value used when the key is not given (`""`: nothing, the feature is off).
+    pub default: &'static str,
+    /// The accepted values, e.g. `on|off`, `DURATION (30s, 5m)`.
+    pub accepted: &'static str,
+    /// What it changes, in one line.
     pub help: &'static str,
 }
 
 /// A native check: one SCS testcase id implemented in Rust.
 ///
 /// Implementations live one per file under [`crate::native`] and are listed in [`crate::registry`].
-/// Only `id`, `standard`, `description`, `mode` and `run` are required; the documentation methods
-/// (`rules`, `assignments`, `details`) have empty defaults, so a new check compiles without them.
+/// `rules` and `assignments` are required, so every check documents its rules and every `-a` key
+/// it reads; `access` and `details` have empty defaults.
 pub trait Check: Send + Sync {
     /// Stable id: the SCS testcase id where one exists (e.g. `version-policy-check`).
     fn id(&self) -> &'static str;
@@ -133,15 +140,11 @@ pub trait Check: Send + Sync {
         Vec::new()
     }
 
-    /// The rules the check judges (empty by default).
-    fn rules(&self) -> &'static [RuleDoc] {
-        &[]
-    }
+    /// Every rule the check judges, with its severities.
+    fn rules(&self) -> &'static [RuleDoc];
 
-    /// The `-a` assignments the check reads (empty by default).
-    fn assignments(&self) -> &'static [AssignmentDoc] {
-        &[]
-    }
+    /// Every `-a` assignment the check reads, with default and accepted values.
+    fn assignments(&self) -> &'static [AssignmentDoc];
 
     /// The long description a user reads with `scs-kaas checks ID`: what the check proves, what
     /// it cannot prove, and how. Plain text (Markdown-like); empty by default, in which case the

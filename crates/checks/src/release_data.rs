@@ -35,8 +35,51 @@ pub fn cache_dir(explicit: Option<&Path>) -> Option<PathBuf> {
         .map(|home| PathBuf::from(home).join(".cache").join("scs-kaas"))
 }
 
-/// The data to use for `cache_dir` (see [`cache_dir`]), loaded at most once per process.
+/// The data given with `--release-data FILE`: when set, every [`load`] of this process returns it.
+static FROM_FILE: OnceLock<Arc<Loaded>> = OnceLock::new();
+
+/// Read `--release-data FILE`: GitHub's releases JSON (a list, e.g. SCS's test data; end-of-life
+/// dates and CVEs then come from the built-in snapshot) or scs-kaas's own format (an object, as
+/// `versions refresh` writes it). Errors name the file and what is wrong.
+pub fn load_file(path: &Path) -> Result<Loaded, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read --release-data {}: {e}", path.display()))?;
+    let origin = Origin::File(path.display().to_string());
+    let mut notes = Vec::new();
+    let db = if text.trim_start().starts_with('[') {
+        let base = release::snapshot()
+            .map_err(|e| format!("the built-in release data is unusable: {e}"))?
+            .data;
+        notes.push(format!(
+            "{} is GitHub releases JSON: release dates from it (published_at), end-of-life dates and CVEs from the built-in data as of {}",
+            path.display(),
+            base.as_of
+        ));
+        ReleaseDb::from_github_releases(&text, &base, origin)
+    } else {
+        ReleaseDb::from_json(&text, origin)
+    }
+    .map_err(|e| {
+        format!(
+            "--release-data {}: {e} (give GitHub releases JSON or the file `versions refresh` writes)",
+            path.display()
+        )
+    })?;
+    notes.extend(db.warnings.iter().cloned());
+    Ok(Loaded { db, notes })
+}
+
+/// Use `loaded` (from [`load_file`]) for the rest of the process; false if data was set before.
+pub fn use_file(loaded: Loaded) -> bool {
+    FROM_FILE.set(Arc::new(loaded)).is_ok()
+}
+
+/// The data to use for `cache_dir` (see [`cache_dir`]), loaded at most once per process; the
+/// `--release-data` file instead when one was given ([`use_file`]).
 pub fn load(explicit_cache_dir: Option<&Path>) -> Arc<Loaded> {
+    if let Some(file) = FROM_FILE.get() {
+        return file.clone();
+    }
     static LOADED: OnceLock<Mutex<HashMap<Option<PathBuf>, Arc<Loaded>>>> = OnceLock::new();
     let dir = cache_dir(explicit_cache_dir);
     let map = LOADED.get_or_init(Default::default);

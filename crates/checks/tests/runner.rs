@@ -356,6 +356,14 @@ struct TestCheck {
 }
 
 impl Check for TestCheck {
+    fn rules(&self) -> &'static [scs_kaas_checks::RuleDoc] {
+        &[]
+    }
+
+    fn assignments(&self) -> &'static [scs_kaas_checks::AssignmentDoc] {
+        &[]
+    }
+
     fn id(&self) -> &'static str {
         self.id
     }
@@ -688,6 +696,11 @@ fn selection_by_version_sections_and_tests() {
         err.contains("no version of scope `runner test` is valid on 2023-01-01"),
         "{err}"
     );
+    // The message lists the versions with the dates of their validity.
+    assert!(
+        err.contains("its versions: v1 (draft from 2024-01-01)"),
+        "{err}"
+    );
     sel.version = Some("v1".into());
     assert!(
         runner::plan(&s, Some(&dir), &sel, &[]).is_ok(),
@@ -725,6 +738,14 @@ impl Drop for OnDrop {
 }
 
 impl Check for DropProbe {
+    fn rules(&self) -> &'static [scs_kaas_checks::RuleDoc] {
+        &[]
+    }
+
+    fn assignments(&self) -> &'static [scs_kaas_checks::AssignmentDoc] {
+        &[]
+    }
+
     fn id(&self) -> &'static str {
         "n-drop"
     }

@@ -169,20 +169,24 @@ async fn local_default_class_fails_v1_and_only_warns_under_v2() {
 }
 
 #[tokio::test]
-async fn two_defaults_warn_by_default_and_fail_when_configured() {
+async fn two_defaults_fail_by_default_and_warn_when_configured() {
     let sim = start("two-default-storage-classes").await;
     let admin = client(&sim, "admin").await;
-    let warn = run(admin.clone(), "c3a1b2c3", &[("storage_probe", "off")]).await;
-    assert_eq!(warn.status, Status::Pass, "{warn:#?}");
-    assert_eq!(worst(&warn, "SC-02"), Some(Severity::Warn));
-    let fail = run(
-        admin.clone(),
-        "c3a1b2c4",
-        &[("multiple_default_severity", "error")],
-    )
-    .await;
+    let fail = run(admin.clone(), "c3a1b2c3", &[]).await;
     assert_eq!(fail.status, Status::Fail, "{fail:#?}");
     assert_eq!(worst(&fail, "SC-02"), Some(Severity::Error));
+    let sc02 = fail.findings.iter().find(|f| f.rule == "SC-02").unwrap();
+    assert!(sc02.message.contains("exactly one"), "{sc02:?}");
+    let warn = run(
+        admin.clone(),
+        "c3a1b2c4",
+        &[
+            ("storage_probe", "off"),
+            ("multiple_default_severity", "warn"),
+        ],
+    )
+    .await;
+    assert_eq!(worst(&warn, "SC-02"), Some(Severity::Warn));
     assert!(probe_namespaces(&admin).await.is_empty());
 }
 

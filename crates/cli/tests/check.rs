@@ -374,6 +374,23 @@ async fn scope_show_and_export() {
     ])
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The official IaaS scope: modules without `targets` (`opc-v2022.11`).
+    let out = scs_kaas(&[
+        "scope",
+        "show",
+        repo("crates/core/tests/data/scopes/history/scs-compatible-iaas.2026-06-25.af4968ca.yaml")
+            .to_str()
+            .unwrap(),
+        "--date",
+        "2026-07-01",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("SCS-compatible IaaS"),
+        "{}",
+        text(&out)
+    );
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.yaml");
     std::fs::write(&bad, "uuid: u\nname: n\nurl: x\nscripts: []\nmodules: []\nversions: []\ntimeline: []\nowner: me\n").unwrap();
@@ -1056,4 +1073,106 @@ async fn logs_to_a_pipe_or_file_carry_no_colour_codes() {
         "colour codes in a piped log: {stderr}"
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains('\u{1b}'));
+}
+
+#[tokio::test]
+async fn a_misspelled_assignment_is_a_usage_error_naming_the_nearest_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let _sim = sim("compliant", &kc).await;
+    let base = [
+        "check",
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+        "--scope",
+        "scs-kaas-extended",
+        "--tests",
+        "default-storage-class-check",
+    ];
+    let mut bad = base.to_vec();
+    bad.extend(["-a", "storage_timout=10s"]);
+    let out = scs_kaas(&bad).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("-a storage_timout"), "{}", text(&out));
+    assert!(
+        err.contains("did you mean `storage_timeout`?"),
+        "{}",
+        text(&out)
+    );
+    // The right key of the selected check is accepted (the run proceeds to a verdict).
+    let mut good = base.to_vec();
+    good.extend(["-a", "storage_probe=off"]);
+    let out = scs_kaas(&good).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[tokio::test]
+async fn warnings_of_a_passing_check_are_shown_and_counted_in_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let _sim = sim("single-zone-control-plane", &kc).await;
+    let out = scs_kaas(&[
+        "check",
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+        "--scope",
+        "scs-kaas-extended",
+        "--tests",
+        "node-distribution-check",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("PASS node-distribution-check"),
+        "{}",
+        text(&out)
+    );
+    let nd02: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("WARNING [ND-02]"))
+        .collect();
+    assert_eq!(nd02.len(), 1, "{}", text(&out));
+    assert!(nd02[0].contains("; fix: "), "{}", text(&out));
+    let warnings = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("WARNING ["))
+        .count();
+    assert!(
+        stdout.contains(&format!(
+            "1 passed, 0 failed, 0 aborted, 0 missing, 2 not selected, {warnings} warnings"
+        )),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stdout.contains(&format!("Overall (main targets): PASS ({warnings} warning")),
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test]
+async fn a_normal_fail_run_says_nothing_about_waiting_for_cleanups() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let _sim = sim("storage-never-binds", &kc).await;
+    let out = scs_kaas(&[
+        "check",
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+        "--scope",
+        "scs-kaas-extended",
+        "--tests",
+        "default-storage-class-check",
+        "-a",
+        "storage_timeout=2s",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The check removed its probe itself and reported it; no dangling "waiting" line.
+    assert!(!stderr.contains("waiting up to"), "{}", text(&out));
+    assert!(!stderr.contains("cleaning up"), "{}", text(&out));
 }

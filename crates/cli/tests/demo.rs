@@ -158,7 +158,7 @@ async fn demo_of_a_failing_scenario_shows_fail_with_rule_and_fix() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     for want in [
         "old scs-kaas extended KaaS checks v1 (draft):",
-        "  main       FAIL       2 passed, 1 failed, 0 aborted, 0 missing\n",
+        "  main       FAIL       2 passed, 1 failed, 0 aborted, 0 missing, 3 warnings\n",
         "FAIL version-policy-check",
         "ERROR [VER-",
         "fix: ",
@@ -198,4 +198,40 @@ async fn demo_rejects_bad_input_before_starting_with_exit_2() {
             text(&out)
         );
     }
+}
+
+#[tokio::test]
+async fn a_date_outside_the_timeline_names_the_versions_and_demo_takes_version() {
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/cve-affected.yaml");
+    let base = [
+        "demo",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--scope",
+        "scs-kaas-extended",
+        "--date",
+        "2023-09-20",
+    ];
+    let out = scs_kaas(&base).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is valid on 2023-09-20; its versions: v1 (draft from 2024-01-01)"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        err.contains("its versions: v1 (draft from "),
+        "{}",
+        text(&out)
+    );
+    let mut forced = base.to_vec();
+    forced.extend(["--version", "v1"]);
+    let out = scs_kaas(&forced).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("v1 (forced):"),
+        "{}",
+        text(&out)
+    );
 }

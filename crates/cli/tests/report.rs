@@ -391,6 +391,13 @@ async fn upload_sends_signature_ampersand_report_with_auth_and_content_type() {
     let out = upload(&fx, &url, &fx.report()).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("uploaded"), "{}", stdout(&out));
+    // It says which scopes the report holds (all of them were sent).
+    assert!(
+        stdout(&out)
+            .contains("(scope: SCS-compatible KaaS (1fffebe6-fd4b-44d3-a36c-fc58b4bb0180))"),
+        "{}",
+        stdout(&out)
+    );
     let requests = seen.requests.lock().unwrap().clone();
     assert_eq!(requests.len(), 1);
     let (headers, body) = &requests[0];

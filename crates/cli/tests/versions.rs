@@ -593,3 +593,51 @@ fn refresh_writes_the_cache_that_later_commands_use() {
     assert_eq!(r.stdout, "KUBERNETES_VERSION=v1.35.11\n");
     assert!(r.stderr.contains("release data: cache "), "{}", r.stderr);
 }
+
+#[test]
+fn release_data_file_in_github_format_judges_scs_testdata() {
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../core/tests/data/release/github-releases.scs-testdata.json"
+    );
+    let r = run(&[
+        "versions",
+        "status",
+        "--date",
+        "2024-03-20",
+        "--release-data",
+        file,
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("release data: file ") && r.stderr.contains("as of 2024-03-15"),
+        "{}",
+        r.stderr
+    );
+    // v1.29.3 was published (published_at) 2024-03-15.
+    assert!(r.stdout.contains("v1.29.3    2024-03-15"), "{}", r.stdout);
+    // A verdict on an offering judged by that data.
+    let r = run(&[
+        "versions",
+        "status",
+        "--date",
+        "2024-03-20",
+        "--release-data",
+        file,
+        "--offered",
+        "v1.29.3,v1.28.8,v1.27.12",
+    ]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // A file that is neither format: usage error naming it.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"releases\": 1}").unwrap();
+    let r = run(&[
+        "versions",
+        "status",
+        "--release-data",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--release-data"), "{}", r.stderr);
+}

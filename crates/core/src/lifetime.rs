@@ -27,6 +27,9 @@ pub fn add_period(checked_at: DateTime, lifetime: Lifetime) -> DateTime {
             first_of_month_plus(base, quarter_start - i64::from(date.month()) + 6)
         }
         Lifetime::Year => first_of_month_plus(date, 14),
+        Lifetime::Infinite => {
+            Date::new(date.year().saturating_add(1000).min(9999), 1, 1).expect("January 1st exists")
+        }
     };
     end.to_datetime(jiff::civil::Time::midnight())
 }

@@ -7,7 +7,8 @@
 //! tells what is coming ("v1.35.9 was released 2026-11-10: roll out by 2026-12-11").
 //!
 //! Days are UTC days and a deadline day is valid through 23:59:59 UTC: a patch published on day
-//! D must be rolled out by D + 31 (v2) and the check fails from D + 32.
+//! D must be rolled out by D + 31 (v2) and the check fails from D + 32. A branch's end-of-life day
+//! is the exception: as in the SCS reference (`now < eol`), it is unsupported from 00:00 UTC.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -226,9 +227,10 @@ pub fn judge(
     match db.eol(branch) {
         Some(entry) => {
             let end = entry.end_of_life;
-            if today > end {
+            // As in the SCS reference (`now < eol`), the end-of-life day itself is unsupported.
+            if today >= end {
                 let message = format!(
-                    "branch {branch} of {v} reached its upstream end of life on {end} (supported through 23:59:59 UTC that day); {} days ago",
+                    "branch {branch} of {v} reached its upstream end of life on {end} (unsupported from 00:00 UTC that day, as in the SCS reference); {} days ago",
                     days_between(end, today)
                 );
                 let fix = supported_range_fix(db, now);
@@ -239,9 +241,8 @@ pub fn judge(
                 });
             } else {
                 let left = days_between(today, end);
-                let message = format!(
-                    "branch {branch} is supported upstream through {end} ({left} days left)"
-                );
+                let message =
+                    format!("branch {branch} is supported upstream until {end} ({left} days left)");
                 findings.push(if left <= EOL_WARNING_DAYS {
                     Finding::warn("VER-02", message)
                         .with_fix(format!("upgrade to a newer minor before {end}"))
@@ -251,7 +252,7 @@ pub fn judge(
             }
         }
         None => match db.oldest_tabled_branch() {
-            Some(oldest) if branch < oldest.branch && today > oldest.end_of_life => {
+            Some(oldest) if branch < oldest.branch && today >= oldest.end_of_life => {
                 let message = format!(
                     "branch {branch} of {v} is older than every branch in the end-of-life table (oldest {}, end of life {}): it is past its end of life",
                     oldest.branch, oldest.end_of_life
@@ -278,7 +279,22 @@ pub fn judge(
             }
         },
     }
-    if !v.is_prerelease() && db.ga_releases(branch, today).iter().all(|(r, _)| *r < v) {
+    let published = db
+        .ga_releases(branch, Date::MAX)
+        .into_iter()
+        .find(|(r, _)| *r == v)
+        .map(|(_, d)| d);
+    if let Some(day) = published.filter(|d| *d > today) {
+        findings.push(
+            Finding::warn(
+                "VER-03",
+                format!(
+                    "{v} was published {day}, after the judged day {today}: the judgement sees the release data of {today}, in which {v} does not exist yet"
+                ),
+            )
+            .with_fix(format!("judge on {day} or later (--date)")),
+        );
+    } else if !v.is_prerelease() && db.ga_releases(branch, today).iter().all(|(r, _)| *r < v) {
         findings.push(Finding::warn(
             "VER-03",
             format!(

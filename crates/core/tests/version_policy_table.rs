@@ -199,7 +199,20 @@ fn cases() -> Vec<Case> {
                 ),
             )
         },
-        // VER-02: branch 1.34 ends 2026-10-27, valid through 23:59:59 UTC.
+        // A version the data knows, judged on a day before its release: say so, not "unknown".
+        case(
+            "judged before the version's release",
+            "v1.35.8",
+            "2026-08-10T12:00:00Z",
+            Pass,
+            (
+                "VER-03",
+                W,
+                "v1.35.8 was published 2026-08-20, after the judged day 2026-08-10",
+            ),
+        ),
+        // VER-02: branch 1.34 ends 2026-10-27; as in the SCS reference, the end-of-life day
+        // itself is unsupported (from 00:00 UTC).
         case(
             "EOL day before",
             "v1.34.11",
@@ -208,20 +221,20 @@ fn cases() -> Vec<Case> {
             (
                 "VER-02",
                 W,
-                "supported upstream through 2026-10-27 (1 days left)",
+                "supported upstream until 2026-10-27 (1 days left)",
             ),
         ),
         case(
-            "EOL day last second",
+            "EOL eve last second",
             "v1.34.11",
-            "2026-10-27T23:59:59Z",
+            "2026-10-26T23:59:59Z",
             Pass,
-            ("VER-02", W, "through 2026-10-27 (0 days left)"),
+            ("VER-02", W, "until 2026-10-27 (1 days left)"),
         ),
         case(
-            "EOL day after",
+            "EOL day itself",
             "v1.34.11",
-            "2026-10-28T00:00:00Z",
+            "2026-10-27T00:00:00Z",
             Fail,
             (
                 "VER-02",
@@ -248,7 +261,7 @@ fn cases() -> Vec<Case> {
             "v1.35.8",
             "2026-08-22T00:00:00Z",
             Pass,
-            ("VER-02", I, "supported upstream through 2027-02-28"),
+            ("VER-02", I, "supported upstream until 2027-02-28"),
         ),
         case(
             "branch older than the table",

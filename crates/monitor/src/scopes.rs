@@ -188,3 +188,25 @@ pub fn load(dir: Option<&Path>) -> anyhow::Result<Vec<ScopeInfo>> {
     all.extend(from_dir);
     Ok(all)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The official IaaS scope (modules without `targets`) in the scope directory: the monitor
+    /// starts with it next to the built-in scopes.
+    #[test]
+    fn scope_dir_with_the_official_iaas_scope_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../core/tests/data/scopes/history/scs-compatible-iaas.2026-06-25.af4968ca.yaml");
+        std::fs::copy(&source, dir.path().join("scs-compatible-iaas.yaml")).unwrap();
+        let all = load(Some(dir.path())).unwrap();
+        let iaas = all
+            .iter()
+            .find(|s| s.card.uuid == "50393e6f-2ae1-4c5c-a62c-3b75f2abef3f")
+            .expect("IaaS scope loaded");
+        assert!(iaas.modules.contains_key("v5.1"));
+        assert_eq!(all.len(), 3);
+    }
+}

@@ -7,7 +7,7 @@
 //! exist a second pod on another node reads it back.
 //!
 //! Assignments: `storage_class_semantics=v1|v2` (default v1, the stable version),
-//! `multiple_default_severity=warn|error` (default warn), `storage_probe=on|off` (default on),
+//! `multiple_default_severity=error|warn` (default error), `storage_probe=on|off` (default on),
 //! `storage_timeout=DURATION` (per wait, default 5m), `image_mirror=PREFIX`.
 
 pub mod judge;
@@ -27,7 +27,7 @@ use kube::{Api, Client};
 use scs_kaas_core::finding::{Finding, Outcome, Severity, Status};
 
 use super::assign;
-use crate::check::{Access, Check, CheckContext, Mode};
+use crate::check::{Access, AssignmentDoc, Check, CheckContext, Mode, RuleDoc};
 use crate::probe::guard::DEFAULT_CLEANUP_TIMEOUT;
 use crate::probe::image::{AGNHOST, ImageSource, MIRROR_ARG};
 use crate::probe::pod::{HOSTNAME_LABEL, ProbePod};
@@ -70,8 +70,8 @@ impl Options {
             }
         };
         let multiple_defaults = match get("multiple_default_severity") {
-            None | Some("warn") => Severity::Warn,
-            Some("error" | "fail") => Severity::Error,
+            None | Some("error" | "fail") => Severity::Error,
+            Some("warn") => Severity::Warn,
             Some(other) => {
                 return Err(format!(
                     "multiple_default_severity={other:?} is not warn or error; pass -a multiple_default_severity=warn or =error"
@@ -129,6 +129,99 @@ fn active_access() -> Vec<Access> {
     v
 }
 
+/// Every rule this check judges (`scs-kaas checks ID`).
+const RULES: &[RuleDoc] = &[
+    RuleDoc {
+        id: "SC-00",
+        severity: "ABORT",
+        summary: "the StorageClasses cannot be read, or a bad assignment",
+    },
+    RuleDoc {
+        id: "SC-01",
+        severity: "FAIL|WARN|INFO",
+        summary: "a class is annotated storageclass.kubernetes.io/is-default-class=true (FAIL when none; FAIL when only the legacy beta annotation marks it)",
+    },
+    RuleDoc {
+        id: "SC-02",
+        severity: "FAIL|WARN",
+        summary: "exactly one default class (FAIL for several; -a multiple_default_severity=warn lowers it)",
+    },
+    RuleDoc {
+        id: "SC-03",
+        severity: "FAIL|WARN",
+        summary: "the default class provisions dynamically (FAIL for kubernetes.io/no-provisioner, WARN for in-tree provisioners)",
+    },
+    RuleDoc {
+        id: "SC-04",
+        severity: "FAIL|INFO",
+        summary: "probe: a claim without storageClassName gets the default class, binds (ReadWriteOnce) within storage_timeout and a pod can write to it",
+    },
+    RuleDoc {
+        id: "SC-05",
+        severity: "FAIL|WARN|INFO",
+        summary: "volumes of the default class are not local, hostPath or pinned to a host, and data written on one node is readable from another (probe); FAIL under v1, WARN under v2",
+    },
+    RuleDoc {
+        id: "SC-06",
+        severity: "FAIL|WARN",
+        summary: "the default provisioner is not known to provision node-local storage (FAIL under v1, WARN under v2)",
+    },
+    RuleDoc {
+        id: "SC-07",
+        severity: "WARN|INFO",
+        summary: "protection against disk or host loss: WARN for a single-replica Longhorn class, otherwise INFO (the provider attests it)",
+    },
+    RuleDoc {
+        id: "SC-08",
+        severity: "INFO",
+        summary: "whether the default class allows volume expansion (a MAY in scs-0211-v2)",
+    },
+    RuleDoc {
+        id: "SC-09",
+        severity: "INFO",
+        summary: "binding mode and reclaim policy of the default class",
+    },
+    RuleDoc {
+        id: "HARN-02",
+        severity: "WARN",
+        summary: "a probe object could not be removed (named, with the fix)",
+    },
+];
+
+/// Every `-a` key this check reads.
+const ASSIGNMENTS: &[AssignmentDoc] = &[
+    AssignmentDoc {
+        key: "storage_class_semantics",
+        default: "v1",
+        accepted: "v1|v2",
+        help: "scs-0211 edition: v1 makes durability a MUST (FAIL), v2 a SHOULD (WARN)",
+    },
+    AssignmentDoc {
+        key: "multiple_default_severity",
+        default: "error",
+        accepted: "error|warn",
+        help: "severity of several default classes (SC-02)",
+    },
+    AssignmentDoc {
+        key: "storage_probe",
+        default: "on",
+        accepted: "on|off",
+        help: "whether the active probe (claim, pods) runs",
+    },
+    AssignmentDoc {
+        key: "storage_timeout",
+        default: "5m",
+        accepted: "DURATION (90s, 5m)",
+        help: "how long each wait of the probe may take",
+    },
+    AssignmentDoc {
+        key: MIRROR_ARG,
+        default: "",
+        accepted: "registry PREFIX",
+        help: "registry prefix the probe images are pulled from (air-gapped clusters)",
+    },
+];
+
 impl Check for DefaultStorageClass {
     fn id(&self) -> &'static str {
         ID
@@ -147,6 +240,14 @@ impl Check for DefaultStorageClass {
 
     fn mode(&self) -> Mode {
         Mode::Active
+    }
+
+    fn rules(&self) -> &'static [RuleDoc] {
+        RULES
+    }
+
+    fn assignments(&self) -> &'static [AssignmentDoc] {
+        ASSIGNMENTS
     }
 
     fn access(&self) -> Vec<Access> {
@@ -618,7 +719,7 @@ mod tests {
     }
 
     #[test]
-    fn options_default_to_v1_warn_probe_on() {
+    fn options_default_to_v1_error_probe_on() {
         let o = Options::from_args(&args(&[])).unwrap();
         assert_eq!(o.rules, Rules::default());
         assert!(o.probe);
@@ -629,14 +730,14 @@ mod tests {
     fn options_parse_every_assignment() {
         let o = Options::from_args(&args(&[
             ("storage_class_semantics", "v2"),
-            ("multiple_default_severity", "error"),
+            ("multiple_default_severity", "warn"),
             ("storage_probe", "off"),
             ("storage_timeout", "90s"),
             ("image_mirror", "mirror.example.com/k8s"),
         ]))
         .unwrap();
         assert_eq!(o.rules.semantics, Semantics::V2);
-        assert_eq!(o.rules.multiple_defaults, Severity::Error);
+        assert_eq!(o.rules.multiple_defaults, Severity::Warn);
         assert!(!o.probe);
         assert_eq!(o.timeout, Duration::from_secs(90));
         assert!(

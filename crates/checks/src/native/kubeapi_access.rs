@@ -118,6 +118,7 @@ fn active_access() -> Vec<Access> {
 const RULES: &[RuleDoc] = &[
     RuleDoc {
         id: "API-01",
+        severity: "FAIL|WARN",
         summary: "management cluster (-a mgmt_kubeconfig=): each OpenStackCluster's API load \
                   balancer admits exactly the declared CIDRs plus the management host (ERROR if \
                   it differs or admits 0.0.0.0/0 against a declared list; WARNING for 0.0.0.0/0 \
@@ -125,17 +126,20 @@ const RULES: &[RuleDoc] = &[
     },
     RuleDoc {
         id: "API-02",
+        severity: "FAIL|INFO",
         summary: "FAIL when this host, outside the declared allow-list, connects to the public \
                   API endpoint; otherwise INFO saying what one vantage point cannot prove",
     },
     RuleDoc {
         id: "API-03",
+        severity: "FAIL|ABORT",
         summary: "FAIL when a probe pod inside the cluster cannot connect to the API endpoint \
                   of the kubeconfig (an allow-list that locks the cluster out); \
                   -a kubeapi_probe=off skips it",
     },
     RuleDoc {
         id: "API-04",
+        severity: "INFO",
         summary: "INFO: whether the kubeconfig's API endpoint has public addresses, and \
                   \"API publicly reachable\" when no restriction is declared",
     },
@@ -144,31 +148,44 @@ const RULES: &[RuleDoc] = &[
 const ASSIGNMENTS: &[AssignmentDoc] = &[
     AssignmentDoc {
         key: "kubeapi_allowed_cidrs",
-        help: "the declared allow-list: comma-separated CIDRs or addresses; empty = public, \
-               `none` = closed; default: nothing declared",
+        default: "",
+        accepted: "CIDR|ADDRESS[,…] | empty (public) | none (closed)",
+        help: "the declared allow-list; not given: nothing declared",
     },
     AssignmentDoc {
         key: "vantage_ip",
+        default: "",
+        accepted: "IP address",
         help: "this host's public egress address, when it is behind NAT",
     },
     AssignmentDoc {
         key: "mgmt_kubeconfig",
+        default: "",
+        accepted: "FILE",
         help: "kubeconfig of the Cluster API management cluster: enables API-01",
     },
     AssignmentDoc {
         key: "mgmt_ip",
+        default: "",
+        accepted: "IP address",
         help: "the management host's address, admitted in addition to the declared list",
     },
     AssignmentDoc {
         key: "kubeapi_probe",
-        help: "on (default) | off: whether API-03 runs its probe pod",
+        default: "on",
+        accepted: "on|off",
+        help: "whether API-03 runs its probe pod",
     },
     AssignmentDoc {
         key: "kubeapi_probe_timeout",
-        help: "how long the probe pod may take to finish (default 120s)",
+        default: "120s",
+        accepted: "DURATION (30s, 2m)",
+        help: "how long the probe pod may take to finish",
     },
     AssignmentDoc {
         key: "image_mirror",
+        default: "",
+        accepted: "registry PREFIX",
         help: "registry prefix the probe image is pulled from (air-gapped clusters)",
     },
 ];

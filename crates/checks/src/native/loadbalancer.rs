@@ -24,7 +24,7 @@ use kube::api::PostParams;
 use scs_kaas_core::finding::{Finding, Outcome, Status};
 
 use super::lb_probe::{self, Attempt};
-use crate::check::{Access, Check, CheckContext, Mode};
+use crate::check::{Access, AssignmentDoc, Check, CheckContext, Mode, RuleDoc};
 use crate::probe::access::{describe, missing_access};
 use crate::probe::guard::DEFAULT_CLEANUP_TIMEOUT;
 use crate::probe::image::{AGNHOST, ImageSource, MIRROR_ARG};
@@ -195,6 +195,60 @@ pub fn judge(obs: &Observation) -> Vec<Finding> {
     out
 }
 
+/// Every rule this check judges (`scs-kaas checks ID`).
+const RULES: &[RuleDoc] = &[
+    RuleDoc {
+        id: "LB-01",
+        severity: "FAIL|WARN|INFO",
+        summary: "a plain Service of type LoadBalancer gets an address, >= 95 % of lb_requests from outside succeed (FAIL otherwise), >= 80 % hairpin requests from inside (WARN otherwise)",
+    },
+    RuleDoc {
+        id: "HARN-02",
+        severity: "WARN",
+        summary: "a probe object could not be removed (named, with the fix)",
+    },
+];
+
+/// Every `-a` key this check reads.
+const ASSIGNMENTS: &[AssignmentDoc] = &[
+    AssignmentDoc {
+        key: "lb_timeout",
+        default: "10m",
+        accepted: "DURATION (30s, 10m)",
+        help: "how long the Service may take to get an address and the backends to become ready",
+    },
+    AssignmentDoc {
+        key: "lb_port",
+        default: "8080",
+        accepted: "TCP port",
+        help: "the Service port",
+    },
+    AssignmentDoc {
+        key: "lb_image",
+        default: "agnhost (digest-pinned)",
+        accepted: "REF@sha256:…",
+        help: "the echo backend image",
+    },
+    AssignmentDoc {
+        key: MIRROR_ARG,
+        default: "",
+        accepted: "registry PREFIX",
+        help: "registry prefix the probe images are pulled from (air-gapped clusters)",
+    },
+    AssignmentDoc {
+        key: "lb_requests",
+        default: "20",
+        accepted: "N (1-1000)",
+        help: "requests from where the tool runs",
+    },
+    AssignmentDoc {
+        key: "lb_hairpin_requests",
+        default: "5",
+        accepted: "N",
+        help: "requests from inside the cluster to the load balancer address",
+    },
+];
+
 impl Check for LoadBalancerCheck {
     fn id(&self) -> &'static str {
         ID
@@ -211,6 +265,14 @@ impl Check for LoadBalancerCheck {
 
     fn mode(&self) -> Mode {
         Mode::Active
+    }
+
+    fn rules(&self) -> &'static [RuleDoc] {
+        RULES
+    }
+
+    fn assignments(&self) -> &'static [AssignmentDoc] {
+        ASSIGNMENTS
     }
 
     fn access(&self) -> Vec<Access> {

@@ -29,7 +29,7 @@ use scs_kaas_core::finding::{Finding, Outcome, Status};
 
 use super::lb_probe::{self, Attempt};
 use super::loadbalancer::{LbOptions, preflight};
-use crate::check::{Access, Check, CheckContext, Mode};
+use crate::check::{Access, AssignmentDoc, Check, CheckContext, Mode, RuleDoc};
 use crate::probe::guard::DEFAULT_CLEANUP_TIMEOUT;
 use crate::probe::pod::HOSTNAME_LABEL;
 use crate::probe::{ProbeGuard, ProbeRun};
@@ -226,6 +226,95 @@ fn judge(obs: &Observation, opts: &Options) -> Vec<Finding> {
     out
 }
 
+/// Every rule this check judges (`scs-kaas checks ID`).
+const RULES: &[RuleDoc] = &[
+    RuleDoc {
+        id: "LB-02",
+        severity: "WARN|INFO",
+        summary: "externalTrafficPolicy: Local works, partially works (no health monitor) or is broken; never FAIL",
+    },
+    RuleDoc {
+        id: "LB-03",
+        severity: "INFO",
+        summary: "which client address the backend sees (preserved, SNAT'ed, proxied) and whether the PROXY protocol annotation works",
+    },
+    RuleDoc {
+        id: "HARN-02",
+        severity: "WARN",
+        summary: "a probe object could not be removed (named, with the fix)",
+    },
+];
+
+/// Every `-a` key this check reads.
+const ASSIGNMENTS: &[AssignmentDoc] = &[
+    AssignmentDoc {
+        key: "lb_timeout",
+        default: "10m",
+        accepted: "DURATION (30s, 10m)",
+        help: "how long the Service may take to get an address and the backends to become ready",
+    },
+    AssignmentDoc {
+        key: "lb_port",
+        default: "8080",
+        accepted: "TCP port",
+        help: "the Service port",
+    },
+    AssignmentDoc {
+        key: "lb_image",
+        default: "agnhost (digest-pinned)",
+        accepted: "REF@sha256:…",
+        help: "the echo backend image",
+    },
+    AssignmentDoc {
+        key: crate::probe::image::MIRROR_ARG,
+        default: "",
+        accepted: "registry PREFIX",
+        help: "registry prefix the probe images are pulled from (air-gapped clusters)",
+    },
+    AssignmentDoc {
+        key: "lb_requests",
+        default: "20",
+        accepted: "N (1-1000)",
+        help: "read as by loadbalancer-check (shared options); not used by this check's requests",
+    },
+    AssignmentDoc {
+        key: "lb_hairpin_requests",
+        default: "5",
+        accepted: "N",
+        help: "read as by loadbalancer-check (shared options); not used by this check",
+    },
+    AssignmentDoc {
+        key: "lb_local_requests",
+        default: "30",
+        accepted: "N (1-1000)",
+        help: "requests to the Local Service",
+    },
+    AssignmentDoc {
+        key: "client_ip",
+        default: "",
+        accepted: "IP address",
+        help: "this host's public address, to recognise a preserved client address behind NAT",
+    },
+    AssignmentDoc {
+        key: "proxy_protocol",
+        default: "false",
+        accepted: "true|false",
+        help: "also try the provider's PROXY protocol annotation",
+    },
+    AssignmentDoc {
+        key: "proxy_annotation",
+        default: "loadbalancer.openstack.org/proxy-protocol",
+        accepted: "annotation KEY",
+        help: "the PROXY protocol annotation (with proxy_protocol=true)",
+    },
+    AssignmentDoc {
+        key: "proxy_echo_command",
+        default: "busybox nc echo loop",
+        accepted: "SHELL command",
+        help: "the echo backend behind the PROXY Service (with proxy_protocol=true)",
+    },
+];
+
 impl Check for LoadBalancerLocalPolicyCheck {
     fn id(&self) -> &'static str {
         ID
@@ -243,6 +332,14 @@ impl Check for LoadBalancerLocalPolicyCheck {
 
     fn mode(&self) -> Mode {
         Mode::Active
+    }
+
+    fn rules(&self) -> &'static [RuleDoc] {
+        RULES
+    }
+
+    fn assignments(&self) -> &'static [AssignmentDoc] {
+        ASSIGNMENTS
     }
 
     fn access(&self) -> Vec<Access> {

@@ -34,7 +34,7 @@ use kube::api::ListParams;
 use kube::{Api, Client};
 use scs_kaas_core::finding::{Finding, Outcome, Severity, Status};
 
-use crate::check::{Access, Check, CheckContext, Mode};
+use crate::check::{Access, AssignmentDoc, Check, CheckContext, Mode, RuleDoc};
 use crate::probe::guard::DEFAULT_CLEANUP_TIMEOUT;
 use crate::probe::image::{AGNHOST, ImageSource, MIRROR_ARG};
 use crate::probe::run::{CHECK_KEY, MANAGED_BY_KEY};
@@ -135,6 +135,80 @@ fn active_access() -> Vec<Access> {
     v
 }
 
+/// Every rule this check judges (`scs-kaas checks ID`).
+const RULES: &[RuleDoc] = &[
+    RuleDoc {
+        id: "NW-01",
+        severity: "FAIL|WARN|ABORT",
+        summary: "the connectivity matrix of every policy step holds within netpol_convergence (a broken baseline ABORTs; missed ipBlock expectations WARN unless netpol_ipblock=fail)",
+    },
+    RuleDoc {
+        id: "NW-02",
+        severity: "WARN|INFO",
+        summary: "AdminNetworkPolicy APIs are served or the plugin works on them",
+    },
+    RuleDoc {
+        id: "NW-03",
+        severity: "WARN|INFO",
+        summary: "a default IngressClass exists whose controller runs",
+    },
+    RuleDoc {
+        id: "NW-04",
+        severity: "INFO",
+        summary: "the NetworkPolicies and cluster-wide policy APIs in place",
+    },
+    RuleDoc {
+        id: "NW-05",
+        severity: "WARN|INFO",
+        summary: "the network plugin, from its DaemonSet (Flannel alone warns that NW-01 will fail)",
+    },
+    RuleDoc {
+        id: "HARN-02",
+        severity: "WARN",
+        summary: "a probe object could not be removed (named, with the fix)",
+    },
+];
+
+/// Every `-a` key this check reads.
+const ASSIGNMENTS: &[AssignmentDoc] = &[
+    AssignmentDoc {
+        key: "netpol_convergence",
+        default: "30s",
+        accepted: "DURATION",
+        help: "how long each expectation may take to hold",
+    },
+    AssignmentDoc {
+        key: "netpol_attempt_timeout",
+        default: "120s",
+        accepted: "DURATION",
+        help: "one client Job, including scheduling and image pull",
+    },
+    AssignmentDoc {
+        key: "netpol_ready_timeout",
+        default: "180s",
+        accepted: "DURATION",
+        help: "how long the server pods may take to become ready",
+    },
+    AssignmentDoc {
+        key: "netpol_ipblock",
+        default: "warn",
+        accepted: "warn|fail",
+        help: "severity of a missed ipBlock expectation",
+    },
+    AssignmentDoc {
+        key: "netpol_probe",
+        default: "on",
+        accepted: "on|off",
+        help: "whether the active connectivity matrix runs",
+    },
+    AssignmentDoc {
+        key: MIRROR_ARG,
+        default: "",
+        accepted: "registry PREFIX",
+        help: "registry prefix the probe images are pulled from (air-gapped clusters)",
+    },
+];
+
 impl Check for NetworkPolicyEnforcementCheck {
     fn id(&self) -> &'static str {
         ID
@@ -153,6 +227,14 @@ impl Check for NetworkPolicyEnforcementCheck {
 
     fn mode(&self) -> Mode {
         Mode::Active
+    }
+
+    fn rules(&self) -> &'static [RuleDoc] {
+        RULES
+    }
+
+    fn assignments(&self) -> &'static [AssignmentDoc] {
+        ASSIGNMENTS
     }
 
     fn access(&self) -> Vec<Access> {

@@ -206,6 +206,7 @@ pub async fn gather(client: &kube::Client) -> Result<(Observed, usize), String> 
 const RULES: &[RuleDoc] = &[
     RuleDoc {
         id: "ND-01",
+        severity: "FAIL|INFO",
         summary: "MUST: the control plane runs on more than one physical machine. FAIL for a \
                   single instance or when all instances share one host id or one hostname; \
                   passes with two zones or two host ids; otherwise INFO: not visible, the \
@@ -213,15 +214,18 @@ const RULES: &[RuleDoc] = &[
     },
     RuleDoc {
         id: "ND-02",
+        severity: "WARN",
         summary: "SHOULD: control-plane nodes in at least two failure zones (WARN otherwise; \
                   not applicable to a hidden control plane)",
     },
     RuleDoc {
         id: "ND-03",
+        severity: "WARN",
         summary: "RECOMMENDED: worker nodes in at least two zones (WARN otherwise)",
     },
     RuleDoc {
         id: "ND-04",
+        severity: "FAIL|WARN",
         summary: "MUST: every node carries non-empty topology.kubernetes.io/zone and \
                   topology.kubernetes.io/region (FAIL per node; the deprecated \
                   failure-domain.beta labels alone do not count); a missing \
@@ -229,24 +233,30 @@ const RULES: &[RuleDoc] = &[
     },
     RuleDoc {
         id: "ND-05",
+        severity: "WARN",
         summary: "MUST, judged from label evidence only, so WARN: the zone label agrees with \
                   the zone CSI drivers see (CSINode topology keys), \
-                  other */zone labels and the deprecated zone label (WARN per node); Machine \
+                  other */zone labels and the deprecated zone label (WARN per node), and one \
+                  host id is not in several zones (WARN per host id); Machine \
                   failure domains and the IaaS placement are not compared",
     },
     RuleDoc {
         id: "AA-01",
+        severity: "WARN|INFO",
         summary: "scs-0213 (draft): at least two control-plane instances (WARN below two; INFO \
                   for an even count, an odd one keeps etcd quorum)",
     },
     RuleDoc {
         id: "AA-02",
+        severity: "WARN|INFO",
         summary: "scs-0213 (draft): the control-plane instances on at least two physical \
                   hosts, judged from the same evidence as ND-01 (WARN where ND-01 fails, INFO \
-                  where it cannot tell)",
+                  where it cannot tell); WARN per control-plane node without a host-identifying \
+                  label when others carry one",
     },
     RuleDoc {
         id: "AA-03",
+        severity: "WARN",
         summary: "scs-0213 (draft): every worker carries a host-identifying label (WARN per \
                   worker without one) and the workers spread over more than one host (WARN)",
     },
@@ -254,8 +264,9 @@ const RULES: &[RuleDoc] = &[
 
 const ASSIGNMENTS: &[AssignmentDoc] = &[AssignmentDoc {
     key: HOST_ID_LABELS_ARG,
-    help: "comma-separated node labels whose value names the physical host (first match wins); \
-           default topology.scs.community/host-id",
+    default: "topology.scs.community/host-id",
+    accepted: "LABEL[,LABEL…]",
+    help: "node labels whose value names the physical host (first match wins)",
 }];
 
 impl Check for NodeDistributionCheck {

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
 use super::paged;
-use crate::check::{Access, Check, CheckContext, Mode};
+use crate::check::{Access, AssignmentDoc, Check, CheckContext, Mode, RuleDoc};
 
 /// Registries that no longer receive images, with the maintained registry serving the same
 /// content (CHECKS.md §5: `k8s.gcr.io` frozen since 2023-04-03).
@@ -923,6 +923,28 @@ pub async fn gather(client: &kube::Client) -> Result<(Observed, usize), String> 
     Ok((observed, requests))
 }
 
+/// Every rule this check judges (`scs-kaas checks ID`).
+const RULES: &[RuleDoc] = &[
+    RuleDoc {
+        id: "REG-01",
+        severity: "FAIL|WARN|ABORT",
+        summary: "no image comes from the frozen k8s.gcr.io (FAIL in kube-system and for static pods, WARN elsewhere; ABORT when pods or workloads cannot be read)",
+    },
+    RuleDoc {
+        id: "REG-02",
+        severity: "WARN",
+        summary: "kubeadm's imageRepository is not a frozen registry",
+    },
+    RuleDoc {
+        id: "REG-04",
+        severity: "INFO",
+        summary: "inventory of registry hosts, digest pinning and mirror paths",
+    },
+];
+
+/// Every `-a` key this check reads.
+const ASSIGNMENTS: &[AssignmentDoc] = &[];
+
 impl Check for RegistryFrozenImagesCheck {
     fn id(&self) -> &'static str {
         "registry-frozen-images-check"
@@ -938,6 +960,14 @@ impl Check for RegistryFrozenImagesCheck {
 
     fn mode(&self) -> Mode {
         Mode::ReadOnly
+    }
+
+    fn rules(&self) -> &'static [RuleDoc] {
+        RULES
+    }
+
+    fn assignments(&self) -> &'static [AssignmentDoc] {
+        ASSIGNMENTS
     }
 
     fn access(&self) -> Vec<Access> {

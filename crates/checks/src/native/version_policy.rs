@@ -14,7 +14,7 @@ use kube::api::{Api, ListParams};
 use scs_kaas_core::finding::{Finding, Outcome};
 use scs_kaas_core::version_policy::{self, ClusterVersions, PolicyOptions, PolicyVersion};
 
-use crate::check::{Access, Check, CheckContext, Mode};
+use crate::check::{Access, AssignmentDoc, Check, CheckContext, Mode, RuleDoc};
 use crate::release_data;
 
 /// The scs-0210 version policy check.
@@ -22,6 +22,61 @@ pub struct VersionPolicyCheck;
 
 /// Nodes are listed in pages of this size so large clusters stay cheap.
 const PAGE: u32 = 500;
+
+/// Every rule this check judges (`scs-kaas checks ID`).
+const RULES: &[RuleDoc] = &[
+    RuleDoc {
+        id: "VER-00",
+        severity: "ABORT",
+        summary: "the cluster's versions or the release data cannot be read; a bad assignment",
+    },
+    RuleDoc {
+        id: "VER-01",
+        severity: "FAIL|INFO",
+        summary: "the API server's branch is supported (not end of life) on the judged date; -a eol=warn makes end of life a warning",
+    },
+    RuleDoc {
+        id: "VER-02",
+        severity: "FAIL|WARN|INFO",
+        summary: "the newest minor is offered within the window of scs-0210 after its release (a single cluster shows its own version only)",
+    },
+    RuleDoc {
+        id: "VER-03",
+        severity: "FAIL|WARN",
+        summary: "patches fixing critical CVEs (CVSS >= 8) are applied within the standard's deadline (WARN for kubelets)",
+    },
+    RuleDoc {
+        id: "VER-04",
+        severity: "WARN",
+        summary: "the patch level is recent: no newer patch of the branch older than the standard's grace period",
+    },
+    RuleDoc {
+        id: "VER-09",
+        severity: "WARN",
+        summary: "every node reports a parseable kubeletVersion; kubelets do not lag the API server beyond the skew policy",
+    },
+    RuleDoc {
+        id: "TP-04",
+        severity: "INFO",
+        summary: "a node created with a patch older than the newest one published at its creation",
+    },
+];
+
+/// Every `-a` key this check reads.
+const ASSIGNMENTS: &[AssignmentDoc] = &[
+    AssignmentDoc {
+        key: "version_policy",
+        default: "v2",
+        accepted: "v1|v2",
+        help: "which edition of scs-0210 to judge by",
+    },
+    AssignmentDoc {
+        key: "eol",
+        default: "fail",
+        accepted: "fail|warn",
+        help: "whether an end-of-life branch fails (VER-01) or only warns",
+    },
+];
 
 impl Check for VersionPolicyCheck {
     fn id(&self) -> &'static str {
@@ -38,6 +93,14 @@ impl Check for VersionPolicyCheck {
 
     fn mode(&self) -> Mode {
         Mode::ReadOnly
+    }
+
+    fn rules(&self) -> &'static [RuleDoc] {
+        RULES
+    }
+
+    fn assignments(&self) -> &'static [AssignmentDoc] {
+        ASSIGNMENTS
     }
 
     fn access(&self) -> Vec<Access> {

@@ -103,6 +103,11 @@ pub fn pending_cleanups() -> Vec<String> {
     lock(&PENDING).values().cloned().collect()
 }
 
+/// Whether cleanup tasks are running right now (a stopped check's, or one still removing).
+pub fn cleanups_running() -> bool {
+    !DETACHED.is_empty()
+}
+
 /// A cleanup that finished without anyone waiting for its report (the check was stopped).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DetachedReport {

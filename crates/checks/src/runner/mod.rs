@@ -109,13 +109,15 @@ pub enum PlanError {
     },
     /// No version is listed by the timeline on the date.
     #[error(
-        "no version of scope `{scope}` is valid on {date}; pick one with --version or another --date"
+        "no version of scope `{scope}` is valid on {date}; its versions: {timeline}; pick one with --version V or a --date its timeline covers"
     )]
     NoValidVersion {
         /// Scope name.
         scope: String,
         /// Reference date.
         date: Date,
+        /// Every version with the dates from which the timeline gives it a validity.
+        timeline: String,
     },
     /// The filters left nothing.
     #[error(
@@ -127,6 +129,43 @@ pub enum PlanError {
         /// All ids before filtering.
         known: String,
     },
+}
+
+/// Each version with its validity periods, e.g. `v1 (draft from 2024-02-28, effective from
+/// 2024-11-26)`; `(not in the timeline)` for one only `--version` selects.
+pub fn version_timeline(scope: &Scope) -> String {
+    let mut entries: Vec<&scs_kaas_core::scope::TimelineEntry> = scope.timeline.iter().collect();
+    entries.sort_by_key(|e| e.date);
+    scope
+        .versions
+        .iter()
+        .map(|v| {
+            let mut periods: Vec<String> = Vec::new();
+            let mut last: Option<String> = None;
+            for e in &entries {
+                let code = e
+                    .versions
+                    .iter()
+                    .find(|(name, _)| *name == v.name)
+                    .map(|(_, c)| c.to_string());
+                let text = match &code {
+                    Some(c) => format!("{c} from {}", e.date),
+                    None if last.is_some() => format!("unlisted from {}", e.date),
+                    None => continue,
+                };
+                if code != last {
+                    periods.push(text);
+                }
+                last = code;
+            }
+            if periods.is_empty() {
+                format!("{} (not in the timeline)", v.name)
+            } else {
+                format!("{} ({})", v.name, periods.join(", "))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Decide what to run. `program_dir` is the scope file's directory (`None` for a built-in scope,
@@ -161,6 +200,7 @@ pub fn plan(
         return Err(PlanError::NoValidVersion {
             scope: scope.name.clone(),
             date: sel.date,
+            timeline: version_timeline(scope),
         });
     }
     let mut all: BTreeSet<String> = BTreeSet::new();

@@ -19,7 +19,7 @@ use anyhow::{Context, anyhow, bail};
 use clap::{Args, Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use scs_kaas_checks::runner::{self, Event, Job, Options, Selection};
-use scs_kaas_checks::{Check, CheckContext, registry};
+use scs_kaas_checks::{Check, CheckContext, registry, release_data};
 use scs_kaas_core::report::{OrderedMap, Report, ReportSpec, Run, junit};
 use scs_kaas_core::scope::Scope;
 use scs_kaas_core::verdict::{self, TestcaseResult, Verdict, VersionVerdict};
@@ -71,6 +71,15 @@ pub struct CheckArgs {
     /// Assign a scope variable (repeatable; each key once).
     #[arg(short = 'a', long = "assign", value_name = "KEY=VALUE")]
     assign: Vec<String>,
+    /// Judge versions by this release data instead of cache and snapshot (offline, air-gapped):
+    /// GitHub releases JSON (as SCS's test data; end-of-life dates and CVEs then come from the
+    /// built-in data) or the file `versions refresh` writes.
+    #[arg(long, value_name = "FILE")]
+    pub release_data: Option<PathBuf>,
+    /// Accept the `-a` keys of every native check, not only of the selected ones (`demo` passes
+    /// the same assignments to several scopes).
+    #[arg(skip)]
+    pub keys_of_every_check: bool,
     /// Reference date for version validity and for time-dependent checks (YYYY-MM-DD,
     /// midnight UTC; default: now).
     #[arg(long, value_name = "DATE")]
@@ -220,9 +229,25 @@ pub fn write_report(
     Ok(())
 }
 
+/// Use `--release-data FILE` for the rest of the process (a usage error when it cannot be read);
+/// the first file given wins.
+pub fn apply_release_data(path: Option<&std::path::Path>) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        let loaded = release_data::load_file(path).map_err(|e| anyhow!(e))?;
+        for note in &loaded.notes {
+            eprintln!("note: {note}");
+        }
+        release_data::use_file(loaded);
+    }
+    Ok(())
+}
+
 /// Reject bad flag values before anything slow happens (key prompt, cluster connection).
 pub fn validate(args: &CheckArgs) -> anyhow::Result<()> {
     parse_assignments(&args.assign)?;
+    if let Some(path) = &args.release_data {
+        release_data::load_file(path).map_err(|e| anyhow!(e))?;
+    }
     scope_cmd::parse_date(args.date.as_deref())?;
     parse_duration(&args.timeout)?;
     if args.jobs == 0 {
@@ -250,6 +275,7 @@ pub async fn evaluate(
     interrupt: &Interrupt,
 ) -> anyhow::Result<Checked> {
     validate(args)?;
+    apply_release_data(args.release_data.as_deref())?;
     let given = parse_assignments(&args.assign)?;
     let date = scope_cmd::parse_date(args.date.as_deref())?;
     let now = match &args.date {
@@ -275,6 +301,19 @@ pub async fn evaluate(
         tests,
     };
     let plan = runner::plan(&scope, loaded.dir.as_deref(), &selection, &natives)?;
+    let every: Vec<&dyn Check> = natives.iter().map(|c| c.as_ref()).collect();
+    let selected: Vec<&dyn Check> = if args.keys_of_every_check {
+        every.clone()
+    } else {
+        plan.jobs
+            .iter()
+            .filter_map(|j| match j {
+                Job::Native(c) => Some(c.as_ref()),
+                Job::Program { .. } => None,
+            })
+            .collect()
+    };
+    super::check_assign::check_known(&given, &scope, &selected, &every).map_err(|e| anyhow!(e))?;
 
     let cluster = connect(args).await;
     let subject = match (&args.subject, &cluster) {

@@ -73,13 +73,27 @@ pub fn table(
             out.push_str("  (no targets)\n");
         }
         for t in &v.targets {
+            let judged = t.passed.iter().chain(&t.failed).chain(&t.aborted);
+            let warned: usize = judged.map(|id| warnings(results, id)).sum();
+            let counts = match warned {
+                0 => t.counts(),
+                1 => format!("{}, 1 warning", t.counts()),
+                n => format!("{}, {n} warnings", t.counts()),
+            };
             out.push_str(&format!(
-                "  {:<10} {:<10} {}\n",
+                "  {:<10} {:<10} {counts}\n",
                 t.target,
                 p.verdict(t.verdict),
-                t.counts()
             ));
-            for id in t.failed.iter().chain(&t.aborted).chain(&t.missing) {
+            // Failing, aborted and missing testcases, then passed ones with warnings.
+            let passed_warned = t.passed.iter().filter(|id| warnings(results, id) > 0);
+            for id in t
+                .failed
+                .iter()
+                .chain(&t.aborted)
+                .chain(&t.missing)
+                .chain(passed_warned)
+            {
                 if !listed.contains(id) {
                     listed.push(id.clone());
                 }
@@ -120,17 +134,35 @@ pub fn table(
             if let Some(o) = &f.object {
                 out.push_str(&format!(" ({o})"));
             }
-            out.push('\n');
-            if let Some(fix) = &f.fix {
-                out.push_str(&format!("      fix: {fix}\n"));
+            // A warning is one line (rule, message, fix); an error keeps its fix below.
+            match (&f.fix, f.severity) {
+                (Some(fix), Severity::Warn) => out.push_str(&format!("; fix: {fix}\n")),
+                (Some(fix), _) => out.push_str(&format!("\n      fix: {fix}\n")),
+                (None, _) => out.push('\n'),
             }
         }
     }
     let overall = scs_kaas_core::verdict::judge_overall(verdicts);
+    let total: usize = listed.iter().map(|id| warnings(results, id)).sum();
+    let warned = match total {
+        0 => String::new(),
+        1 => " (1 warning)".to_owned(),
+        n => format!(" ({n} warnings)"),
+    };
     out.push_str(&format!(
-        "\nOverall ({}): {}\n",
+        "\nOverall ({}): {}{warned}\n",
         overall.basis(),
         p.verdict(overall.verdict)
     ));
     out
+}
+
+/// How many WARN findings the result of `id` carries.
+fn warnings(results: &BTreeMap<String, TestcaseResult>, id: &str) -> usize {
+    results.get(id).map_or(0, |r| {
+        r.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warn)
+            .count()
+    })
 }

@@ -92,14 +92,24 @@ pub fn details(check: &dyn Check) -> String {
             .collect();
         out.push_str(&wrap("  rights:   ", &rights.join(", ")));
     }
-    if !check.rules().is_empty() {
-        out.push_str("  rules:\n");
-        let width = check.rules().iter().map(|r| r.id.len()).max().unwrap_or(0) + 2;
-        for rule in check.rules() {
-            out.push_str(&wrap(&format!("    {:<width$}", rule.id), rule.summary));
-        }
+    out.push_str("  rules (severities of their findings):\n");
+    let width = check.rules().iter().map(|r| r.id.len()).max().unwrap_or(0) + 2;
+    let sev_width = check
+        .rules()
+        .iter()
+        .map(|r| r.severity.len())
+        .max()
+        .unwrap_or(0)
+        + 2;
+    for rule in check.rules() {
+        out.push_str(&wrap(
+            &format!("    {:<width$}{:<sev_width$}", rule.id, rule.severity),
+            rule.summary,
+        ));
     }
-    if !check.assignments().is_empty() {
+    if check.assignments().is_empty() {
+        out.push_str("  assignments: none (any -a key is for the scope's programs)\n");
+    } else {
         out.push_str("  assignments (-a KEY=VALUE):\n");
         let width = check
             .assignments()
@@ -108,7 +118,15 @@ pub fn details(check: &dyn Check) -> String {
             .max()
             .unwrap_or(0);
         for a in check.assignments() {
-            out.push_str(&wrap(&format!("    {:<width$}  ", a.key), a.help));
+            let default = if a.default.is_empty() {
+                "not set"
+            } else {
+                a.default
+            };
+            out.push_str(&wrap(
+                &format!("    {:<width$}  ", a.key),
+                &format!("{}; accepts {}; default {default}", a.help, a.accepted),
+            ));
         }
     }
     let long = check.details().trim_end();
@@ -171,7 +189,43 @@ mod tests {
             let text = details(c.as_ref());
             assert!(text.starts_with(c.id()), "{text}");
             assert!(text.contains(c.standard()), "{text}");
+            // Every rule with its severity, every assignment with default and accepted values.
+            for r in c.rules() {
+                assert!(
+                    text.contains(&format!("    {:<6}", r.id)) && text.contains(r.severity),
+                    "{}: {text}",
+                    r.id
+                );
+            }
+            for a in c.assignments() {
+                assert!(
+                    text.contains(&format!("    {}", a.key)),
+                    "{}: {text}",
+                    a.key
+                );
+                let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                let accepted = a.accepted.split_whitespace().collect::<Vec<_>>().join(" ");
+                assert!(flat.contains(&format!("accepts {accepted}")), "{text}");
+            }
         }
+        let storage = details(
+            registry::find("default-storage-class-check")
+                .unwrap()
+                .as_ref(),
+        );
+        for key in [
+            "storage_class_semantics",
+            "multiple_default_severity",
+            "storage_probe",
+            "storage_timeout",
+        ] {
+            assert!(storage.contains(key), "{key}: {storage}");
+        }
+        let flat = storage.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains("accepts error|warn; default error"),
+            "{storage}"
+        );
     }
 
     #[test]
@@ -182,6 +236,11 @@ mod tests {
             "ND-01", "ND-02", "ND-03", "ND-04", "ND-05", "AA-01", "AA-02", "AA-03",
         ] {
             assert!(text.contains(&format!("    {rule}  ")), "{rule}: {text}");
+            assert!(
+                text.contains(&format!("    {rule}  WARN"))
+                    || text.contains(&format!("    {rule}  FAIL")),
+                "{rule}: {text}"
+            );
         }
         assert!(text.contains("host_id_labels"), "{text}");
         assert!(text.contains("list csinodes.storage.k8s.io"), "{text}");

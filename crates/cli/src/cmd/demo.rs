@@ -60,6 +60,16 @@ pub struct DemoArgs {
     #[arg(long, value_name = "DATE")]
     pub date: Option<String>,
 
+    /// Check exactly this scope version (any validity) instead of those the timeline lists on
+    /// the date, in every scope checked; needed for a --date outside a scope's timeline.
+    #[arg(long = "version", value_name = "V")]
+    pub scope_version: Option<String>,
+
+    /// Judge versions by this release data instead of the built-in data (GitHub releases JSON
+    /// or the file `versions refresh` writes); the default date becomes that data's date.
+    #[arg(long, value_name = "FILE")]
+    pub release_data: Option<PathBuf>,
+
     /// Subject name in the report (default: sim-<scenario name>).
     #[arg(long, value_name = "NAME")]
     pub subject: Option<String>,
@@ -102,12 +112,21 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     // Everything the user gave is checked before the cluster starts.
     let date = match &args.date {
         Some(d) => super::scope::parse_date(Some(d))?,
-        None => {
-            scs_kaas_core::release::snapshot()
-                .context("the built-in release data is unusable")?
-                .data
-                .as_of
-        }
+        None => match &args.release_data {
+            Some(path) => {
+                scs_kaas_checks::release_data::load_file(path)
+                    .map_err(|e| anyhow::anyhow!(e))?
+                    .db
+                    .data
+                    .as_of
+            }
+            None => {
+                scs_kaas_core::release::snapshot()
+                    .context("the built-in release data is unusable")?
+                    .data
+                    .as_of
+            }
+        },
     };
     let scopes: Vec<String> = if args.scopes.is_empty() {
         DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()
@@ -198,13 +217,24 @@ impl CheckRun {
         .iter()
         .map(|s| s.to_string())
         .chain(
+            demo.scope_version
+                .iter()
+                .flat_map(|v| ["--version".to_owned(), v.clone()]),
+        )
+        .chain(
+            demo.release_data
+                .iter()
+                .flat_map(|p| ["--release-data".to_owned(), p.display().to_string()]),
+        )
+        .chain(
             demo.assign
                 .iter()
                 .flat_map(|a| ["-a".to_owned(), a.clone()]),
         )
         .chain(sim_defaults(&demo.assign))
         .collect();
-        let args = CheckArgs::from_words(&words)?;
+        let mut args = CheckArgs::from_words(&words)?;
+        args.keys_of_every_check = true;
         check::validate(&args)?;
         super::scope::load(scope)?;
         Ok(CheckRun {

@@ -123,7 +123,11 @@ impl Interrupt {
     /// Returns whether everything was removed.
     pub async fn finish_probe_cleanups(&self, cleanup_hint: &str) -> bool {
         let pending = guard::pending_cleanups();
-        if !pending.is_empty() {
+        // Announce the wait only when cleanups really run (a signal, a check cut off by its
+        // deadline); after a normal run the checks removed their probes themselves.
+        let announced =
+            !pending.is_empty() && (self.fired().is_some() || guard::cleanups_running());
+        if announced {
             eprintln!(
                 "waiting up to {}s for the probe cleanup{} to finish:",
                 CLEANUP_WAIT.as_secs(),
@@ -134,17 +138,8 @@ impl Interrupt {
             }
         }
         let finished = guard::finish_cleanups(CLEANUP_WAIT).await;
-        for removed in finished.reports.iter().flat_map(|r| &r.report.removed) {
-            eprintln!("  removed {removed}");
-        }
-        for leak in finished.leaks() {
-            eprintln!("  left behind: {}", leak.message);
-            if let Some(fix) = &leak.fix {
-                eprintln!("    fix: {fix}");
-            }
-        }
-        for p in &finished.unfinished {
-            eprintln!("  not finished: {p}");
+        for line in outcome_lines(announced, &finished) {
+            eprintln!("{line}");
         }
         let clean = finished.is_clean();
         if !clean {
@@ -158,5 +153,75 @@ impl Interrupt {
             );
         }
         clean
+    }
+}
+
+/// What the wait for the probe cleanups ended with: what each run removed, what it left and
+/// what did not finish. After an announced wait there is always a closing line (`nothing left
+/// to remove` when the checks had removed everything themselves); without an announcement only
+/// runs that removed or left something are named.
+fn outcome_lines(announced: bool, finished: &guard::Finished) -> Vec<String> {
+    let mut lines = Vec::new();
+    for report in &finished.reports {
+        let leaks: Vec<_> = report
+            .report
+            .findings
+            .iter()
+            .filter(|f| f.severity >= scs_kaas_core::finding::Severity::Warn)
+            .collect();
+        if !announced && (!report.report.removed.is_empty() || !leaks.is_empty()) {
+            lines.push(format!("cleaning up {}", report.run));
+        }
+        for removed in &report.report.removed {
+            lines.push(format!("  removed {removed}"));
+        }
+        for leak in leaks {
+            lines.push(format!("  left behind: {}", leak.message));
+            if let Some(fix) = &leak.fix {
+                lines.push(format!("    fix: {fix}"));
+            }
+        }
+    }
+    for p in &finished.unfinished {
+        lines.push(format!("  not finished: {p}"));
+    }
+    if announced && lines.is_empty() {
+        lines.push("  nothing left to remove: the checks had removed their probe objects".into());
+    }
+    lines
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::*;
+    use scs_kaas_checks::probe::guard::{CleanupReport, DetachedReport, Finished};
+
+    #[test]
+    fn an_announced_wait_always_ends_with_what_happened() {
+        let empty = Finished::default();
+        let lines = outcome_lines(true, &empty);
+        assert_eq!(
+            lines,
+            ["  nothing left to remove: the checks had removed their probe objects"]
+        );
+        assert!(outcome_lines(false, &empty).is_empty());
+        let removed = Finished {
+            reports: vec![DetachedReport {
+                run: "probe run 0a1b2c3d of x".into(),
+                report: CleanupReport {
+                    removed: vec!["namespace/ns".into()],
+                    findings: Vec::new(),
+                },
+            }],
+            unfinished: Vec::new(),
+        };
+        assert_eq!(
+            outcome_lines(false, &removed),
+            [
+                "cleaning up probe run 0a1b2c3d of x",
+                "  removed namespace/ns"
+            ]
+        );
+        assert_eq!(outcome_lines(true, &removed), ["  removed namespace/ns"]);
     }
 }

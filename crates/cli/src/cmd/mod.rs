@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 pub mod check;
+pub mod check_assign;
 pub mod check_render;
 pub mod checks;
 pub mod cleanup;

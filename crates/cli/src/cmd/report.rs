@@ -367,8 +367,9 @@ async fn upload(args: UploadArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot reach the monitor at {endpoint}"))?;
     if status == http::StatusCode::OK {
         outln!(
-            "uploaded {} to {endpoint} as {}",
+            "uploaded {} ({}) to {endpoint} as {}",
             args.report.display(),
+            scopes_sent(&String::from_utf8_lossy(&data)),
             args.subject
         );
         return Ok(ExitCode::from(exit::OK));
@@ -376,6 +377,29 @@ async fn upload(args: UploadArgs) -> anyhow::Result<ExitCode> {
     let message = server_message(&answer);
     eprintln!("error: {}", explain_refusal(status, &message, &args));
     Ok(ExitCode::from(exit::FAILED))
+}
+
+/// The scopes of the documents in an upload, e.g. `scopes: SCS-compatible KaaS
+/// (1fffebe6-…), …`, so the user sees what a multi-scope report sent.
+fn scopes_sent(data: &str) -> String {
+    // Only `spec` is read: the monitor, not this message, judges the rest of the documents.
+    let docs: Vec<serde_yaml_ng::Value> = serde_yaml_ng::Deserializer::from_str(data)
+        .filter_map(|d| serde::Deserialize::deserialize(d).ok())
+        .collect();
+    let names: Vec<String> = docs
+        .iter()
+        .filter_map(|d| {
+            let spec = d.get("spec")?;
+            let uuid = spec.get("uuid")?.as_str()?;
+            let name = spec.get("name").and_then(|n| n.as_str()).unwrap_or("?");
+            Some(format!("{name} ({uuid})"))
+        })
+        .collect();
+    match names.len() {
+        0 => "scopes: not readable here, the monitor judged the file".to_owned(),
+        1 => format!("scope: {}", names[0]),
+        _ => format!("scopes: {}", names.join(", ")),
+    }
 }
 
 /// The monitor's own words: FastAPI's `{"detail": …}` or the first line of the body.

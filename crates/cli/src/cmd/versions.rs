@@ -54,6 +54,11 @@ pub struct DataArgs {
     /// Cache directory of `versions refresh` (default: $XDG_CACHE_HOME/scs-kaas or ~/.cache/scs-kaas).
     #[arg(long, value_name = "DIR", env = "SCS_KAAS_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
+    /// Judge by this release data instead of cache and snapshot (offline, air-gapped): GitHub
+    /// releases JSON (as SCS's test data; end-of-life dates and CVEs then come from the built-in
+    /// data) or the file `versions refresh` writes.
+    #[arg(long, value_name = "FILE")]
+    release_data: Option<PathBuf>,
 }
 
 /// Output formats of `versions status`.
@@ -148,8 +153,14 @@ fn parse_policy(s: &str) -> Result<PolicyVersion, String> {
 /// Run a `versions` subcommand.
 pub async fn run(command: VersionsCommand) -> anyhow::Result<ExitCode> {
     match command {
-        VersionsCommand::Status(args) => status(args),
-        VersionsCommand::Resolve(args) => resolve(args),
+        VersionsCommand::Status(args) => {
+            super::check::apply_release_data(args.data.release_data.as_deref())?;
+            status(args)
+        }
+        VersionsCommand::Resolve(args) => {
+            super::check::apply_release_data(args.data.release_data.as_deref())?;
+            resolve(args)
+        }
         VersionsCommand::Refresh(args) => refresh(args).await,
     }
 }

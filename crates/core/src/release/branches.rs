@@ -90,7 +90,7 @@ impl ReleaseDb {
                     .unwrap_or_else(|| e.end_of_life.saturating_sub(jiff::Span::new().months(2)))
             });
             let status = match (end_of_life, maintenance_from) {
-                (Some(end), _) if today > end => BranchStatus::EndOfLife,
+                (Some(end), _) if today >= end => BranchStatus::EndOfLife,
                 (Some(_), Some(m)) if today >= m => BranchStatus::Maintenance,
                 (Some(_), _) if days_between(first.1, today) <= MINOR_CADENCE_DAYS => {
                     BranchStatus::PreviewEligible
@@ -98,7 +98,7 @@ impl ReleaseDb {
                 (Some(_), _) => BranchStatus::Supported,
                 (None, _) => match self.oldest_tabled_branch() {
                     // Older than every branch in the table, whose oldest entry has ended: EOL.
-                    Some(oldest) if branch < oldest.branch && today > oldest.end_of_life => {
+                    Some(oldest) if branch < oldest.branch && today >= oldest.end_of_life => {
                         BranchStatus::EndOfLife
                     }
                     _ => BranchStatus::Unknown,
@@ -144,8 +144,9 @@ mod tests {
         // EOL 2026-10-27, maintenance from 2026-08-27.
         assert_eq!(status_on("2026-08-26", b134), BranchStatus::Supported);
         assert_eq!(status_on("2026-08-27", b134), BranchStatus::Maintenance);
-        assert_eq!(status_on("2026-10-27", b134), BranchStatus::Maintenance);
-        assert_eq!(status_on("2026-10-28", b134), BranchStatus::EndOfLife);
+        assert_eq!(status_on("2026-10-26", b134), BranchStatus::Maintenance);
+        // The end-of-life day itself is unsupported, as in the SCS reference.
+        assert_eq!(status_on("2026-10-27", b134), BranchStatus::EndOfLife);
         // Older than the table and the table's oldest entry has ended.
         assert_eq!(
             status_on("2026-08-22", Branch::new(1, 20)),

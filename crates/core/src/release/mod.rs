@@ -94,6 +94,8 @@ pub enum Origin {
     Cache(String),
     /// Built in code (tests).
     Inline,
+    /// A file given with `--release-data`.
+    File(String),
 }
 
 impl fmt::Display for Origin {
@@ -102,6 +104,7 @@ impl fmt::Display for Origin {
             Origin::Snapshot => f.write_str("built-in snapshot"),
             Origin::Cache(path) => write!(f, "cache {path}"),
             Origin::Inline => f.write_str("inline data"),
+            Origin::File(path) => write!(f, "file {path}"),
         }
     }
 }
@@ -160,6 +163,80 @@ impl ReleaseDb {
             });
         }
         Ok(ReleaseDb::new(data, origin))
+    }
+
+    /// Releases from GitHub's releases JSON (`[{tag_name, published_at, prerelease, draft}]`,
+    /// the format of SCS's test data and of `GET /repos/kubernetes/kubernetes/releases`), with
+    /// the end-of-life table and CVEs of `base` (which this format does not carry). Release dates
+    /// are `published_at` as a UTC day, as the SCS reference takes them; `as_of` is the newest one.
+    pub fn from_github_releases(
+        json: &str,
+        base: &ReleaseData,
+        origin: Origin,
+    ) -> Result<ReleaseDb, DataError> {
+        #[derive(Deserialize)]
+        struct GhRelease {
+            tag_name: String,
+            published_at: Option<String>,
+            #[serde(default)]
+            prerelease: bool,
+            #[serde(default)]
+            draft: bool,
+        }
+        let invalid = |source| DataError::Invalid {
+            origin: origin.clone(),
+            source,
+        };
+        let list: Vec<GhRelease> = serde_json::from_str(json).map_err(invalid)?;
+        let mut releases = Vec::new();
+        let mut warnings = Vec::new();
+        for r in list {
+            let Some(at) = r.published_at else {
+                warnings.push(format!("{} has no published_at: skipped", r.tag_name));
+                continue;
+            };
+            let published = at
+                .parse::<jiff::Timestamp>()
+                .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date());
+            let version = r.tag_name.parse::<K8sVersion>();
+            match (version, published) {
+                (Ok(version), Ok(published)) => releases.push(Release {
+                    version,
+                    published,
+                    prerelease: r.prerelease,
+                    draft: r.draft,
+                }),
+                _ => warnings.push(format!(
+                    "{} ({at}) is not a Kubernetes release tag with a timestamp: skipped",
+                    r.tag_name
+                )),
+            }
+        }
+        let Some(as_of) = releases.iter().map(|r| r.published).max() else {
+            return Err(invalid(serde::de::Error::custom(
+                "no release with tag_name vX.Y.Z and published_at in the list",
+            )));
+        };
+        let mut sources = BTreeMap::new();
+        sources.insert(
+            "releases".to_owned(),
+            format!("GitHub releases JSON ({origin})"),
+        );
+        sources.insert(
+            "end_of_life, cves".to_owned(),
+            format!("built-in data as of {}", base.as_of),
+        );
+        let data = ReleaseData {
+            format: FORMAT,
+            as_of,
+            sources,
+            releases,
+            branches: base.branches.clone(),
+            cves: base.cves.clone(),
+        };
+        let mut db = ReleaseDb::new(data, origin);
+        db.warnings.extend(warnings);
+        Ok(db)
     }
 
     /// Index release data.
@@ -291,6 +368,39 @@ pub fn add_days(date: Date, days: i64) -> Date {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn github_releases_json_of_the_scs_testdata_is_read_with_published_at_days() {
+        let json = include_str!("../../tests/data/release/github-releases.scs-testdata.json");
+        let base = super::snapshot().unwrap().data;
+        let db = super::ReleaseDb::from_github_releases(
+            json,
+            &base,
+            super::Origin::File("releases.json".into()),
+        )
+        .unwrap();
+        assert_eq!(db.data.as_of, jiff::civil::date(2024, 3, 15));
+        let b129 = crate::k8s_version::Branch::new(1, 29);
+        let ga = db.ga_releases(b129, jiff::civil::date(2024, 3, 15));
+        let last = ga.last().unwrap();
+        assert_eq!(last.0.to_string(), "v1.29.3");
+        assert_eq!(last.1, jiff::civil::date(2024, 3, 15));
+        // Pre-releases are not GA; EOL comes from the base data.
+        let b130 = crate::k8s_version::Branch::new(1, 30);
+        assert!(db.ga_releases(b130, jiff::civil::Date::MAX).is_empty());
+        assert_eq!(db.data.branches, base.branches);
+        // Not a list of releases: a clear error.
+        let err = super::ReleaseDb::from_github_releases(
+            "[]",
+            &base,
+            super::Origin::File("x.json".into()),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("no release with tag_name"),
+            "{err}"
+        );
+    }
+
     use super::*;
 
     fn ts(s: &str) -> jiff::Timestamp {

@@ -16,7 +16,7 @@ use super::parse::{
     variables,
 };
 use super::yaml::{Node, Pos, Value};
-use super::{Format, Include, Lifetime, Module, Scope, Script, Testcase, Version};
+use super::{Format, Include, Lifetime, Module, Scope, Script, Testcase, Variable, Version};
 
 const SPEC_KEYS_2024: &[&str] = &[
     "uuid",
@@ -41,8 +41,26 @@ const OLD_SPEC_KEYS: &[&str] = &[
     "versions",
     "prerequisite",
 ];
-const OLD_VERSION_KEYS: &[&str] = &["version", "standards", "stabilized_at"];
-const OLD_STANDARD_KEYS: &[&str] = &["name", "url", "check_tools", "checks", "parameters"];
+/// `obsoleted_at` (2023) was renamed `deprecated_at` (2024-03); both are informational here, as
+/// the reference of the time only displayed them.
+const OLD_VERSION_KEYS: &[&str] = &[
+    "version",
+    "standards",
+    "stabilized_at",
+    "deprecated_at",
+    "obsoleted_at",
+];
+/// `condition` (2023 IaaS: `mandatory`, `optional`) decides the target of a standard's checks.
+const OLD_STANDARD_KEYS: &[&str] = &[
+    "name",
+    "url",
+    "condition",
+    "check_tools",
+    "checks",
+    "parameters",
+];
+/// Target of checks of standards with `condition: optional`.
+const OPTIONAL_TARGET: &str = "optional";
 const OLD_CHECK_KEYS: &[&str] = &["executable", "args", "env", "id", "description"];
 
 /// The 2024-08 … 2026-01 format.
@@ -60,6 +78,7 @@ pub(super) fn modules_2024(cx: &Ctx, root: &Node, top: &Entries) -> Result<Scope
     let mut modules = Vec::new();
     let mut seen_tc: HashMap<String, Pos> = HashMap::new();
     let mut seen_mod: HashMap<String, Pos> = HashMap::new();
+    let mut notes = Vec::new();
     for item in cx.seq(cx.required(top, root.pos, "modules", what)?, "`modules`")? {
         let entries = cx.map(item, "a module")?;
         cx.check_keys(entries, MODULE_KEYS_2024, "a module")?;
@@ -86,7 +105,15 @@ pub(super) fn modules_2024(cx: &Ctx, root: &Node, top: &Entries) -> Result<Scope
             Some(run) => {
                 let e = cx.map(run, "a `run` entry")?;
                 cx.check_keys(e, RUN_KEYS, "a `run` entry")?;
-                script_program(cx, e, index, &variables)?
+                // The module's declared `parameters` are filled in by the including version.
+                let mut known = variables.clone();
+                for (name, _) in parameters(cx, get(entries, "parameters"))? {
+                    known.push(Variable {
+                        name,
+                        default: None,
+                    });
+                }
+                script_program(cx, e, index, &known)?
             }
             None => Script {
                 index,
@@ -97,13 +124,25 @@ pub(super) fn modules_2024(cx: &Ctx, root: &Node, top: &Entries) -> Result<Scope
             },
         };
         let mut ids = Vec::new();
+        let mut seen_in_module: HashMap<String, Pos> = HashMap::new();
         if let Some(list) = get(entries, "testcases") {
             for tc in cx.seq(list, "`testcases`")? {
                 let e = cx.map(tc, "a testcase")?;
                 cx.check_keys(e, TESTCASE_KEYS_2024, "a testcase")?;
                 let mut stripped: Vec<(Node, Node)> = e.to_vec();
                 stripped.retain(|(k, _)| !matches!(&k.value, Value::Str(s) if s == "tags"));
-                let t = super::parse::testcase(cx, tc, &stripped, index, &mut seen_tc)?;
+                let mut t = super::parse::testcase(cx, tc, &stripped, index, &mut seen_in_module)?;
+                // The reference of the time only warned about an id defined by two modules
+                // (each with its own program); keep them apart.
+                if seen_tc.contains_key(&t.id) {
+                    let renamed = format!("{}@{id}", t.id);
+                    notes.push(format!(
+                        "testcase `{}` is defined again by module `{id}`; that one is called `{renamed}` here",
+                        t.id
+                    ));
+                    t.id = renamed;
+                }
+                seen_tc.insert(t.id.clone(), tc.pos);
                 let mut t_tags = Vec::new();
                 if let Some(tn) = get(e, "tags") {
                     for tag in cx.seq(tn, "`tags`")? {
@@ -209,9 +248,10 @@ pub(super) fn modules_2024(cx: &Ctx, root: &Node, top: &Entries) -> Result<Scope
         Some(n) => timeline(cx, n, &versions)?,
         None => Vec::new(),
     };
-    let mut notes = vec![
+    notes.insert(
+        0,
         "scope uses the 2024 module format (`run`, `tags`); targets are selected by tag".to_owned(),
-    ];
+    );
     let prerequisite = prerequisite(cx, get(top, "prerequisite"), &mut notes)?;
     let mut scope = Scope {
         uuid: Some(uuid),
@@ -256,6 +296,15 @@ pub(super) fn standards_2024(cx: &Ctx, root: &Node, top: &Entries) -> Result<Sco
             return Err(cx.err(name_node.pos, format!("duplicate version `{vname}`")));
         }
         let mut main = BTreeSet::new();
+        let mut optional = BTreeSet::new();
+        for key in ["deprecated_at", "obsoleted_at"] {
+            if let Some(n) = get(entries, key) {
+                let d = cx.date(n, &format!("`{key}`"))?;
+                notes.push(format!(
+                    "version `{vname}`: {key} {d} is shown only; without a timeline, versions are chosen with --version"
+                ));
+            }
+        }
         if let Some(stds) = get(entries, "standards") {
             for std_node in cx.seq(stds, "`standards`")? {
                 let se = cx.map(std_node, "a standard")?;
@@ -264,6 +313,19 @@ pub(super) fn standards_2024(cx: &Ctx, root: &Node, top: &Entries) -> Result<Sco
                     .map(|n| cx.string(n, "standard `name`"))
                     .transpose()?
                     .unwrap_or_else(|| "(unnamed)".into());
+                let is_optional = match get(se, "condition") {
+                    None => false,
+                    Some(n) => match cx.string(n, "`condition`")?.as_str() {
+                        "mandatory" => false,
+                        "optional" => true,
+                        other => {
+                            return Err(cx.err(
+                                n.pos,
+                                format!("unknown condition `{other}`; use mandatory or optional"),
+                            ));
+                        }
+                    },
+                };
                 let checks = get(se, "check_tools").or_else(|| get(se, "checks"));
                 let Some(checks) = checks else {
                     notes.push(format!(
@@ -271,14 +333,36 @@ pub(super) fn standards_2024(cx: &Ctx, root: &Node, top: &Entries) -> Result<Sco
                     ));
                     continue;
                 };
+                // A standard's `parameters` fill `{name}` in its checks' args and env.
+                let params = parameters(cx, get(se, "parameters"))?;
+                let mut known = variables.clone();
+                known.extend(params.iter().map(|(k, _)| Variable {
+                    name: k.clone(),
+                    default: None,
+                }));
                 for check in cx.seq(checks, "`check_tools`")? {
                     let ce = cx.map(check, "a check")?;
                     cx.check_keys(ce, OLD_CHECK_KEYS, "a check")?;
-                    let id = old_check_id(cx, check, ce)?;
-                    let program = script_program(cx, ce, scripts.len(), &variables)?;
+                    let mut id = old_check_id(cx, check, ce)?;
+                    let mut program = script_program(cx, ce, scripts.len(), &known)?;
+                    bind_parameters(&mut program, &params);
+                    let differs = |t: &Testcase| {
+                        let s = &scripts[t.script];
+                        s.executable != program.executable
+                            || s.args != program.args
+                            || s.env != program.env
+                    };
+                    // The reference of the time keyed results per version, so one id could
+                    // name different programs in different versions; keep them apart.
+                    if testcases.iter().any(|t| t.id == id && differs(t)) {
+                        let renamed = format!("{id}@{vname}");
+                        notes.push(format!(
+                            "version `{vname}`: check `{id}` runs another program than the `{id}` of an earlier version; it is called `{renamed}` here"
+                        ));
+                        id = renamed;
+                    }
                     if let Some(existing) = testcases.iter().find(|t| t.id == id) {
-                        let s = &scripts[existing.script];
-                        if s.executable != program.executable || s.args != program.args {
+                        if differs(existing) {
                             return Err(cx.err(
                                 check.pos,
                                 format!("check id `{id}` is used for two different programs; give them distinct `id`s"),
@@ -307,11 +391,19 @@ pub(super) fn standards_2024(cx: &Ctx, root: &Node, top: &Entries) -> Result<Sco
                             attn: 0,
                         });
                     }
-                    main.insert(id);
+                    if is_optional {
+                        optional.insert(id);
+                    } else {
+                        main.insert(id);
+                    }
                 }
             }
         }
         let mut targets = BTreeMap::new();
+        optional.retain(|id| !main.contains(id));
+        if !optional.is_empty() {
+            targets.insert(OPTIONAL_TARGET.to_owned(), optional.into_iter().collect());
+        }
         targets.insert(super::MAIN_TARGET.to_owned(), main.into_iter().collect());
         versions.push(Version {
             name: vname,
@@ -359,4 +451,19 @@ fn old_check_id(cx: &Ctx, check: &Node, ce: &Entries) -> Result<String, ScopeErr
         .to_owned();
     check_id(cx, exe_node.pos, &stem)?;
     Ok(stem)
+}
+
+/// Replace `{name}` by the parameter's value in the program's args and env (2024 `standards`).
+fn bind_parameters(program: &mut Script, params: &[(String, String)]) {
+    let bind = |text: &mut String| {
+        for (name, value) in params {
+            *text = text.replace(&format!("{{{name}}}"), value);
+        }
+    };
+    if let Some(args) = program.args.as_mut() {
+        bind(args);
+    }
+    for (_, value) in &mut program.env {
+        bind(value);
+    }
 }

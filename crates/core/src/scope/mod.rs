@@ -107,16 +107,19 @@ pub enum Lifetime {
     Quarter,
     /// About a year and two months.
     Year,
+    /// Never expires (2025 KaaS scope, CNCF conformance; the reference of the time used +1000 years).
+    Infinite,
 }
 
 impl Lifetime {
     /// All lifetimes with their YAML spelling.
-    pub const ALL: [(Lifetime, &'static str); 5] = [
+    pub const ALL: [(Lifetime, &'static str); 6] = [
         (Lifetime::Day, "day"),
         (Lifetime::Week, "week"),
         (Lifetime::Month, "month"),
         (Lifetime::Quarter, "quarter"),
         (Lifetime::Year, "year"),
+        (Lifetime::Infinite, "infinite"),
     ];
 
     /// The YAML spelling.

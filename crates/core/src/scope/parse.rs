@@ -180,11 +180,11 @@ pub(super) fn scope(file: &str, root: &Node) -> Result<Scope, ScopeError> {
     let name = cx.string(cx.required(top, root.pos, "name", what)?, "`name`")?;
     let url = cx.string(cx.required(top, root.pos, "url", what)?, "`url`")?;
     let variables = variables(&cx, get(top, "variables"))?;
-    let (scripts, testcases) = scripts(
-        &cx,
-        cx.required(top, root.pos, "scripts", what)?,
-        &variables,
-    )?;
+    // Optional in the reference (`spec.get('scripts', ())`): a scope of manual checks only.
+    let (scripts, testcases) = match get(top, "scripts") {
+        Some(node) => scripts(&cx, node, &variables)?,
+        None => (Vec::new(), Vec::new()),
+    };
     let known: HashMap<&str, ()> = testcases.iter().map(|t| (t.id.as_str(), ())).collect();
     let modules = modules(&cx, cx.required(top, root.pos, "modules", what)?, &known)?;
     let mut notes = Vec::new();
@@ -309,8 +309,11 @@ fn scripts(
         let entries = cx.map(item, "a script")?;
         cx.check_keys(entries, SCRIPT_KEYS, "a script")?;
         let script = script_program(cx, entries, index, variables)?;
-        let tcs = cx.required(entries, item.pos, "testcases", "a script")?;
-        let ids = testcase_list(cx, tcs, index, &mut testcases, &mut seen)?;
+        // Optional in the reference (`script.get('testcases', ())`).
+        let ids = match get(entries, "testcases") {
+            Some(tcs) => testcase_list(cx, tcs, index, &mut testcases, &mut seen)?,
+            None => Vec::new(),
+        };
         scripts.push(Script {
             testcases: ids,
             ..script
@@ -428,7 +431,7 @@ pub(super) fn testcase(
                     cx.err(
                         n.pos,
                         format!(
-                            "unknown lifetime `{text}`; use one of day, week, month, quarter, year"
+                            "unknown lifetime `{text}`; use one of day, week, month, quarter, year, infinite"
                         ),
                     )
                 })?
@@ -476,9 +479,14 @@ fn modules(cx: &Ctx, node: &Node, known: &HashMap<&str, ()>) -> Result<Vec<Modul
             ));
         }
         seen.insert(id.clone(), id_node.pos);
-        let targets_node = cx.required(entries, item.pos, "targets", &format!("module `{id}`"))?;
+        // Optional in the reference (`module.get('targets', {})`): a module without targets
+        // contributes no testcase (the IaaS scope's `opc-v2022.11`).
+        let target_entries = match get(entries, "targets") {
+            Some(node) => cx.map(node, "`targets`")?,
+            None => &[],
+        };
         let mut targets = Vec::new();
-        for (k, v) in cx.map(targets_node, "`targets`")? {
+        for (k, v) in target_entries {
             let target = cx.string(k, "a target name")?;
             let mut ids = Vec::new();
             for tc in cx.seq(v, &format!("target `{target}`"))? {

@@ -289,7 +289,7 @@ fn malformed_scopes_are_rejected_at_the_right_place() {
         (
             "lifetime: day",
             "lifetime: forever",
-            "bad.yaml:12:15: unknown lifetime `forever`; use one of day, week, month, quarter, year",
+            "bad.yaml:12:15: unknown lifetime `forever`; use one of day, week, month, quarter, year, infinite",
         ),
         // duplicate testcase id
         (
@@ -426,4 +426,59 @@ fn target_of_names_the_target() {
     let v1 = s.version("v1").unwrap();
     assert_eq!(v1.target_of("version-policy-check"), Some("main"));
     assert_eq!(v1.target_of("node-distribution-check"), None);
+}
+
+/// Revisions of the official scope files that were committed as invalid YAML; the reference's
+/// `yaml.safe_load` rejects them as well, so must we.
+const BROKEN_REVISIONS: &[&str] = &[
+    "scs-compatible-kaas.2024-11-26.bb0ed133.yaml",
+    "scs-compatible-kaas.2026-04-24.bc862b9c.yaml",
+];
+
+#[test]
+fn every_published_revision_of_the_official_scopes_parses() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/scopes/history");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let (mut kaas, mut iaas) = (0, 0);
+    let mut formats = std::collections::BTreeSet::new();
+    let mut failures = Vec::new();
+    for path in &files {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        kaas += usize::from(name.starts_with("scs-compatible-kaas."));
+        iaas += usize::from(name.starts_with("scs-compatible-iaas."));
+        let text = std::fs::read_to_string(path).unwrap();
+        let result = Scope::parse(name, &text);
+        if BROKEN_REVISIONS.contains(&name) {
+            let err = result.expect_err(name).to_string();
+            assert!(err.contains(name), "{err}");
+            continue;
+        }
+        match result {
+            Ok(scope) => {
+                assert!(!scope.versions.is_empty(), "{name}: no versions");
+                formats.insert(format!("{:?}", scope.format));
+            }
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    assert!(failures.is_empty(), "rejected:\n{}", failures.join("\n"));
+    // Both files, every revision the data set holds, all three formats.
+    assert_eq!((kaas, iaas), (27, 43));
+    assert_eq!(formats.len(), 3, "{formats:?}");
+}
+
+#[test]
+fn current_iaas_scope_with_modules_without_targets_parses() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/scopes/history");
+    let text =
+        std::fs::read_to_string(dir.join("scs-compatible-iaas.2026-06-25.af4968ca.yaml")).unwrap();
+    let s = Scope::parse("iaas.yaml", &text).unwrap();
+    assert_eq!(s.format, Format::Current);
+    let opc = s.modules.iter().find(|m| m.id == "opc-v2022.11").unwrap();
+    assert!(opc.targets.is_empty());
+    assert!(s.version("v5.1").unwrap().targets.contains_key("main"));
 }

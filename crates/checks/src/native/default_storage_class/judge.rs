@@ -7,7 +7,8 @@ use scs_kaas_core::finding::{Finding, Severity};
 
 /// The annotation that marks the default class.
 pub const DEFAULT_ANNOTATION: &str = "storageclass.kubernetes.io/is-default-class";
-/// The legacy beta annotation, still honoured by the admission plugin.
+/// The legacy beta annotation. Kubernetes still honours it, but scs-0211 and the SCS reference
+/// test name only [`DEFAULT_ANNOTATION`], so a class marked only this way FAILS SC-01.
 pub const BETA_DEFAULT_ANNOTATION: &str = "storageclass.beta.kubernetes.io/is-default-class";
 /// The provisioner name of classes without dynamic provisioning.
 pub const NO_PROVISIONER: &str = "kubernetes.io/no-provisioner";
@@ -54,7 +55,8 @@ pub enum Semantics {
 pub struct Rules {
     /// scs-0211 version.
     pub semantics: Semantics,
-    /// Severity of "more than one default class" (SC-02); WARN by default per CHECKS.md.
+    /// Severity of "more than one default class" (SC-02): ERROR by default, as the SCS reference
+    /// test and the standard's "exactly one"; `-a multiple_default_severity=warn` lowers it.
     pub multiple_defaults: Severity,
 }
 
@@ -62,7 +64,7 @@ impl Default for Rules {
     fn default() -> Self {
         Rules {
             semantics: Semantics::V1,
-            multiple_defaults: Severity::Warn,
+            multiple_defaults: Severity::Error,
         }
     }
 }
@@ -222,15 +224,18 @@ pub fn judge_inventory(inv: &Inventory, rules: &Rules) -> Vec<Finding> {
     for class in &defaults {
         if default_marker(class) == Some(Marker::Beta) {
             out.push(
-                Finding::warn(
+                Finding::error(
                     "SC-01",
                     format!(
-                        "StorageClass {} is default only through the legacy annotation {BETA_DEFAULT_ANNOTATION}",
+                        "StorageClass {} is default only through the legacy annotation {BETA_DEFAULT_ANNOTATION}; Kubernetes still honours it, but scs-0211 and the SCS reference test recognise only {DEFAULT_ANNOTATION}",
                         name(class)
                     ),
                 )
                 .with_object(sc_object(class))
-                .with_fix(format!("annotate it with {DEFAULT_ANNOTATION}=true instead")),
+                .with_fix(format!(
+                    "kubectl annotate storageclass {} {DEFAULT_ANNOTATION}=true",
+                    name(class)
+                )),
             );
         } else {
             out.push(
@@ -253,12 +258,14 @@ pub fn judge_inventory(inv: &Inventory, rules: &Rules) -> Vec<Finding> {
                 "SC-02",
                 rules.multiple_defaults,
                 format!(
-                    "{} StorageClasses are marked default ({}); recent Kubernetes picks the newest, older versions reject claims without a class",
+                    "{} StorageClasses are marked default ({}); scs-0211 requires exactly one (recent Kubernetes picks the newest, older versions reject claims without a class)",
                     defaults.len(),
                     names.join(", ")
                 ),
             )
-            .with_fix("keep the annotation on exactly one class"),
+            .with_fix(format!(
+                "keep {DEFAULT_ANNOTATION}=true on exactly one class (or -a multiple_default_severity=warn to accept several)"
+            )),
         );
     }
     for class in &defaults {
@@ -811,30 +818,30 @@ mod tests {
                 }),
                 rules: v1(),
                 rule: "SC-01",
-                expect: Severity::Warn,
+                expect: Severity::Error,
             },
             Case {
-                name: "two defaults warn",
+                name: "two defaults fail by default",
                 inv: with(|i| {
                     i.classes
                         .push(default_sc("ceph", "rook-ceph.rbd.csi.ceph.com"))
                 }),
                 rules: v1(),
                 rule: "SC-02",
-                expect: Severity::Warn,
+                expect: Severity::Error,
             },
             Case {
-                name: "two defaults configured error",
+                name: "two defaults configured warn",
                 inv: with(|i| {
                     i.classes
                         .push(default_sc("ceph", "rook-ceph.rbd.csi.ceph.com"))
                 }),
                 rules: Rules {
-                    multiple_defaults: Severity::Error,
+                    multiple_defaults: Severity::Warn,
                     ..v1()
                 },
                 rule: "SC-02",
-                expect: Severity::Error,
+                expect: Severity::Warn,
             },
             Case {
                 name: "no-provisioner",

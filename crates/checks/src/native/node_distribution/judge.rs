@@ -42,7 +42,12 @@ pub fn judge(observed: &Observed, settings: &Settings) -> Vec<Finding> {
     }
     worker_zones(&workers, &mut findings);
     worker_hosts(&workers, settings, &mut findings);
-    consistency(&observed.nodes, &observed.csi_topology, &mut findings);
+    consistency(
+        &observed.nodes,
+        &observed.csi_topology,
+        settings,
+        &mut findings,
+    );
     findings
 }
 
@@ -222,6 +227,27 @@ fn control_plane(control: &[&NodeFacts], settings: &Settings, findings: &mut Vec
             .with_object(single.object()),
         );
         return;
+    }
+    let unlabelled: Vec<&&NodeFacts> = control
+        .iter()
+        .filter(|n| n.host_id(settings).is_none())
+        .collect();
+    // Only when some carry one: without any host id, ND-01/AA-02 already say it is not visible.
+    if unlabelled.len() < control.len() {
+        for node in unlabelled {
+            findings.push(
+                Finding::warn(
+                    "AA-02",
+                    format!(
+                        "control-plane node {} carries no host-identifying label ({}): its host is not known, so the host spread is judged without it",
+                        node.name,
+                        settings.host_id_labels.join(", ")
+                    ),
+                )
+                .with_fix("label every control-plane node with its (possibly obfuscated) hypervisor host id")
+                .with_object(node.object()),
+            );
+        }
     }
     let spread_fix =
         "spread the control-plane VMs over different hosts (hard anti-affinity server group)";
@@ -485,6 +511,7 @@ fn zone_like(key: &str) -> bool {
 fn consistency(
     nodes: &[NodeFacts],
     csi: &BTreeMap<String, Vec<CsiTopology>>,
+    settings: &Settings,
     findings: &mut Vec<Finding>,
 ) {
     let fix = "make the node's zone labels agree with its real placement (the node's \
@@ -556,6 +583,38 @@ fn consistency(
             disagreeing += 1;
         }
     }
+    // One physical host cannot be in several zones: contradictory host-id or zone labels.
+    let mut host_zones: BTreeMap<&str, BTreeMap<&str, Vec<&str>>> = BTreeMap::new();
+    for node in nodes {
+        if let (Some(host), Some(zone)) = (node.host_id(settings), node.label(ZONE)) {
+            host_zones
+                .entry(host)
+                .or_default()
+                .entry(zone)
+                .or_default()
+                .push(&node.name);
+        }
+    }
+    let mut split_hosts = 0;
+    for (host, zones) in host_zones.iter().filter(|(_, z)| z.len() > 1) {
+        split_hosts += 1;
+        let per_zone: Vec<String> = zones
+            .iter()
+            .map(|(zone, names)| format!("{zone}: {}", names.join(", ")))
+            .collect();
+        findings.push(
+            Finding::warn(
+                "ND-05",
+                format!(
+                    "host id {host} is in {} zones ({}; nodes {}): one physical host cannot be in several zones",
+                    zones.len(),
+                    zones.keys().copied().collect::<Vec<_>>().join(", "),
+                    per_zone.join("; ")
+                ),
+            )
+            .with_fix("correct the host-id or zone labels of these nodes so they follow the real placement"),
+        );
+    }
     let not_compared = "Machine failure domains (management cluster) and the IaaS placement are \
                         not compared: confirm as the provider that the labels follow the real placement";
     let csi_part = if compared == 0 {
@@ -568,10 +627,11 @@ fn consistency(
             drivers.into_iter().collect::<Vec<_>>().join(", ")
         )
     };
-    let verdict = if disagreeing == 0 {
-        "no disagreement".to_owned()
-    } else {
-        format!("{disagreeing} node(s) disagree")
+    let verdict = match (disagreeing, split_hosts) {
+        (0, 0) => "no disagreement".to_owned(),
+        (n, 0) => format!("{n} node(s) disagree"),
+        (0, h) => format!("{h} host id(s) in several zones"),
+        (n, h) => format!("{n} node(s) disagree, {h} host id(s) in several zones"),
     };
     findings.push(Finding::info(
         "ND-05",
@@ -1034,6 +1094,45 @@ mod tests {
                 "2 worker nodes are distinct machines in one zone; their physical hosts are not visible"
                     .to_owned()
             )
+        );
+    }
+
+    #[test]
+    fn nd05_one_host_id_in_several_zones_warns() {
+        let mut nodes = compliant();
+        // w-b (zone az2) claims host h1, which cp-a and w-a place in az1.
+        nodes[4]
+            .labels
+            .insert(DEFAULT_HOST_ID_LABEL.to_owned(), "h1".to_owned());
+        let findings = run(nodes);
+        let warned = at(&findings, "ND-05", Severity::Warn);
+        assert_eq!(warned.len(), 1, "{findings:#?}");
+        assert!(
+            warned[0].1.contains("host id h1")
+                && warned[0].1.contains("az1, az2")
+                && warned[0].1.contains("w-b"),
+            "{warned:?}"
+        );
+        let summary = at(&findings, "ND-05", Severity::Info);
+        assert!(
+            summary.iter().all(|(_, m)| !m.contains("no disagreement")),
+            "{summary:?}"
+        );
+        // The compliant cluster (one zone per host id) has no such warning.
+        assert!(at(&run(compliant()), "ND-05", Severity::Warn).is_empty());
+    }
+
+    #[test]
+    fn control_plane_node_without_host_id_is_named() {
+        let mut nodes = compliant();
+        nodes[2].labels.remove(DEFAULT_HOST_ID_LABEL);
+        let findings = run(nodes);
+        let warned = at(&findings, "AA-02", Severity::Warn);
+        assert_eq!(warned.len(), 1, "{findings:#?}");
+        assert_eq!(warned[0].0, "node/cp-c");
+        assert!(
+            warned[0].1.contains("no host-identifying label"),
+            "{warned:?}"
         );
     }
 
