@@ -254,6 +254,10 @@ impl Check for E2eCheck {
         pod::access()
     }
 
+    fn default_deadline(&self) -> Option<std::time::Duration> {
+        Some(self.0.default_deadline())
+    }
+
     fn rules(&self) -> &'static [RuleDoc] {
         RULES
     }
