@@ -501,19 +501,22 @@ async fn whole_extended_scope_passes_on_the_compliant_sim_and_official_scope_is_
         Some(&Status::Pass)
     );
 
-    // The official scope as a whole: the sonobuoy testcases are missing ⇒ TENTATIVE, exit 3.
+    // The official scope as a whole: the e2e testcases run natively; this simulated cluster
+    // does not run the conformance image, so they abort ⇒ TENTATIVE, exit 3.
     let out = scs_kaas(&[
         "check",
         "--kubeconfig",
         kc.to_str().unwrap(),
         "--date",
         PASS_DATE,
+        "--timeout",
+        "30s",
     ])
     .await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("main       TENTATIVE  1 passed, 0 failed, 0 aborted, 2 missing"),
+        stdout.contains("main       TENTATIVE  1 passed, 0 failed, 2 aborted, 0 missing"),
         "{}",
         text(&out)
     );
@@ -960,4 +963,87 @@ async fn empty_or_vacuous_results_abort() {
     let out = judge_results(&kc, "cncf-k8s-conformance", &dir.path().join("nope"), &[]).await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(text(&out).contains("does not exist"), "{}", text(&out));
+}
+
+#[tokio::test]
+async fn sonobuoy_runner_drives_the_executable_like_the_reference_and_judges_its_tarball() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, kc) = sim_at_version("v1.21.1", dir.path()).await;
+    let calls = dir.path().join("calls.log");
+    let fake = dir.path().join("sonobuoy");
+    // A stand-in for the sonobuoy binary: records its arguments; `retrieve DIR` writes a real
+    // results tarball into DIR and prints its path, as sonobuoy does.
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{calls}'\ncase \" $* \" in\n  *\" retrieve \"*)\n    for a; do last=$a; done\n    cp '{tarball}' \"$last/202108171704_sonobuoy_fbc8bfe2.tar.gz\"\n    echo \"$last/202108171704_sonobuoy_fbc8bfe2.tar.gz\";;\nesac\n",
+            calls = calls.display(),
+            tarball = conformance_fixture("results-4-e2e-failures.tar.gz").display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let evidence = dir.path().join("evidence");
+    let sonobuoy = format!("sonobuoy={}", fake.display());
+    let out = scs_kaas(&[
+        "check",
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+        "--tests",
+        "cncf-k8s-conformance",
+        "--date",
+        "2021-09-01",
+        "--version",
+        "v1",
+        "--timeout",
+        "2h",
+        "--artifacts",
+        evidence.to_str().unwrap(),
+        "-a",
+        "conformance_runner=sonobuoy",
+        "-a",
+        &sonobuoy,
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("[CONF-01] [sig-apps] Daemon set"),
+        "{}",
+        text(&out)
+    );
+    let kc = kc.display();
+    let log = std::fs::read_to_string(&calls).unwrap();
+    let kept = evidence.join("cncf-k8s-conformance");
+    assert_eq!(
+        log,
+        format!(
+            "--kubeconfig {kc} delete --wait\n\
+             --kubeconfig {kc} run --wait=115 --mode=certified-conformance --plugin-env e2e.E2E_EXTRA_ARGS=--ginkgo.flake-attempts=2\n\
+             --kubeconfig {kc} retrieve {}\n\
+             --kubeconfig {kc} delete --wait\n",
+            kept.display()
+        )
+    );
+    assert!(kept.join("202108171704_sonobuoy_fbc8bfe2.tar.gz").exists());
+    assert!(kept.join("junit_01.xml").exists());
+    // A sonobuoy that cannot be started is ABORT naming it.
+    let out = scs_kaas(&[
+        "check",
+        "--kubeconfig",
+        dir.path().join("kubeconfig-v1.21.1").to_str().unwrap(),
+        "--tests",
+        "kaas-networking-check",
+        "-a",
+        "conformance_runner=sonobuoy",
+        "-a",
+        "sonobuoy=/nonexistent/sonobuoy",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("cannot start /nonexistent/sonobuoy"),
+        "{}",
+        text(&out)
+    );
 }

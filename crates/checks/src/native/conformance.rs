@@ -317,7 +317,8 @@ async fn run(suite: Suite, ctx: &CheckContext) -> Outcome {
     let evidence: Result<Evidence, Outcome> = match &opts.source {
         Source::Results(path) => read_blocking(path.clone(), dir.clone()).await,
         Source::Sonobuoy(bin) => {
-            match sonobuoy::run(bin, suite, &opts.run, &dir, ctx.deadline).await {
+            let kubeconfig = ctx.kubeconfig.as_deref();
+            match sonobuoy::run(bin, kubeconfig, suite, &opts.run, &dir, ctx.deadline).await {
                 Ok(tarball) => read_blocking(tarball, dir.clone()).await,
                 Err(outcome) => Err(outcome),
             }
