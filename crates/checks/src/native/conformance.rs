@@ -339,11 +339,24 @@ async fn run(suite: Suite, ctx: &CheckContext) -> Outcome {
         ),
         Err(outcome) => outcome,
     };
-    if dir.join(results::JUNIT).exists() {
-        outcome.findings.push(Finding::info(
+    let kept = dir.join(results::JUNIT).exists();
+    match (kept, opts.artifacts.is_some()) {
+        (true, true) => outcome.findings.push(Finding::info(
             judge::SUMMARY_RULE,
             format!("evidence kept in {}", dir.display()),
-        ));
+        )),
+        (true, false) => outcome.findings.push(
+            Finding::warn(
+                judge::SUMMARY_RULE,
+                format!("evidence kept in the temporary directory {}", dir.display()),
+            )
+            .with_fix("give --artifacts DIR (or --report FILE) to keep it where you want"),
+        ),
+        // A temporary directory that received nothing is removed again.
+        (false, false) => {
+            let _ = std::fs::remove_dir(&dir);
+        }
+        (false, true) => {}
     }
     outcome.findings.extend(notes);
     outcome

@@ -356,8 +356,9 @@ pub async fn run(
         .map_err(|e| abort(format!("cannot name the probe run: {e}")))?;
     let guard = ProbeGuard::new(ctx.client.clone(), run.clone(), DEFAULT_CLEANUP_TIMEOUT)
         .with_cluster_rbac(rbac_name(&run));
-    // Leave time for fetching and cleanup within the deadline.
-    let end = tokio::time::Instant::now() + ctx.deadline.saturating_sub(Duration::from_secs(120));
+    // Leave time for fetching and cleanup within the deadline (a fifth of it, at most 2 min).
+    let margin = (ctx.deadline / 5).min(Duration::from_secs(120));
+    let end = tokio::time::Instant::now() + ctx.deadline.saturating_sub(margin);
     let result = drive(&ctx.client, &run, &guard, settings, cluster, dir, end).await;
     let report = guard.cleanup().await;
     notes.extend(report.findings);
