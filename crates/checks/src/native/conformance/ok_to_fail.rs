@@ -26,17 +26,17 @@ pub struct OkToFail {
 }
 
 #[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct File {
     #[serde(default)]
     ok_to_fail: Option<Vec<RawEntry>>,
 }
 
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawEntry {
     regex: String,
-    #[serde(default)]
-    reason: Option<String>,
+    reason: String,
 }
 
 impl OkToFail {
@@ -53,6 +53,12 @@ impl OkToFail {
             .into_iter()
             .enumerate()
             .map(|(i, e)| {
+                if e.regex.trim().is_empty() || e.reason.trim().is_empty() {
+                    return Err(format!(
+                        "{origin}: okToFail entry {} needs a non-empty regex and reason",
+                        i + 1
+                    ));
+                }
                 let regex = Regex::new(&e.regex).map_err(|err| {
                     format!(
                         "{origin}: okToFail entry {} has an invalid regex {:?}: {err}",
@@ -62,7 +68,7 @@ impl OkToFail {
                 })?;
                 Ok(Entry {
                     regex,
-                    reason: e.reason.unwrap_or_else(|| "no reason given".to_string()),
+                    reason: e.reason,
                 })
             })
             .collect::<Result<_, String>>()?;
@@ -135,9 +141,13 @@ mod tests {
             list.reason("x [Feature:SCTPConnectivity] y"),
             Some("SCTP is optional")
         );
-        let err = OkToFail::parse("something: else\n", "f").unwrap_err();
+        let err = OkToFail::parse("{}\n", "f").unwrap_err();
         assert!(err.contains("has no `okToFail:` list"), "{err}");
-        let err = OkToFail::parse("okToFail:\n- regex: '('\n", "f").unwrap_err();
+        let err = OkToFail::parse("something: else\n", "f").unwrap_err();
+        assert!(err.contains("unknown field `something`"), "{err}");
+        let err = OkToFail::parse("okToFail:\n- regex: x\n  reason: ''\n", "f").unwrap_err();
+        assert!(err.contains("needs a non-empty regex and reason"), "{err}");
+        let err = OkToFail::parse("okToFail:\n- regex: '('\n  reason: r\n", "f").unwrap_err();
         assert!(err.contains("entry 1 has an invalid regex"), "{err}");
         let err = OkToFail::from_arg(Some("/nonexistent/ok.yaml")).unwrap_err();
         assert!(
