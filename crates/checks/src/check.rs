@@ -153,6 +153,12 @@ pub trait Check: Send + Sync {
         ""
     }
 
+    /// The deadline this check needs when the user gives no `--timeout` (`None`: the runner's
+    /// default). The e2e suites run for hours, far beyond the default of the other checks.
+    fn default_deadline(&self) -> Option<Duration> {
+        None
+    }
+
     /// Run the check. Must not panic; anything it cannot judge is an ABORT outcome with the reason.
     fn run<'a>(&'a self, ctx: &'a CheckContext) -> BoxFuture<'a, Outcome>;
 }

@@ -14,6 +14,8 @@ pub fn all() -> Vec<Box<dyn Check>> {
         Box::new(native::loadbalancer_local::LoadBalancerLocalPolicyCheck),
         Box::new(native::registry_frozen_images::RegistryFrozenImagesCheck),
         Box::new(native::networkpolicy_enforcement::NetworkPolicyEnforcementCheck),
+        Box::new(native::conformance::CNCF_CONFORMANCE),
+        Box::new(native::conformance::KAAS_NETWORKING),
     ]
 }
 

@@ -172,6 +172,7 @@ async fn run_as(
     let opts = Options {
         jobs: 4,
         deadline: Duration::from_secs(240),
+        timeout_given: true,
         python: "python3".into(),
         scope_dir: None,
     };

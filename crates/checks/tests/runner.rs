@@ -45,6 +45,7 @@ fn options(deadline: Duration) -> Options {
     Options {
         jobs: 4,
         deadline,
+        timeout_given: true,
         python: "python3".into(),
         scope_dir: Some(fixtures()),
     }

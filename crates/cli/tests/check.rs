@@ -518,19 +518,22 @@ async fn whole_extended_scope_passes_on_the_compliant_sim_and_official_scope_is_
         Some(&Status::Pass)
     );
 
-    // The official scope as a whole: the sonobuoy testcases are missing ⇒ TENTATIVE, exit 3.
+    // The official scope as a whole: the e2e testcases run natively; this simulated cluster
+    // does not run the conformance image, so they abort ⇒ TENTATIVE, exit 3.
     let out = scs_kaas(&[
         "check",
         "--kubeconfig",
         kc.to_str().unwrap(),
         "--date",
         PASS_DATE,
+        "--timeout",
+        "30s",
     ])
     .await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("main       TENTATIVE  1 passed, 0 failed, 0 aborted, 2 missing"),
+        stdout.contains("main       TENTATIVE  1 passed, 0 failed, 2 aborted, 0 missing"),
         "{}",
         text(&out)
     );
@@ -1175,4 +1178,286 @@ async fn a_normal_fail_run_says_nothing_about_waiting_for_cleanups() {
     // The check removed its probe itself and reported it; no dangling "waiting" line.
     assert!(!stderr.contains("waiting up to"), "{}", text(&out));
     assert!(!stderr.contains("cleaning up"), "{}", text(&out));
+}
+
+/// A simulated cluster like `compliant`, but serving `version` on `/version`.
+async fn sim_at_version(version: &str, dir: &Path) -> (RunningSim, PathBuf) {
+    let text = std::fs::read_to_string(repo("scenarios/compliant.yaml")).unwrap();
+    assert!(text.contains("version: v1.35.8"));
+    let scenario = dir.join(format!("compliant-{version}.yaml"));
+    std::fs::write(
+        &scenario,
+        text.replace("version: v1.35.8", &format!("version: {version}")),
+    )
+    .unwrap();
+    let config = scs_kaas_sim::scenario::load(&scenario).unwrap();
+    let sim = server::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let kc = dir.join(format!("kubeconfig-{version}"));
+    sim.write_kubeconfig(&kc).unwrap();
+    (sim, kc)
+}
+
+/// `check --tests ID -a conformance_results=PATH` against the cluster behind `kc`.
+async fn judge_results(kc: &Path, id: &str, results: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "check",
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+        "--tests",
+        id,
+        "-a",
+    ];
+    let assign = format!("conformance_results={}", results.display());
+    args.push(&assign);
+    args.extend_from_slice(extra);
+    scs_kaas(&args).await
+}
+
+fn conformance_fixture(name: &str) -> PathBuf {
+    repo("crates/checks/tests/data/conformance").join(name)
+}
+
+/// A ginkgo-v2 certified-conformance result for v1.35.8 in which all 441 [Conformance] specs
+/// (the published count of v1.35) passed. Synthetic: the layout of a CNCF submission
+/// (`v1.NN/<product>/junit_01.xml` + `e2e.log`), generated here because a full real file is
+/// 2.3 MB.
+fn synthetic_v1_35_run(dir: &Path) -> PathBuf {
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites tests=\"7348\" disabled=\"6907\" errors=\"0\" failures=\"0\">\n  <testsuite name=\"Kubernetes e2e suite\" package=\"/usr/local/bin\" tests=\"7348\" skipped=\"6907\" failures=\"0\" errors=\"0\" timestamp=\"2026-08-20T10:00:00\">\n",
+    );
+    xml.push_str("    <testcase name=\"[SynchronizedBeforeSuite]\" classname=\"Kubernetes e2e suite\" status=\"passed\" time=\"0.1\"></testcase>\n");
+    for i in 0..7348 {
+        if i < 441 {
+            xml.push_str(&format!("    <testcase name=\"[It] [sig-x] spec {i} [Conformance]\" classname=\"Kubernetes e2e suite\" status=\"passed\" time=\"1.5\"></testcase>\n"));
+        } else {
+            xml.push_str(&format!("    <testcase name=\"[It] [sig-y] spec {i}\" classname=\"Kubernetes e2e suite\" status=\"skipped\" time=\"0\">\n      <skipped message=\"skipped\"></skipped>\n    </testcase>\n"));
+        }
+    }
+    xml.push_str("  </testsuite>\n</testsuites>\n");
+    let run = dir.join("v1.35-run");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(run.join("junit_01.xml"), xml).unwrap();
+    std::fs::write(
+        run.join("e2e.log"),
+        "Running Suite: Kubernetes e2e suite - /usr/local/bin\n\nWill run 441 of 7348 specs\n  I0820 10:00:01.000000 26 e2e.go:245] e2e test version: v1.35.8\n  I0820 10:00:01.000001 26 e2e.go:254] kube-apiserver version: v1.35.8\n\nRan 441 of 7348 Specs in 6000.1 seconds\nSUCCESS! -- 441 Passed | 0 Failed | 0 Pending | 6907 Skipped\n",
+    )
+    .unwrap();
+    run.join("junit_01.xml")
+}
+
+#[tokio::test]
+async fn conformance_results_of_the_clusters_version_pass_and_keep_the_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, kc) = sim_at_version("v1.35.8", dir.path()).await;
+    let junit = synthetic_v1_35_run(dir.path());
+    let evidence = dir.path().join("evidence");
+    let out = judge_results(
+        &kc,
+        "cncf-k8s-conformance",
+        &junit,
+        &[
+            "--date",
+            "2026-08-25",
+            "--artifacts",
+            evidence.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let kept = evidence.join("cncf-k8s-conformance");
+    assert_eq!(
+        std::fs::read(kept.join("junit_01.xml")).unwrap(),
+        std::fs::read(&junit).unwrap()
+    );
+    assert!(kept.join("e2e.log").exists());
+    // Another minor: the same results are no evidence about it.
+    let (_sim2, kc2) = sim_at_version("v1.34.2", dir.path()).await;
+    let out = judge_results(
+        &kc2,
+        "cncf-k8s-conformance",
+        &junit,
+        &["--date", "2026-08-25"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("E2E-02"), "{all}");
+    assert!(all.contains("made against Kubernetes v1.35.8"), "{all}");
+}
+
+#[tokio::test]
+async fn real_sonobuoy_results_fail_naming_each_test_and_abort_on_another_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let tarball = conformance_fixture("results-4-e2e-failures.tar.gz");
+    let (_sim, kc) = sim_at_version("v1.21.1", dir.path()).await;
+    let report = dir.path().join("report.yaml");
+    let out = judge_results(
+        &kc,
+        "cncf-k8s-conformance",
+        &tarball,
+        &[
+            "--date",
+            "2021-09-01",
+            "--version",
+            "v1",
+            "--output",
+            "json",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = json["results"]["cncf-k8s-conformance"]["findings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{json:#}"));
+    let failing: Vec<&str> = findings
+        .iter()
+        .filter(|f| f["rule"] == "CONF-01" && f["severity"] == "error")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(failing.len(), 4, "{failing:#?}");
+    assert!(failing.iter().any(|m| m.starts_with(
+        "[sig-apps] Daemon set [Serial] should rollback without unnecessary restarts [Conformance] failed: "
+    ) && m.contains("Conformance test suite needs a cluster with at least 2 nodes.")));
+    // The report keeps the counts and each failing test on stderr lines; the evidence is
+    // kept beside it.
+    let yaml = std::fs::read_to_string(&report).unwrap();
+    assert!(yaml.contains("25 specs ran of 5771 listed"), "{yaml}");
+    assert!(
+        yaml.contains("ERROR: [CONF-01] [sig-scheduling] SchedulerPreemption"),
+        "{yaml}"
+    );
+    assert!(
+        dir.path()
+            .join("report-artifacts/cncf-k8s-conformance/junit_01.xml")
+            .exists()
+    );
+    // The same results against a cluster of another version: ABORT, not FAIL.
+    let (_sim2, kc2) = sim_at_version("v1.35.8", dir.path()).await;
+    let out = judge_results(
+        &kc2,
+        "cncf-k8s-conformance",
+        &tarball,
+        &["--date", "2021-09-01", "--version", "v1"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("v1.21.1"), "{}", text(&out));
+}
+
+#[tokio::test]
+async fn empty_or_vacuous_results_abort() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, kc) = sim_at_version("v1.21.1", dir.path()).await;
+    let empty = dir.path().join("junit_01.xml");
+    std::fs::write(&empty, "").unwrap();
+    let out = judge_results(&kc, "cncf-k8s-conformance", &empty, &[]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("not a JUnit report"), "{}", text(&out));
+    // A real run of one non-NetworkPolicy spec judged as the networking testcase.
+    let quick = conformance_fixture("results-quick-no-failures.tar.gz");
+    let out = judge_results(
+        &kc,
+        "kaas-networking-check",
+        &quick,
+        &["--date", "2021-09-01", "--version", "v1"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("no NetworkPolicy spec ran"),
+        "{}",
+        text(&out)
+    );
+    // A path that does not exist is named.
+    let out = judge_results(&kc, "cncf-k8s-conformance", &dir.path().join("nope"), &[]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("does not exist"), "{}", text(&out));
+}
+
+#[tokio::test]
+async fn sonobuoy_runner_drives_the_executable_like_the_reference_and_judges_its_tarball() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, kc) = sim_at_version("v1.21.1", dir.path()).await;
+    let calls = dir.path().join("calls.log");
+    let fake = dir.path().join("sonobuoy");
+    // A stand-in for the sonobuoy binary: records its arguments; `retrieve DIR` writes a real
+    // results tarball into DIR and prints its path, as sonobuoy does.
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{calls}'\ncase \" $* \" in\n  *\" retrieve \"*)\n    for a; do last=$a; done\n    cp '{tarball}' \"$last/202108171704_sonobuoy_fbc8bfe2.tar.gz\"\n    echo \"$last/202108171704_sonobuoy_fbc8bfe2.tar.gz\";;\nesac\n",
+            calls = calls.display(),
+            tarball = conformance_fixture("results-4-e2e-failures.tar.gz").display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let evidence = dir.path().join("evidence");
+    let sonobuoy = format!("sonobuoy={}", fake.display());
+    let out = scs_kaas(&[
+        "check",
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+        "--tests",
+        "cncf-k8s-conformance",
+        "--date",
+        "2021-09-01",
+        "--version",
+        "v1",
+        "--timeout",
+        "2h",
+        "--artifacts",
+        evidence.to_str().unwrap(),
+        "-a",
+        "conformance_runner=sonobuoy",
+        "-a",
+        &sonobuoy,
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("[CONF-01] [sig-apps] Daemon set"),
+        "{}",
+        text(&out)
+    );
+    let kc = kc.display();
+    let log = std::fs::read_to_string(&calls).unwrap();
+    let kept = evidence.join("cncf-k8s-conformance");
+    assert_eq!(
+        log,
+        format!(
+            "--kubeconfig {kc} delete --wait\n\
+             --kubeconfig {kc} run --wait=115 --mode=certified-conformance --plugin-env e2e.E2E_EXTRA_ARGS=--ginkgo.flake-attempts=2\n\
+             --kubeconfig {kc} retrieve {}\n\
+             --kubeconfig {kc} delete --wait\n",
+            kept.display()
+        )
+    );
+    assert!(kept.join("202108171704_sonobuoy_fbc8bfe2.tar.gz").exists());
+    assert!(kept.join("junit_01.xml").exists());
+    // A sonobuoy that cannot be started is ABORT naming it.
+    let out = scs_kaas(&[
+        "check",
+        "--kubeconfig",
+        dir.path().join("kubeconfig-v1.21.1").to_str().unwrap(),
+        "--tests",
+        "kaas-networking-check",
+        "-a",
+        "conformance_runner=sonobuoy",
+        "-a",
+        "sonobuoy=/nonexistent/sonobuoy",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("cannot start /nonexistent/sonobuoy"),
+        "{}",
+        text(&out)
+    );
 }

@@ -1,6 +1,7 @@
 //! One module per native check. Each file holds the check's gatherer, its pure judge, and tests.
 
 pub mod assign;
+pub mod conformance;
 pub mod default_storage_class;
 pub mod kubeapi_access;
 pub mod lb_probe;

@@ -20,6 +20,7 @@ use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolume};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
 use kube::{Api, Client};
 use scs_kaas_core::finding::{Finding, Severity};
@@ -175,6 +176,9 @@ pub struct ProbeGuard {
     client: Client,
     run: ProbeRun,
     timeout: Duration,
+    /// A ClusterRole and ClusterRoleBinding of this name the run creates (cluster-scoped, so
+    /// not removed with the namespace).
+    cluster_rbac: Option<String>,
     armed: bool,
     /// Names the run in [`pending_cleanups`] until its cleanup is done (moved into the task
     /// that cleans up).
@@ -192,9 +196,18 @@ impl ProbeGuard {
             entry: Some(PendingEntry::new(&run)),
             run,
             timeout,
+            cluster_rbac: None,
             armed: true,
             _pending: DETACHED.token(),
         }
+    }
+
+    /// Also remove the ClusterRoleBinding and ClusterRole named `name` (call it before creating
+    /// them, so an interruption in between still removes them).
+    #[must_use]
+    pub fn with_cluster_rbac(mut self, name: impl Into<String>) -> Self {
+        self.cluster_rbac = Some(name.into());
+        self
     }
 
     /// The run this guard cleans up after.
@@ -244,8 +257,9 @@ impl ProbeGuard {
         self.armed = false;
         let (tx, rx) = oneshot::channel();
         let (client, run, entry) = (self.client.clone(), self.run.clone(), self.entry.take());
+        let rbac = self.cluster_rbac.clone();
         DETACHED.spawn(async move {
-            let report = cleanup_run(&client, &run, timeout).await;
+            let report = cleanup_run(&client, &run, rbac.as_deref(), timeout).await;
             if let Err(report) = tx.send(report) {
                 record_unclaimed(&run, report);
             }
@@ -306,6 +320,7 @@ impl Drop for ProbeGuard {
             return;
         }
         let (client, run, timeout) = (self.client.clone(), self.run.clone(), self.timeout);
+        let rbac = self.cluster_rbac.clone();
         let entry = self.entry.take();
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
@@ -315,7 +330,7 @@ impl Drop for ProbeGuard {
                 );
                 DETACHED.spawn_on(
                     async move {
-                        let report = cleanup_run(&client, &run, timeout).await;
+                        let report = cleanup_run(&client, &run, rbac.as_deref(), timeout).await;
                         record_unclaimed(&run, report);
                         drop(entry);
                     },
@@ -361,10 +376,86 @@ fn namespace_held_by(last: Option<&Namespace>) -> String {
     held_by(&ns.metadata, &conditions)
 }
 
-/// Delete the namespaces labelled with the run id and the volumes provisioned for their claims;
-/// wait for both to disappear; report what could not be removed.
-pub async fn cleanup_run(client: &Client, run: &ProbeRun, timeout: Duration) -> CleanupReport {
+/// Delete the ClusterRoleBinding and ClusterRole `name` if they carry the run's labels (a run
+/// never touches what it did not create); report what could not be removed.
+async fn cleanup_cluster_rbac(
+    client: &Client,
+    run: &ProbeRun,
+    name: &str,
+    report: &mut CleanupReport,
+) {
+    async fn remove<K>(
+        api: Api<K>,
+        run: &ProbeRun,
+        name: &str,
+        kind: &str,
+        report: &mut CleanupReport,
+    ) where
+        K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        let ours = match api.get_opt(name).await {
+            Ok(None) => return,
+            Ok(Some(obj)) => obj
+                .meta()
+                .labels
+                .as_ref()
+                .is_some_and(|l| run.labels().iter().all(|(k, v)| l.get(k) == Some(v))),
+            Err(err) => {
+                report.findings.push(
+                    Finding::warn(LEAK_RULE, format!("cannot read {kind} {name} of probe run {}: {err}; it may be left behind", run.run_id()))
+                        .with_object(format!("{kind}/{name}"))
+                        .with_fix(format!("kubectl delete {kind} {name}")),
+                );
+                return;
+            }
+        };
+        if !ours {
+            return;
+        }
+        match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => report.removed.push(format!("{kind}/{name}")),
+            Err(err) if is_not_found(&err) => {}
+            Err(err) => report.findings.push(
+                Finding::warn(
+                    LEAK_RULE,
+                    format!("probe {kind} {name} could not be removed: {err}"),
+                )
+                .with_object(format!("{kind}/{name}"))
+                .with_fix(format!("kubectl delete {kind} {name}")),
+            ),
+        }
+    }
+    remove(
+        Api::<ClusterRoleBinding>::all(client.clone()),
+        run,
+        name,
+        "clusterrolebinding",
+        report,
+    )
+    .await;
+    remove(
+        Api::<ClusterRole>::all(client.clone()),
+        run,
+        name,
+        "clusterrole",
+        report,
+    )
+    .await;
+}
+
+/// Delete the namespaces labelled with the run id and the volumes provisioned for their claims
+/// (and the run's ClusterRole and ClusterRoleBinding `cluster_rbac`, if it has them); wait for
+/// them to disappear; report what could not be removed.
+pub async fn cleanup_run(
+    client: &Client,
+    run: &ProbeRun,
+    cluster_rbac: Option<&str>,
+    timeout: Duration,
+) -> CleanupReport {
     let mut report = CleanupReport::default();
+    if let Some(name) = cluster_rbac {
+        cleanup_cluster_rbac(client, run, name, &mut report).await;
+    }
     let deadline = tokio::time::Instant::now() + timeout;
     let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
     let namespaces: Api<Namespace> = Api::all(client.clone());

@@ -77,6 +77,11 @@ impl ImageSource {
         })
     }
 
+    /// The registry (or mirror prefix) images come from, e.g. `registry.k8s.io`.
+    pub fn registry(&self) -> &str {
+        self.mirror.as_deref().unwrap_or(UPSTREAM_REGISTRY)
+    }
+
     /// The full, digest-pinned reference of `image` from this source.
     pub fn reference(&self, image: &ProbeImage) -> String {
         let registry = self.mirror.as_deref().unwrap_or(UPSTREAM_REGISTRY);

@@ -295,6 +295,9 @@ pub struct Options {
     pub jobs: usize,
     /// Deadline of each native check and each program.
     pub deadline: Duration,
+    /// Whether the user set `deadline` (`--timeout`); otherwise a native check's own
+    /// [`Check::default_deadline`] applies.
+    pub timeout_given: bool,
     /// Interpreter for `.py` programs.
     pub python: String,
     /// Directory of the scope file (cwd and base of program paths).
@@ -519,10 +522,14 @@ async fn run_native(
                 ),
                 Some(reason) => Outcome::abort(PREFLIGHT_RULE, reason),
                 None => {
+                    let deadline = match check.default_deadline() {
+                        Some(own) if !opts.timeout_given => own,
+                        _ => opts.deadline,
+                    };
                     let mut ctx = ctx.clone();
-                    ctx.deadline = opts.deadline;
+                    ctx.deadline = deadline;
                     ctx.denied = review.denied_active;
-                    native::run(check.clone(), ctx, opts.deadline).await
+                    native::run(check.clone(), ctx, deadline).await
                 }
             }
         }

@@ -18,6 +18,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use scs_kaas_checks::native::conformance::ARTIFACTS_ARG;
 use scs_kaas_checks::runner::{self, Event, Job, Options, Selection};
 use scs_kaas_checks::{Check, CheckContext, registry, release_data};
 use scs_kaas_core::report::{OrderedMap, Report, ReportSpec, Run, junit};
@@ -94,9 +95,15 @@ pub struct CheckArgs {
     /// `ssh-keygen -Y sign -n report`); needs --report.
     #[arg(long, value_name = "KEY", requires = "report")]
     sign_key: Option<PathBuf>,
-    /// Deadline of each native check and each program (e.g. 90s, 15m, 2h).
-    #[arg(long, value_name = "DUR", default_value = "1h")]
-    timeout: String,
+    /// Deadline of each native check and each program (e.g. 90s, 15m, 2h). Default 1h; without
+    /// it, checks with a default of their own keep it (cncf-k8s-conformance 3h).
+    #[arg(long, value_name = "DUR")]
+    timeout: Option<String>,
+    /// Keep the e2e evidence (junit_01.xml, e2e.log) of cncf-k8s-conformance and
+    /// kaas-networking-check in DIR/<testcase id>/ (default: beside --report as
+    /// REPORT-artifacts/, else a temporary directory named in the output).
+    #[arg(long, value_name = "DIR")]
+    artifacts: Option<PathBuf>,
     /// How many checks and programs run at once.
     #[arg(long, value_name = "N", default_value_t = 4)]
     jobs: usize,
@@ -249,7 +256,7 @@ pub fn validate(args: &CheckArgs) -> anyhow::Result<()> {
         release_data::load_file(path).map_err(|e| anyhow!(e))?;
     }
     scope_cmd::parse_date(args.date.as_deref())?;
-    parse_duration(&args.timeout)?;
+    parse_duration(timeout_value(args))?;
     if args.jobs == 0 {
         bail!("--jobs must be at least 1");
     }
@@ -285,7 +292,7 @@ pub async fn evaluate(
             .timestamp(),
         None => jiff::Timestamp::now(),
     };
-    let deadline = parse_duration(&args.timeout)?;
+    let deadline = parse_duration(timeout_value(args))?;
     let tests = tests_regex(args.tests.as_deref())?;
 
     let loaded = scope_cmd::load(&args.scope)?;
@@ -347,11 +354,15 @@ pub async fn evaluate(
         Err(_) => values,
     };
 
+    let mut check_args = values.clone();
+    if let Some(dir) = artifacts_dir(args, &given)? {
+        check_args.insert(ARTIFACTS_ARG.to_string(), dir.display().to_string());
+    }
     let ctx: Result<CheckContext, String> = match &cluster {
         Ok(c) => Ok(CheckContext {
             client: c.client.clone(),
             kubeconfig: c.path.clone(),
-            args: values.clone(),
+            args: check_args,
             now,
             deadline,
             run_id: format!("{:08x}", rand_u32()),
@@ -363,6 +374,7 @@ pub async fn evaluate(
     let opts = Options {
         jobs: args.jobs,
         deadline,
+        timeout_given: args.timeout.is_some(),
         python: args.python.clone(),
         scope_dir: loaded.dir.clone(),
     };
@@ -469,6 +481,34 @@ pub async fn evaluate(
 }
 
 /// The options `scs-kaas cleanup` needs to reach the same cluster, e.g. `--kubeconfig F`.
+/// `--timeout`, or its default.
+fn timeout_value(args: &CheckArgs) -> &str {
+    args.timeout.as_deref().unwrap_or("1h")
+}
+
+/// Where the e2e checks keep their evidence: `--artifacts`, else beside `--report`
+/// (`REPORT-artifacts/`), else `None` (each check makes a temporary directory and names it).
+fn artifacts_dir(
+    args: &CheckArgs,
+    given: &BTreeMap<String, String>,
+) -> anyhow::Result<Option<PathBuf>> {
+    if args.artifacts.is_some() && given.contains_key(ARTIFACTS_ARG) {
+        bail!(
+            "--artifacts and -a {ARTIFACTS_ARG}= both name the evidence directory; give only one"
+        );
+    }
+    if let Some(dir) = &args.artifacts {
+        return Ok(Some(dir.clone()));
+    }
+    Ok(args.report.as_ref().map(|report| {
+        let stem = report
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "report".to_string());
+        report.with_file_name(format!("{stem}-artifacts"))
+    }))
+}
+
 fn cleanup_hint(args: &CheckArgs) -> String {
     let mut words = Vec::new();
     if let Some(k) = &args.kubeconfig {
