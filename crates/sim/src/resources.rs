@@ -122,6 +122,7 @@ pub static RESOURCES: &[ResourceType] = &[
         &["cm"],
     ),
     short(kind("", "v1", "Event", "events", "event", true), &["ev"]),
+    kind("", "v1", "Secret", "secrets", "secret", true),
     short(
         kind(
             "",

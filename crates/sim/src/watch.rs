@@ -40,6 +40,29 @@ pub struct WatchQuery {
     pub initial_events_end: bool,
     /// `timeoutSeconds`.
     pub timeout: Option<Duration>,
+    /// Frames in protobuf (length-prefixed `WatchEvent`s) instead of JSON lines.
+    pub protobuf: bool,
+}
+
+/// One event in the stream's format: `object` is the stored JSON.
+fn event(out: &mut BytesMut, protobuf: bool, event_type: &str, object: &[u8]) {
+    if protobuf {
+        let encoded = if event_type == "ERROR" {
+            serde_json::from_slice(object)
+                .ok()
+                .map(|status| crate::protobuf::encode_status(&status))
+        } else {
+            crate::protobuf::encode_json(object)
+        };
+        match encoded {
+            Some(bytes) => crate::protobuf::watch_frame(out, event_type, &bytes),
+            None => {
+                tracing::warn!("a {event_type} watch event cannot be encoded as protobuf; skipped")
+            }
+        }
+    } else {
+        event_line(out, event_type, object);
+    }
 }
 
 fn event_line(out: &mut BytesMut, event_type: &str, object: &[u8]) {
@@ -50,14 +73,14 @@ fn event_line(out: &mut BytesMut, event_type: &str, object: &[u8]) {
     out.put_slice(b"}\n");
 }
 
-fn bookmark(out: &mut BytesMut, res: ResourceId, rv: u64, initial_end: bool) {
+fn bookmark(out: &mut BytesMut, protobuf: bool, res: ResourceId, rv: u64, initial_end: bool) {
     let rt = &RESOURCES[res];
     let mut meta = json!({"resourceVersion": rv.to_string()});
     if initial_end {
         meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
     }
     let obj = json!({"kind": rt.kind, "apiVersion": rt.api_version(), "metadata": meta});
-    event_line(out, "BOOKMARK", obj.to_string().as_bytes());
+    event(out, protobuf, "BOOKMARK", obj.to_string().as_bytes());
 }
 
 struct State {
@@ -114,18 +137,23 @@ async fn next_chunk(st: &mut State) -> Option<Bytes> {
             ) {
                 Ok(page) => {
                     for item in &page.items {
-                        event_line(&mut out, "ADDED", item);
+                        event(&mut out, q.protobuf, "ADDED", item);
                     }
                     st.cursor = page.rv;
                 }
                 Err(err) => {
                     st.done = true;
-                    event_line(&mut out, "ERROR", err.to_status().to_string().as_bytes());
+                    event(
+                        &mut out,
+                        st.query.protobuf,
+                        "ERROR",
+                        err.to_status().to_string().as_bytes(),
+                    );
                     return Some(out.freeze());
                 }
             }
             if q.initial_events_end {
-                bookmark(&mut out, q.res, st.cursor, true);
+                bookmark(&mut out, q.protobuf, q.res, st.cursor, true);
             }
             if !out.is_empty() {
                 return Some(out.freeze());
@@ -140,7 +168,12 @@ async fn next_chunk(st: &mut State) -> Option<Bytes> {
             match store.changes_after(q.res, st.cursor) {
                 Err(err) => {
                     st.done = true;
-                    event_line(&mut out, "ERROR", err.to_status().to_string().as_bytes());
+                    event(
+                        &mut out,
+                        st.query.protobuf,
+                        "ERROR",
+                        err.to_status().to_string().as_bytes(),
+                    );
                     return Some(out.freeze());
                 }
                 Ok(changes) => {
@@ -151,7 +184,12 @@ async fn next_chunk(st: &mut State) -> Option<Bytes> {
                         if !change.obj.selected(&change.key, &q.labels, &q.fields) {
                             continue;
                         }
-                        event_line(&mut out, change.event.as_str(), &change.obj.bytes);
+                        event(
+                            &mut out,
+                            q.protobuf,
+                            change.event.as_str(),
+                            &change.obj.bytes,
+                        );
                     }
                     st.cursor = st.cursor.max(store.rv());
                 }
@@ -176,7 +214,7 @@ async fn next_chunk(st: &mut State) -> Option<Bytes> {
             _ = timeout => return None,
             _ = st.shared.shutdown.cancelled() => return None,
             _ = tokio::time::sleep(BOOKMARK_EVERY), if st.query.bookmarks => {
-                bookmark(&mut out, st.query.res, st.cursor, false);
+                bookmark(&mut out, st.query.protobuf, st.query.res, st.cursor, false);
                 return Some(out.freeze());
             }
         }

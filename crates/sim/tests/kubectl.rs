@@ -300,3 +300,124 @@ async fn get_pvc_watch_sees_changes_until_the_request_timeout() {
     );
     drop(f.sim);
 }
+
+/// kubectl's typed `create` commands post protobuf bodies and accept protobuf back (issue 16).
+#[tokio::test]
+async fn typed_create_commands_send_protobuf_and_work() {
+    let f = Fixture::scenario("compliant.yaml").await;
+    f.ok(&["create", "namespace", "bar-a"]).await;
+    let creates: &[&[&str]] = &[
+        &[
+            "create",
+            "deployment",
+            "web",
+            "--image=registry.k8s.io/pause:3.10",
+            "--replicas=3",
+        ],
+        &["create", "service", "clusterip", "web", "--tcp=80:8080"],
+        &["create", "configmap", "cfg", "--from-literal=a=b"],
+        &[
+            "create",
+            "secret",
+            "generic",
+            "sec",
+            "--from-literal=k=hello",
+        ],
+        &[
+            "create",
+            "job",
+            "once",
+            "--image=registry.k8s.io/pause:3.10",
+        ],
+        &[
+            "create",
+            "cronjob",
+            "nightly",
+            "--image=registry.k8s.io/pause:3.10",
+            "--schedule=0 3 * * *",
+        ],
+        &["create", "serviceaccount", "robot"],
+    ];
+    for args in creates {
+        let mut args = args.to_vec();
+        args.extend(["-n", "bar-a"]);
+        let out = f.ok(&args).await;
+        assert!(out.contains("created"), "{args:?}: {out}");
+    }
+    let yaml = f
+        .ok(&["get", "deployment", "web", "-n", "bar-a", "-o", "yaml"])
+        .await;
+    assert!(yaml.contains("replicas: 3"), "{yaml}");
+    assert!(yaml.contains("image: registry.k8s.io/pause:3.10"), "{yaml}");
+    let port = f
+        .ok(&[
+            "get",
+            "service",
+            "web",
+            "-n",
+            "bar-a",
+            "-o",
+            "jsonpath={.spec.ports[0].port} {.spec.ports[0].targetPort}",
+        ])
+        .await;
+    assert_eq!(port, "80 8080");
+    let secret = f
+        .ok(&[
+            "get",
+            "secret",
+            "sec",
+            "-n",
+            "bar-a",
+            "-o",
+            "jsonpath={.data.k}",
+        ])
+        .await;
+    assert_eq!(secret, "aGVsbG8=");
+    let schedule = f
+        .ok(&[
+            "get",
+            "cronjob",
+            "nightly",
+            "-n",
+            "bar-a",
+            "-o",
+            "jsonpath={.spec.schedule}",
+        ])
+        .await;
+    assert_eq!(schedule, "0 3 * * *");
+    let out = f
+        .ok(&[
+            "rollout",
+            "status",
+            "deployment/web",
+            "-n",
+            "bar-a",
+            "--timeout=60s",
+        ])
+        .await;
+    assert!(out.contains("successfully rolled out"), "{out}");
+    let out = f
+        .ok(&[
+            "wait",
+            "--for=condition=Available",
+            "deployment/web",
+            "-n",
+            "bar-a",
+            "--timeout=60s",
+        ])
+        .await;
+    assert!(out.contains("condition met"), "{out}");
+    let ready = f
+        .ok(&[
+            "get",
+            "deployment",
+            "web",
+            "-n",
+            "bar-a",
+            "-o",
+            "jsonpath={.status.readyReplicas}",
+        ])
+        .await;
+    assert_eq!(ready, "3");
+    drop(f.sim);
+}

@@ -63,6 +63,25 @@ fn json_response(code: StatusCode, body: Bytes) -> Response<Body> {
     response
 }
 
+/// An object answer: protobuf when the client prefers it and the kind has a protobuf form,
+/// JSON otherwise.
+fn object_response(code: StatusCode, body: Bytes, proto: bool) -> Response<Body> {
+    if proto && let Some(encoded) = crate::protobuf::encode_json(&body) {
+        return protobuf_response(code, encoded.into());
+    }
+    json_response(code, body)
+}
+
+fn protobuf_response(code: StatusCode, body: Bytes) -> Response<Body> {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = code;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static(crate::protobuf::MEDIA_TYPE),
+    );
+    response
+}
+
 fn json_value(code: StatusCode, value: &Value) -> Response<Body> {
     json_response(code, value.to_string().into())
 }
@@ -283,10 +302,16 @@ where
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(crate::table::wanted);
+    let proto = !as_table
+        && crate::protobuf::preferred(
+            req.headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok()),
+        );
     let body = read_body(req.into_body()).await?;
     match verb {
-        "list" => list(&shared, rt, &t, &params, as_table),
-        "watch" => watch_response(shared, rt, &t, &params),
+        "list" => list(&shared, rt, &t, &params, as_table, proto),
+        "watch" => watch_response(shared, rt, &t, &params, proto),
         "get" if t.sub.as_deref() == Some("log") => pod_log(&shared, &t, &params),
         "get" => {
             let store = shared.read();
@@ -299,13 +324,13 @@ where
                     crate::table::render(rt.kind, &[&entry.bytes], meta, jiff::Timestamp::now());
                 return Ok(json_value(StatusCode::OK, &table));
             }
-            Ok(json_response(StatusCode::OK, entry.bytes.clone()))
+            Ok(object_response(StatusCode::OK, entry.bytes.clone(), proto))
         }
-        "create" if rt.review => review(rt, user, &content_type, &body),
-        "create" => create(&shared, rt, &t, &params, &content_type, &body),
-        "update" => update(&shared, rt, &t, &params, &content_type, &body),
-        "patch" => patch_object(&shared, rt, &t, &params, &content_type, &body),
-        "delete" => delete(&shared, rt, &t, &params, &body),
+        "create" if rt.review => review(rt, user, &content_type, &body, proto),
+        "create" => create(&shared, rt, &t, &params, &content_type, &body, proto),
+        "update" => update(&shared, rt, &t, &params, &content_type, &body, proto),
+        "patch" => patch_object(&shared, rt, &t, &params, &content_type, &body, proto),
+        "delete" => delete(&shared, rt, &t, &params, &body, proto),
         _ => delete_collection(&shared, rt, &t, &params),
     }
 }
@@ -321,6 +346,16 @@ fn key(rt: &ResourceType, t: &Target) -> Key {
 
 fn not_found(rt: &ResourceType, t: &Target) -> ApiError {
     ApiError::not_found(rt.group, rt.plural, t.name.as_deref().unwrap_or(""))
+}
+
+/// A create or update body: protobuf or JSON by its content type.
+fn decode_body(content_type: &str, body: &[u8]) -> Result<Value> {
+    if crate::protobuf::is_protobuf(content_type) {
+        crate::protobuf::decode_object(body)
+    } else {
+        require_json(content_type)?;
+        parse_json(body)
+    }
 }
 
 fn require_json(content_type: &str) -> Result<()> {
@@ -449,6 +484,7 @@ fn list(
     t: &Target,
     params: &Params,
     as_table: bool,
+    proto: bool,
 ) -> Result<Response<Body>> {
     let (labels, fields) = selectors(rt, params)?;
     let limit: Option<usize> = params.number("limit")?;
@@ -483,6 +519,12 @@ fn list(
         let table = crate::table::render(rt.kind, &items, meta, jiff::Timestamp::now());
         return Ok(json_value(StatusCode::OK, &table));
     }
+    if proto
+        && let Some(encoded) =
+            crate::protobuf::encode_list(&rt.api_version(), rt.kind, &meta, &page.items)
+    {
+        return Ok(protobuf_response(StatusCode::OK, encoded.into()));
+    }
     let size: usize = page.items.iter().map(|i| i.len() + 1).sum();
     let mut out = BytesMut::with_capacity(size + 256);
     out.put_slice(
@@ -508,6 +550,7 @@ fn watch_response(
     rt: &ResourceType,
     t: &Target,
     params: &Params,
+    proto: bool,
 ) -> Result<Response<Body>> {
     let (labels, mut fields) = selectors(rt, params)?;
     if let Some(name) = &t.name {
@@ -527,11 +570,17 @@ fn watch_response(
         bookmarks: params.flag("allowWatchBookmarks")?,
         initial_events_end: params.flag("sendInitialEvents")?,
         timeout: timeout.map(Duration::from_secs),
+        protobuf: proto && crate::protobuf::has_protobuf(&rt.api_version(), rt.kind),
+    };
+    let content_type = if query.protobuf {
+        crate::protobuf::WATCH_MEDIA_TYPE
+    } else {
+        "application/json"
     };
     let mut response = Response::new(Body::from_stream(watch::stream(shared, query)));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
+        http::HeaderValue::from_static(content_type),
     );
     Ok(response)
 }
@@ -586,14 +635,10 @@ fn create(
     params: &Params,
     content_type: &str,
     body: &[u8],
+    proto: bool,
 ) -> Result<Response<Body>> {
     let dry = params.dry_run()?;
-    let mut obj = if content_type.starts_with(crate::protobuf::MEDIA_TYPE) {
-        crate::protobuf::decode_object(body)?
-    } else {
-        require_json(content_type)?;
-        parse_json(body)?
-    };
+    let mut obj = decode_body(content_type, body)?;
     check_body(rt, &mut obj, t)?;
     if rt.namespaced && t.namespace.is_none() && obj.pointer("/metadata/namespace").is_none() {
         return Err(ApiError::bad_request(format!(
@@ -603,7 +648,7 @@ fn create(
     }
     let now = jiff::Timestamp::now();
     let entry = shared.write(|s| s.create(t.res, obj, now, !dry))?;
-    Ok(json_response(StatusCode::CREATED, entry.bytes))
+    Ok(object_response(StatusCode::CREATED, entry.bytes, proto))
 }
 
 /// For a main-resource write keep the stored status; for a `status` write keep everything but
@@ -637,10 +682,10 @@ fn update(
     params: &Params,
     content_type: &str,
     body: &[u8],
+    proto: bool,
 ) -> Result<Response<Body>> {
-    require_json(content_type)?;
     let dry = params.dry_run()?;
-    let mut obj = parse_json(body)?;
+    let mut obj = decode_body(content_type, body)?;
     check_body(rt, &mut obj, t)?;
     let entry = shared.write(|s| {
         let stored = s
@@ -650,7 +695,7 @@ fn update(
         let obj = split_status(rt, t, &stored, obj);
         s.update(t.res, obj, !dry)
     })?;
-    Ok(json_response(StatusCode::OK, entry.bytes))
+    Ok(object_response(StatusCode::OK, entry.bytes, proto))
 }
 
 fn patch_object(
@@ -660,6 +705,7 @@ fn patch_object(
     params: &Params,
     content_type: &str,
     body: &[u8],
+    proto: bool,
 ) -> Result<Response<Body>> {
     let patch_type = PatchType::from_content_type(content_type)?;
     let dry = params.dry_run()?;
@@ -681,7 +727,7 @@ fn patch_object(
         let doc = split_status(rt, t, &stored, doc);
         s.update(t.res, doc, !dry)
     })?;
-    Ok(json_response(StatusCode::OK, entry.bytes))
+    Ok(object_response(StatusCode::OK, entry.bytes, proto))
 }
 
 /// `DeleteOptions` from the body and query: (dry run, cascade, uid and resourceVersion preconditions).
@@ -747,6 +793,7 @@ fn delete(
     t: &Target,
     params: &Params,
     body: &[u8],
+    proto: bool,
 ) -> Result<Response<Body>> {
     let (dry, cascade, uid, rv) = delete_options(params, body)?;
     let now = jiff::Timestamp::now();
@@ -763,7 +810,7 @@ fn delete(
     if rt.kind == "Namespace" && !dry {
         finish_namespaces_later(shared, vec![t.name.clone().unwrap_or_default()]);
     }
-    Ok(json_response(StatusCode::OK, entry.bytes))
+    Ok(object_response(StatusCode::OK, entry.bytes, proto))
 }
 
 fn delete_collection(
@@ -836,13 +883,9 @@ fn review(
     user: &User,
     content_type: &str,
     body: &[u8],
+    proto: bool,
 ) -> Result<Response<Body>> {
-    let mut obj = if content_type.starts_with(crate::protobuf::MEDIA_TYPE) {
-        crate::protobuf::decode_object(body)?
-    } else {
-        require_json(content_type)?;
-        parse_json(body)?
-    };
+    let mut obj = decode_body(content_type, body)?;
     let name = String::new();
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
     if !kind.is_empty() && kind != rt.kind {
@@ -861,7 +904,11 @@ fn review(
             .unwrap_or("")
             .to_string();
         obj["status"] = rules_review(&user.permission, &namespace);
-        return Ok(json_value(StatusCode::CREATED, &obj));
+        return Ok(object_response(
+            StatusCode::CREATED,
+            obj.to_string().into(),
+            proto,
+        ));
     }
     let allowed = if let Some(attrs) = obj.pointer("/spec/resourceAttributes") {
         let text = |f: &str| {
@@ -920,7 +967,11 @@ fn review(
         ""
     };
     obj["status"] = json!({"allowed": allowed, "reason": reason});
-    Ok(json_value(StatusCode::CREATED, &obj))
+    Ok(object_response(
+        StatusCode::CREATED,
+        obj.to_string().into(),
+        proto,
+    ))
 }
 
 fn rules_review(permission: &Permission, namespace: &str) -> Value {
