@@ -39,6 +39,13 @@ const EXTRA: &[&str] = &[
     "apimachinery.pkg.apis.meta.v1.List",
 ];
 
+/// Kinds served only as subresources, which k8s-pb does not mark as resources.
+const SUBRESOURCE_KINDS: &[(&str, &str, &str)] = &[(
+    "authentication.k8s.io/v1",
+    "TokenRequest",
+    "api.authentication.v1.TokenRequest",
+)];
+
 /// Messages with a JSON form of their own (not an object of their fields).
 const SPECIAL: &[(&str, &str)] = &[
     ("apimachinery.pkg.apis.meta.v1.Time", "Time"),
@@ -277,6 +284,9 @@ fn main() {
         }
     }
 
+    for (api_version, kind, path) in SUBRESOURCE_KINDS {
+        kinds.push((api_version.to_string(), kind.to_string(), path.to_string()));
+    }
     // Everything reachable from the roots.
     let special: HashMap<&str, &str> = SPECIAL.iter().copied().collect();
     let mut roots: Vec<String> = EXTRA.iter().map(|s| s.to_string()).collect();

@@ -123,17 +123,20 @@ pub static RESOURCES: &[ResourceType] = &[
     ),
     short(kind("", "v1", "Event", "events", "event", true), &["ev"]),
     kind("", "v1", "Secret", "secrets", "secret", true),
-    short(
-        kind(
-            "",
-            "v1",
-            "ServiceAccount",
-            "serviceaccounts",
-            "serviceaccount",
-            true,
-        ),
-        &["sa"],
-    ),
+    ResourceType {
+        subresources: &["token"],
+        ..short(
+            kind(
+                "",
+                "v1",
+                "ServiceAccount",
+                "serviceaccounts",
+                "serviceaccount",
+                true,
+            ),
+            &["sa"],
+        )
+    },
     with_status(in_all(short(
         kind(
             "apps",
@@ -229,6 +232,38 @@ pub static RESOURCES: &[ResourceType] = &[
         "ingressclasses",
         "ingressclass",
         false,
+    ),
+    kind(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRole",
+        "clusterroles",
+        "clusterrole",
+        false,
+    ),
+    kind(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        "clusterrolebinding",
+        false,
+    ),
+    kind(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "Role",
+        "roles",
+        "role",
+        true,
+    ),
+    kind(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "RoleBinding",
+        "rolebindings",
+        "rolebinding",
+        true,
     ),
     // Cluster API (OpenStack provider) for management-cluster scenarios (kubeapi-access-check).
     kind(

@@ -1066,7 +1066,12 @@ async fn protobuf_answers_decode_with_the_k8s_pb_types() {
     assert_eq!(kind, "Node");
     let node = k8s_pb::api::core::v1::Node::decode(&raw[..]).unwrap();
     assert_eq!(
-        node.status.unwrap().node_info.unwrap().kubelet_version.as_deref(),
+        node.status
+            .unwrap()
+            .node_info
+            .unwrap()
+            .kubelet_version
+            .as_deref(),
         Some("v1.35.1")
     );
 

@@ -10,7 +10,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.apps.v1.ControllerRevision",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
             Field { tag: 2, json: "data", ty: Ty::Raw, repeated: false },
             Field { tag: 3, json: "revision", ty: Ty::Int, repeated: false },
         ],
@@ -18,14 +18,14 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.apps.v1.ControllerRevisionList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(0), repeated: true },
         ],
     },
     Message {
         name: "api.apps.v1.DaemonSet",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(5), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(6), repeated: false },
         ],
@@ -43,15 +43,15 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.apps.v1.DaemonSetList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(2), repeated: true },
         ],
     },
     Message {
         name: "api.apps.v1.DaemonSetSpec",
         fields: &[
-            Field { tag: 1, json: "selector", ty: Ty::Message(369), repeated: false },
-            Field { tag: 2, json: "template", ty: Ty::Message(223), repeated: false },
+            Field { tag: 1, json: "selector", ty: Ty::Message(373), repeated: false },
+            Field { tag: 2, json: "template", ty: Ty::Message(227), repeated: false },
             Field { tag: 3, json: "updateStrategy", ty: Ty::Message(7), repeated: false },
             Field { tag: 4, json: "minReadySeconds", ty: Ty::Int, repeated: false },
             Field { tag: 6, json: "revisionHistoryLimit", ty: Ty::Int, repeated: false },
@@ -82,7 +82,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.apps.v1.Deployment",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(11), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(12), repeated: false },
         ],
@@ -101,7 +101,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.apps.v1.DeploymentList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(8), repeated: true },
         ],
     },
@@ -109,8 +109,8 @@ pub static MESSAGES: &[Message] = &[
         name: "api.apps.v1.DeploymentSpec",
         fields: &[
             Field { tag: 1, json: "replicas", ty: Ty::Int, repeated: false },
-            Field { tag: 2, json: "selector", ty: Ty::Message(369), repeated: false },
-            Field { tag: 3, json: "template", ty: Ty::Message(223), repeated: false },
+            Field { tag: 2, json: "selector", ty: Ty::Message(373), repeated: false },
+            Field { tag: 3, json: "template", ty: Ty::Message(227), repeated: false },
             Field { tag: 4, json: "strategy", ty: Ty::Message(13), repeated: false },
             Field { tag: 5, json: "minReadySeconds", ty: Ty::Int, repeated: false },
             Field { tag: 6, json: "revisionHistoryLimit", ty: Ty::Int, repeated: false },
@@ -142,7 +142,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.apps.v1.ReplicaSet",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(17), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(18), repeated: false },
         ],
@@ -160,7 +160,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.apps.v1.ReplicaSetList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(14), repeated: true },
         ],
     },
@@ -168,8 +168,8 @@ pub static MESSAGES: &[Message] = &[
         name: "api.apps.v1.ReplicaSetSpec",
         fields: &[
             Field { tag: 1, json: "replicas", ty: Ty::Int, repeated: false },
-            Field { tag: 2, json: "selector", ty: Ty::Message(369), repeated: false },
-            Field { tag: 3, json: "template", ty: Ty::Message(223), repeated: false },
+            Field { tag: 2, json: "selector", ty: Ty::Message(373), repeated: false },
+            Field { tag: 3, json: "template", ty: Ty::Message(227), repeated: false },
             Field { tag: 4, json: "minReadySeconds", ty: Ty::Int, repeated: false },
         ],
     },
@@ -209,7 +209,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.apps.v1.StatefulSet",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(27), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(28), repeated: false },
         ],
@@ -227,7 +227,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.apps.v1.StatefulSetList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(22), repeated: true },
         ],
     },
@@ -248,9 +248,9 @@ pub static MESSAGES: &[Message] = &[
         name: "api.apps.v1.StatefulSetSpec",
         fields: &[
             Field { tag: 1, json: "replicas", ty: Ty::Int, repeated: false },
-            Field { tag: 2, json: "selector", ty: Ty::Message(369), repeated: false },
-            Field { tag: 3, json: "template", ty: Ty::Message(223), repeated: false },
-            Field { tag: 4, json: "volumeClaimTemplates", ty: Ty::Message(190), repeated: true },
+            Field { tag: 2, json: "selector", ty: Ty::Message(373), repeated: false },
+            Field { tag: 3, json: "template", ty: Ty::Message(227), repeated: false },
+            Field { tag: 4, json: "volumeClaimTemplates", ty: Ty::Message(194), repeated: true },
             Field { tag: 5, json: "serviceName", ty: Ty::String, repeated: false },
             Field { tag: 6, json: "podManagementPolicy", ty: Ty::String, repeated: false },
             Field { tag: 7, json: "updateStrategy", ty: Ty::Message(29), repeated: false },
@@ -283,24 +283,56 @@ pub static MESSAGES: &[Message] = &[
         ],
     },
     Message {
+        name: "api.authentication.v1.BoundObjectReference",
+        fields: &[
+            Field { tag: 1, json: "kind", ty: Ty::String, repeated: false },
+            Field { tag: 2, json: "apiVersion", ty: Ty::String, repeated: false },
+            Field { tag: 3, json: "name", ty: Ty::String, repeated: false },
+            Field { tag: 4, json: "uid", ty: Ty::String, repeated: false },
+        ],
+    },
+    Message {
         name: "api.authentication.v1.SelfSubjectReview",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "status", ty: Ty::Message(31), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "status", ty: Ty::Message(32), repeated: false },
         ],
     },
     Message {
         name: "api.authentication.v1.SelfSubjectReviewStatus",
         fields: &[
-            Field { tag: 1, json: "userInfo", ty: Ty::Message(35), repeated: false },
+            Field { tag: 1, json: "userInfo", ty: Ty::Message(39), repeated: false },
+        ],
+    },
+    Message {
+        name: "api.authentication.v1.TokenRequest",
+        fields: &[
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(34), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(35), repeated: false },
+        ],
+    },
+    Message {
+        name: "api.authentication.v1.TokenRequestSpec",
+        fields: &[
+            Field { tag: 1, json: "audiences", ty: Ty::String, repeated: true },
+            Field { tag: 3, json: "boundObjectRef", ty: Ty::Message(30), repeated: false },
+            Field { tag: 4, json: "expirationSeconds", ty: Ty::Int, repeated: false },
+        ],
+    },
+    Message {
+        name: "api.authentication.v1.TokenRequestStatus",
+        fields: &[
+            Field { tag: 1, json: "token", ty: Ty::String, repeated: false },
+            Field { tag: 2, json: "expirationTimestamp", ty: Ty::Time, repeated: false },
         ],
     },
     Message {
         name: "api.authentication.v1.TokenReview",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(33), repeated: false },
-            Field { tag: 3, json: "status", ty: Ty::Message(34), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(37), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(38), repeated: false },
         ],
     },
     Message {
@@ -314,7 +346,7 @@ pub static MESSAGES: &[Message] = &[
         name: "api.authentication.v1.TokenReviewStatus",
         fields: &[
             Field { tag: 1, json: "authenticated", ty: Ty::Bool, repeated: false },
-            Field { tag: 2, json: "user", ty: Ty::Message(35), repeated: false },
+            Field { tag: 2, json: "user", ty: Ty::Message(39), repeated: false },
             Field { tag: 3, json: "error", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "audiences", ty: Ty::String, repeated: true },
         ],
@@ -332,22 +364,22 @@ pub static MESSAGES: &[Message] = &[
         name: "api.authorization.v1.FieldSelectorAttributes",
         fields: &[
             Field { tag: 1, json: "rawSelector", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "requirements", ty: Ty::Message(368), repeated: true },
+            Field { tag: 2, json: "requirements", ty: Ty::Message(372), repeated: true },
         ],
     },
     Message {
         name: "api.authorization.v1.LabelSelectorAttributes",
         fields: &[
             Field { tag: 1, json: "rawSelector", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "requirements", ty: Ty::Message(370), repeated: true },
+            Field { tag: 2, json: "requirements", ty: Ty::Message(374), repeated: true },
         ],
     },
     Message {
         name: "api.authorization.v1.LocalSubjectAccessReview",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(48), repeated: false },
-            Field { tag: 3, json: "status", ty: Ty::Message(49), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(52), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(53), repeated: false },
         ],
     },
     Message {
@@ -374,8 +406,8 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 5, json: "resource", ty: Ty::String, repeated: false },
             Field { tag: 6, json: "subresource", ty: Ty::String, repeated: false },
             Field { tag: 7, json: "name", ty: Ty::String, repeated: false },
-            Field { tag: 8, json: "fieldSelector", ty: Ty::Message(36), repeated: false },
-            Field { tag: 9, json: "labelSelector", ty: Ty::Message(37), repeated: false },
+            Field { tag: 8, json: "fieldSelector", ty: Ty::Message(40), repeated: false },
+            Field { tag: 9, json: "labelSelector", ty: Ty::Message(41), repeated: false },
         ],
     },
     Message {
@@ -390,24 +422,24 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.authorization.v1.SelfSubjectAccessReview",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(44), repeated: false },
-            Field { tag: 3, json: "status", ty: Ty::Message(49), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(48), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(53), repeated: false },
         ],
     },
     Message {
         name: "api.authorization.v1.SelfSubjectAccessReviewSpec",
         fields: &[
-            Field { tag: 1, json: "resourceAttributes", ty: Ty::Message(41), repeated: false },
-            Field { tag: 2, json: "nonResourceAttributes", ty: Ty::Message(39), repeated: false },
+            Field { tag: 1, json: "resourceAttributes", ty: Ty::Message(45), repeated: false },
+            Field { tag: 2, json: "nonResourceAttributes", ty: Ty::Message(43), repeated: false },
         ],
     },
     Message {
         name: "api.authorization.v1.SelfSubjectRulesReview",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(46), repeated: false },
-            Field { tag: 3, json: "status", ty: Ty::Message(50), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(50), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(54), repeated: false },
         ],
     },
     Message {
@@ -419,16 +451,16 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.authorization.v1.SubjectAccessReview",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(48), repeated: false },
-            Field { tag: 3, json: "status", ty: Ty::Message(49), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(52), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(53), repeated: false },
         ],
     },
     Message {
         name: "api.authorization.v1.SubjectAccessReviewSpec",
         fields: &[
-            Field { tag: 1, json: "resourceAttributes", ty: Ty::Message(41), repeated: false },
-            Field { tag: 2, json: "nonResourceAttributes", ty: Ty::Message(39), repeated: false },
+            Field { tag: 1, json: "resourceAttributes", ty: Ty::Message(45), repeated: false },
+            Field { tag: 2, json: "nonResourceAttributes", ty: Ty::Message(43), repeated: false },
             Field { tag: 3, json: "user", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "groups", ty: Ty::String, repeated: true },
             Field { tag: 5, json: "extra", ty: Ty::Map(&Ty::StringList), repeated: false },
@@ -447,8 +479,8 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.authorization.v1.SubjectRulesReviewStatus",
         fields: &[
-            Field { tag: 1, json: "resourceRules", ty: Ty::Message(42), repeated: true },
-            Field { tag: 2, json: "nonResourceRules", ty: Ty::Message(40), repeated: true },
+            Field { tag: 1, json: "resourceRules", ty: Ty::Message(46), repeated: true },
+            Field { tag: 2, json: "nonResourceRules", ty: Ty::Message(44), repeated: true },
             Field { tag: 3, json: "incomplete", ty: Ty::Bool, repeated: false },
             Field { tag: 4, json: "evaluationError", ty: Ty::String, repeated: false },
         ],
@@ -456,16 +488,16 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.batch.v1.CronJob",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(53), repeated: false },
-            Field { tag: 3, json: "status", ty: Ty::Message(54), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(57), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(58), repeated: false },
         ],
     },
     Message {
         name: "api.batch.v1.CronJobList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(51), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(55), repeated: true },
         ],
     },
     Message {
@@ -475,7 +507,7 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 2, json: "startingDeadlineSeconds", ty: Ty::Int, repeated: false },
             Field { tag: 3, json: "concurrencyPolicy", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "suspend", ty: Ty::Bool, repeated: false },
-            Field { tag: 5, json: "jobTemplate", ty: Ty::Message(60), repeated: false },
+            Field { tag: 5, json: "jobTemplate", ty: Ty::Message(64), repeated: false },
             Field { tag: 6, json: "successfulJobsHistoryLimit", ty: Ty::Int, repeated: false },
             Field { tag: 7, json: "failedJobsHistoryLimit", ty: Ty::Int, repeated: false },
             Field { tag: 8, json: "timeZone", ty: Ty::String, repeated: false },
@@ -484,7 +516,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.batch.v1.CronJobStatus",
         fields: &[
-            Field { tag: 1, json: "active", ty: Ty::Message(188), repeated: true },
+            Field { tag: 1, json: "active", ty: Ty::Message(192), repeated: true },
             Field { tag: 4, json: "lastScheduleTime", ty: Ty::Time, repeated: false },
             Field { tag: 5, json: "lastSuccessfulTime", ty: Ty::Time, repeated: false },
         ],
@@ -492,9 +524,9 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.batch.v1.Job",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(58), repeated: false },
-            Field { tag: 3, json: "status", ty: Ty::Message(59), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(62), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(63), repeated: false },
         ],
     },
     Message {
@@ -511,8 +543,8 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.batch.v1.JobList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(55), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(59), repeated: true },
         ],
     },
     Message {
@@ -521,32 +553,32 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 1, json: "parallelism", ty: Ty::Int, repeated: false },
             Field { tag: 2, json: "completions", ty: Ty::Int, repeated: false },
             Field { tag: 3, json: "activeDeadlineSeconds", ty: Ty::Int, repeated: false },
-            Field { tag: 4, json: "selector", ty: Ty::Message(369), repeated: false },
+            Field { tag: 4, json: "selector", ty: Ty::Message(373), repeated: false },
             Field { tag: 5, json: "manualSelector", ty: Ty::Bool, repeated: false },
-            Field { tag: 6, json: "template", ty: Ty::Message(223), repeated: false },
+            Field { tag: 6, json: "template", ty: Ty::Message(227), repeated: false },
             Field { tag: 7, json: "backoffLimit", ty: Ty::Int, repeated: false },
             Field { tag: 8, json: "ttlSecondsAfterFinished", ty: Ty::Int, repeated: false },
             Field { tag: 9, json: "completionMode", ty: Ty::String, repeated: false },
             Field { tag: 10, json: "suspend", ty: Ty::Bool, repeated: false },
-            Field { tag: 11, json: "podFailurePolicy", ty: Ty::Message(61), repeated: false },
+            Field { tag: 11, json: "podFailurePolicy", ty: Ty::Message(65), repeated: false },
             Field { tag: 12, json: "backoffLimitPerIndex", ty: Ty::Int, repeated: false },
             Field { tag: 13, json: "maxFailedIndexes", ty: Ty::Int, repeated: false },
             Field { tag: 14, json: "podReplacementPolicy", ty: Ty::String, repeated: false },
             Field { tag: 15, json: "managedBy", ty: Ty::String, repeated: false },
-            Field { tag: 16, json: "successPolicy", ty: Ty::Message(65), repeated: false },
+            Field { tag: 16, json: "successPolicy", ty: Ty::Message(69), repeated: false },
         ],
     },
     Message {
         name: "api.batch.v1.JobStatus",
         fields: &[
-            Field { tag: 1, json: "conditions", ty: Ty::Message(56), repeated: true },
+            Field { tag: 1, json: "conditions", ty: Ty::Message(60), repeated: true },
             Field { tag: 2, json: "startTime", ty: Ty::Time, repeated: false },
             Field { tag: 3, json: "completionTime", ty: Ty::Time, repeated: false },
             Field { tag: 4, json: "active", ty: Ty::Int, repeated: false },
             Field { tag: 5, json: "succeeded", ty: Ty::Int, repeated: false },
             Field { tag: 6, json: "failed", ty: Ty::Int, repeated: false },
             Field { tag: 7, json: "completedIndexes", ty: Ty::String, repeated: false },
-            Field { tag: 8, json: "uncountedTerminatedPods", ty: Ty::Message(67), repeated: false },
+            Field { tag: 8, json: "uncountedTerminatedPods", ty: Ty::Message(71), repeated: false },
             Field { tag: 9, json: "ready", ty: Ty::Int, repeated: false },
             Field { tag: 10, json: "failedIndexes", ty: Ty::String, repeated: false },
             Field { tag: 11, json: "terminating", ty: Ty::Int, repeated: false },
@@ -555,14 +587,14 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.batch.v1.JobTemplateSpec",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(58), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(62), repeated: false },
         ],
     },
     Message {
         name: "api.batch.v1.PodFailurePolicy",
         fields: &[
-            Field { tag: 1, json: "rules", ty: Ty::Message(64), repeated: true },
+            Field { tag: 1, json: "rules", ty: Ty::Message(68), repeated: true },
         ],
     },
     Message {
@@ -584,14 +616,14 @@ pub static MESSAGES: &[Message] = &[
         name: "api.batch.v1.PodFailurePolicyRule",
         fields: &[
             Field { tag: 1, json: "action", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "onExitCodes", ty: Ty::Message(62), repeated: false },
-            Field { tag: 3, json: "onPodConditions", ty: Ty::Message(63), repeated: true },
+            Field { tag: 2, json: "onExitCodes", ty: Ty::Message(66), repeated: false },
+            Field { tag: 3, json: "onPodConditions", ty: Ty::Message(67), repeated: true },
         ],
     },
     Message {
         name: "api.batch.v1.SuccessPolicy",
         fields: &[
-            Field { tag: 1, json: "rules", ty: Ty::Message(66), repeated: true },
+            Field { tag: 1, json: "rules", ty: Ty::Message(70), repeated: true },
         ],
     },
     Message {
@@ -611,15 +643,15 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.coordination.v1.Lease",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(70), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(74), repeated: false },
         ],
     },
     Message {
         name: "api.coordination.v1.LeaseList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(68), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(72), repeated: true },
         ],
     },
     Message {
@@ -637,9 +669,9 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.Affinity",
         fields: &[
-            Field { tag: 1, json: "nodeAffinity", ty: Ty::Message(171), repeated: false },
-            Field { tag: 2, json: "podAffinity", ty: Ty::Message(203), repeated: false },
-            Field { tag: 3, json: "podAntiAffinity", ty: Ty::Message(205), repeated: false },
+            Field { tag: 1, json: "nodeAffinity", ty: Ty::Message(175), repeated: false },
+            Field { tag: 2, json: "podAffinity", ty: Ty::Message(207), repeated: false },
+            Field { tag: 3, json: "podAntiAffinity", ty: Ty::Message(209), repeated: false },
         ],
     },
     Message {
@@ -696,8 +728,8 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.Binding",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "target", ty: Ty::Message(188), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "target", ty: Ty::Message(192), repeated: false },
         ],
     },
     Message {
@@ -708,11 +740,11 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 3, json: "readOnly", ty: Ty::Bool, repeated: false },
             Field { tag: 4, json: "fsType", ty: Ty::String, repeated: false },
             Field { tag: 5, json: "volumeAttributes", ty: Ty::Map(&Ty::String), repeated: false },
-            Field { tag: 6, json: "controllerPublishSecretRef", ty: Ty::Message(258), repeated: false },
-            Field { tag: 7, json: "nodeStageSecretRef", ty: Ty::Message(258), repeated: false },
-            Field { tag: 8, json: "nodePublishSecretRef", ty: Ty::Message(258), repeated: false },
-            Field { tag: 9, json: "controllerExpandSecretRef", ty: Ty::Message(258), repeated: false },
-            Field { tag: 10, json: "nodeExpandSecretRef", ty: Ty::Message(258), repeated: false },
+            Field { tag: 6, json: "controllerPublishSecretRef", ty: Ty::Message(262), repeated: false },
+            Field { tag: 7, json: "nodeStageSecretRef", ty: Ty::Message(262), repeated: false },
+            Field { tag: 8, json: "nodePublishSecretRef", ty: Ty::Message(262), repeated: false },
+            Field { tag: 9, json: "controllerExpandSecretRef", ty: Ty::Message(262), repeated: false },
+            Field { tag: 10, json: "nodeExpandSecretRef", ty: Ty::Message(262), repeated: false },
         ],
     },
     Message {
@@ -722,7 +754,7 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 2, json: "readOnly", ty: Ty::Bool, repeated: false },
             Field { tag: 3, json: "fsType", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "volumeAttributes", ty: Ty::Map(&Ty::String), repeated: false },
-            Field { tag: 5, json: "nodePublishSecretRef", ty: Ty::Message(160), repeated: false },
+            Field { tag: 5, json: "nodePublishSecretRef", ty: Ty::Message(164), repeated: false },
         ],
     },
     Message {
@@ -739,7 +771,7 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 2, json: "path", ty: Ty::String, repeated: false },
             Field { tag: 3, json: "user", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "secretFile", ty: Ty::String, repeated: false },
-            Field { tag: 5, json: "secretRef", ty: Ty::Message(258), repeated: false },
+            Field { tag: 5, json: "secretRef", ty: Ty::Message(262), repeated: false },
             Field { tag: 6, json: "readOnly", ty: Ty::Bool, repeated: false },
         ],
     },
@@ -750,7 +782,7 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 2, json: "path", ty: Ty::String, repeated: false },
             Field { tag: 3, json: "user", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "secretFile", ty: Ty::String, repeated: false },
-            Field { tag: 5, json: "secretRef", ty: Ty::Message(160), repeated: false },
+            Field { tag: 5, json: "secretRef", ty: Ty::Message(164), repeated: false },
             Field { tag: 6, json: "readOnly", ty: Ty::Bool, repeated: false },
         ],
     },
@@ -760,7 +792,7 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 1, json: "volumeID", ty: Ty::String, repeated: false },
             Field { tag: 2, json: "fsType", ty: Ty::String, repeated: false },
             Field { tag: 3, json: "readOnly", ty: Ty::Bool, repeated: false },
-            Field { tag: 4, json: "secretRef", ty: Ty::Message(258), repeated: false },
+            Field { tag: 4, json: "secretRef", ty: Ty::Message(262), repeated: false },
         ],
     },
     Message {
@@ -769,7 +801,7 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 1, json: "volumeID", ty: Ty::String, repeated: false },
             Field { tag: 2, json: "fsType", ty: Ty::String, repeated: false },
             Field { tag: 3, json: "readOnly", ty: Ty::Bool, repeated: false },
-            Field { tag: 4, json: "secretRef", ty: Ty::Message(160), repeated: false },
+            Field { tag: 4, json: "secretRef", ty: Ty::Message(164), repeated: false },
         ],
     },
     Message {
@@ -783,7 +815,7 @@ pub static MESSAGES: &[Message] = &[
         fields: &[
             Field { tag: 1, json: "name", ty: Ty::String, repeated: false },
             Field { tag: 2, json: "signerName", ty: Ty::String, repeated: false },
-            Field { tag: 3, json: "labelSelector", ty: Ty::Message(369), repeated: false },
+            Field { tag: 3, json: "labelSelector", ty: Ty::Message(373), repeated: false },
             Field { tag: 4, json: "path", ty: Ty::String, repeated: false },
             Field { tag: 5, json: "optional", ty: Ty::Bool, repeated: false },
         ],
@@ -800,21 +832,21 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.ComponentStatus",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "conditions", ty: Ty::Message(88), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "conditions", ty: Ty::Message(92), repeated: true },
         ],
     },
     Message {
         name: "api.core.v1.ComponentStatusList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(89), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(93), repeated: true },
         ],
     },
     Message {
         name: "api.core.v1.ConfigMap",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
             Field { tag: 2, json: "data", ty: Ty::Map(&Ty::String), repeated: false },
             Field { tag: 3, json: "binaryData", ty: Ty::Map(&Ty::Bytes), repeated: false },
             Field { tag: 4, json: "immutable", ty: Ty::Bool, repeated: false },
@@ -823,14 +855,14 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.ConfigMapEnvSource",
         fields: &[
-            Field { tag: 1, json: "localObjectReference", ty: Ty::Inline(160), repeated: false },
+            Field { tag: 1, json: "localObjectReference", ty: Ty::Inline(164), repeated: false },
             Field { tag: 2, json: "optional", ty: Ty::Bool, repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.ConfigMapKeySelector",
         fields: &[
-            Field { tag: 1, json: "localObjectReference", ty: Ty::Inline(160), repeated: false },
+            Field { tag: 1, json: "localObjectReference", ty: Ty::Inline(164), repeated: false },
             Field { tag: 2, json: "key", ty: Ty::String, repeated: false },
             Field { tag: 3, json: "optional", ty: Ty::Bool, repeated: false },
         ],
@@ -838,8 +870,8 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.ConfigMapList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(91), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(95), repeated: true },
         ],
     },
     Message {
@@ -855,16 +887,16 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.ConfigMapProjection",
         fields: &[
-            Field { tag: 1, json: "localObjectReference", ty: Ty::Inline(160), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(150), repeated: true },
+            Field { tag: 1, json: "localObjectReference", ty: Ty::Inline(164), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(154), repeated: true },
             Field { tag: 4, json: "optional", ty: Ty::Bool, repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.ConfigMapVolumeSource",
         fields: &[
-            Field { tag: 1, json: "localObjectReference", ty: Ty::Inline(160), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(150), repeated: true },
+            Field { tag: 1, json: "localObjectReference", ty: Ty::Inline(164), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(154), repeated: true },
             Field { tag: 3, json: "defaultMode", ty: Ty::Int, repeated: false },
             Field { tag: 4, json: "optional", ty: Ty::Bool, repeated: false },
         ],
@@ -877,26 +909,26 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 3, json: "command", ty: Ty::String, repeated: true },
             Field { tag: 4, json: "args", ty: Ty::String, repeated: true },
             Field { tag: 5, json: "workingDir", ty: Ty::String, repeated: false },
-            Field { tag: 6, json: "ports", ty: Ty::Message(101), repeated: true },
-            Field { tag: 7, json: "env", ty: Ty::Message(122), repeated: true },
-            Field { tag: 8, json: "resources", ty: Ty::Message(245), repeated: false },
-            Field { tag: 9, json: "volumeMounts", ty: Ty::Message(284), repeated: true },
-            Field { tag: 10, json: "livenessProbe", ty: Ty::Message(227), repeated: false },
-            Field { tag: 11, json: "readinessProbe", ty: Ty::Message(227), repeated: false },
-            Field { tag: 12, json: "lifecycle", ty: Ty::Message(151), repeated: false },
+            Field { tag: 6, json: "ports", ty: Ty::Message(105), repeated: true },
+            Field { tag: 7, json: "env", ty: Ty::Message(126), repeated: true },
+            Field { tag: 8, json: "resources", ty: Ty::Message(249), repeated: false },
+            Field { tag: 9, json: "volumeMounts", ty: Ty::Message(288), repeated: true },
+            Field { tag: 10, json: "livenessProbe", ty: Ty::Message(231), repeated: false },
+            Field { tag: 11, json: "readinessProbe", ty: Ty::Message(231), repeated: false },
+            Field { tag: 12, json: "lifecycle", ty: Ty::Message(155), repeated: false },
             Field { tag: 13, json: "terminationMessagePath", ty: Ty::String, repeated: false },
             Field { tag: 14, json: "imagePullPolicy", ty: Ty::String, repeated: false },
-            Field { tag: 15, json: "securityContext", ty: Ty::Message(260), repeated: false },
+            Field { tag: 15, json: "securityContext", ty: Ty::Message(264), repeated: false },
             Field { tag: 16, json: "stdin", ty: Ty::Bool, repeated: false },
             Field { tag: 17, json: "stdinOnce", ty: Ty::Bool, repeated: false },
             Field { tag: 18, json: "tty", ty: Ty::Bool, repeated: false },
-            Field { tag: 19, json: "envFrom", ty: Ty::Message(121), repeated: true },
+            Field { tag: 19, json: "envFrom", ty: Ty::Message(125), repeated: true },
             Field { tag: 20, json: "terminationMessagePolicy", ty: Ty::String, repeated: false },
-            Field { tag: 21, json: "volumeDevices", ty: Ty::Message(283), repeated: true },
-            Field { tag: 22, json: "startupProbe", ty: Ty::Message(227), repeated: false },
-            Field { tag: 23, json: "resizePolicy", ty: Ty::Message(102), repeated: true },
+            Field { tag: 21, json: "volumeDevices", ty: Ty::Message(287), repeated: true },
+            Field { tag: 22, json: "startupProbe", ty: Ty::Message(231), repeated: false },
+            Field { tag: 23, json: "resizePolicy", ty: Ty::Message(106), repeated: true },
             Field { tag: 24, json: "restartPolicy", ty: Ty::String, repeated: false },
-            Field { tag: 25, json: "restartPolicyRules", ty: Ty::Message(103), repeated: true },
+            Field { tag: 25, json: "restartPolicyRules", ty: Ty::Message(107), repeated: true },
         ],
     },
     Message {
@@ -935,7 +967,7 @@ pub static MESSAGES: &[Message] = &[
         name: "api.core.v1.ContainerRestartRule",
         fields: &[
             Field { tag: 1, json: "action", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "exitCodes", ty: Ty::Message(104), repeated: false },
+            Field { tag: 2, json: "exitCodes", ty: Ty::Message(108), repeated: false },
         ],
     },
     Message {
@@ -948,9 +980,9 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.ContainerState",
         fields: &[
-            Field { tag: 1, json: "waiting", ty: Ty::Message(108), repeated: false },
-            Field { tag: 2, json: "running", ty: Ty::Message(106), repeated: false },
-            Field { tag: 3, json: "terminated", ty: Ty::Message(107), repeated: false },
+            Field { tag: 1, json: "waiting", ty: Ty::Message(112), repeated: false },
+            Field { tag: 2, json: "running", ty: Ty::Message(110), repeated: false },
+            Field { tag: 3, json: "terminated", ty: Ty::Message(111), repeated: false },
         ],
     },
     Message {
@@ -982,8 +1014,8 @@ pub static MESSAGES: &[Message] = &[
         name: "api.core.v1.ContainerStatus",
         fields: &[
             Field { tag: 1, json: "name", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "state", ty: Ty::Message(105), repeated: false },
-            Field { tag: 3, json: "lastState", ty: Ty::Message(105), repeated: false },
+            Field { tag: 2, json: "state", ty: Ty::Message(109), repeated: false },
+            Field { tag: 3, json: "lastState", ty: Ty::Message(109), repeated: false },
             Field { tag: 4, json: "ready", ty: Ty::Bool, repeated: false },
             Field { tag: 5, json: "restartCount", ty: Ty::Int, repeated: false },
             Field { tag: 6, json: "image", ty: Ty::String, repeated: false },
@@ -991,17 +1023,17 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 8, json: "containerID", ty: Ty::String, repeated: false },
             Field { tag: 9, json: "started", ty: Ty::Bool, repeated: false },
             Field { tag: 10, json: "allocatedResources", ty: Ty::Map(&Ty::Quantity), repeated: false },
-            Field { tag: 11, json: "resources", ty: Ty::Message(245), repeated: false },
-            Field { tag: 12, json: "volumeMounts", ty: Ty::Message(285), repeated: true },
-            Field { tag: 13, json: "user", ty: Ty::Message(110), repeated: false },
-            Field { tag: 14, json: "allocatedResourcesStatus", ty: Ty::Message(246), repeated: true },
+            Field { tag: 11, json: "resources", ty: Ty::Message(249), repeated: false },
+            Field { tag: 12, json: "volumeMounts", ty: Ty::Message(289), repeated: true },
+            Field { tag: 13, json: "user", ty: Ty::Message(114), repeated: false },
+            Field { tag: 14, json: "allocatedResourcesStatus", ty: Ty::Message(250), repeated: true },
             Field { tag: 15, json: "stopSignal", ty: Ty::String, repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.ContainerUser",
         fields: &[
-            Field { tag: 1, json: "linux", ty: Ty::Message(157), repeated: false },
+            Field { tag: 1, json: "linux", ty: Ty::Message(161), repeated: false },
         ],
     },
     Message {
@@ -1013,22 +1045,22 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.DownwardAPIProjection",
         fields: &[
-            Field { tag: 1, json: "items", ty: Ty::Message(113), repeated: true },
+            Field { tag: 1, json: "items", ty: Ty::Message(117), repeated: true },
         ],
     },
     Message {
         name: "api.core.v1.DownwardAPIVolumeFile",
         fields: &[
             Field { tag: 1, json: "path", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "fieldRef", ty: Ty::Message(187), repeated: false },
-            Field { tag: 3, json: "resourceFieldRef", ty: Ty::Message(239), repeated: false },
+            Field { tag: 2, json: "fieldRef", ty: Ty::Message(191), repeated: false },
+            Field { tag: 3, json: "resourceFieldRef", ty: Ty::Message(243), repeated: false },
             Field { tag: 4, json: "mode", ty: Ty::Int, repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.DownwardAPIVolumeSource",
         fields: &[
-            Field { tag: 1, json: "items", ty: Ty::Message(113), repeated: true },
+            Field { tag: 1, json: "items", ty: Ty::Message(117), repeated: true },
             Field { tag: 2, json: "defaultMode", ty: Ty::Int, repeated: false },
         ],
     },
@@ -1043,7 +1075,7 @@ pub static MESSAGES: &[Message] = &[
         name: "api.core.v1.EndpointAddress",
         fields: &[
             Field { tag: 1, json: "ip", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "targetRef", ty: Ty::Message(188), repeated: false },
+            Field { tag: 2, json: "targetRef", ty: Ty::Message(192), repeated: false },
             Field { tag: 3, json: "hostname", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "nodeName", ty: Ty::String, repeated: false },
         ],
@@ -1060,31 +1092,31 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.EndpointSubset",
         fields: &[
-            Field { tag: 1, json: "addresses", ty: Ty::Message(116), repeated: true },
-            Field { tag: 2, json: "notReadyAddresses", ty: Ty::Message(116), repeated: true },
-            Field { tag: 3, json: "ports", ty: Ty::Message(117), repeated: true },
+            Field { tag: 1, json: "addresses", ty: Ty::Message(120), repeated: true },
+            Field { tag: 2, json: "notReadyAddresses", ty: Ty::Message(120), repeated: true },
+            Field { tag: 3, json: "ports", ty: Ty::Message(121), repeated: true },
         ],
     },
     Message {
         name: "api.core.v1.Endpoints",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "subsets", ty: Ty::Message(118), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "subsets", ty: Ty::Message(122), repeated: true },
         ],
     },
     Message {
         name: "api.core.v1.EndpointsList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(119), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(123), repeated: true },
         ],
     },
     Message {
         name: "api.core.v1.EnvFromSource",
         fields: &[
             Field { tag: 1, json: "prefix", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "configMapRef", ty: Ty::Message(92), repeated: false },
-            Field { tag: 3, json: "secretRef", ty: Ty::Message(254), repeated: false },
+            Field { tag: 2, json: "configMapRef", ty: Ty::Message(96), repeated: false },
+            Field { tag: 3, json: "secretRef", ty: Ty::Message(258), repeated: false },
         ],
     },
     Message {
@@ -1092,23 +1124,23 @@ pub static MESSAGES: &[Message] = &[
         fields: &[
             Field { tag: 1, json: "name", ty: Ty::String, repeated: false },
             Field { tag: 2, json: "value", ty: Ty::String, repeated: false },
-            Field { tag: 3, json: "valueFrom", ty: Ty::Message(123), repeated: false },
+            Field { tag: 3, json: "valueFrom", ty: Ty::Message(127), repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.EnvVarSource",
         fields: &[
-            Field { tag: 1, json: "fieldRef", ty: Ty::Message(187), repeated: false },
-            Field { tag: 2, json: "resourceFieldRef", ty: Ty::Message(239), repeated: false },
-            Field { tag: 3, json: "configMapKeyRef", ty: Ty::Message(93), repeated: false },
-            Field { tag: 4, json: "secretKeyRef", ty: Ty::Message(255), repeated: false },
-            Field { tag: 5, json: "fileKeyRef", ty: Ty::Message(133), repeated: false },
+            Field { tag: 1, json: "fieldRef", ty: Ty::Message(191), repeated: false },
+            Field { tag: 2, json: "resourceFieldRef", ty: Ty::Message(243), repeated: false },
+            Field { tag: 3, json: "configMapKeyRef", ty: Ty::Message(97), repeated: false },
+            Field { tag: 4, json: "secretKeyRef", ty: Ty::Message(259), repeated: false },
+            Field { tag: 5, json: "fileKeyRef", ty: Ty::Message(137), repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.EphemeralContainer",
         fields: &[
-            Field { tag: 1, json: "ephemeralContainerCommon", ty: Ty::Inline(125), repeated: false },
+            Field { tag: 1, json: "ephemeralContainerCommon", ty: Ty::Inline(129), repeated: false },
             Field { tag: 2, json: "targetContainerName", ty: Ty::String, repeated: false },
         ],
     },
@@ -1120,50 +1152,50 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 3, json: "command", ty: Ty::String, repeated: true },
             Field { tag: 4, json: "args", ty: Ty::String, repeated: true },
             Field { tag: 5, json: "workingDir", ty: Ty::String, repeated: false },
-            Field { tag: 6, json: "ports", ty: Ty::Message(101), repeated: true },
-            Field { tag: 7, json: "env", ty: Ty::Message(122), repeated: true },
-            Field { tag: 8, json: "resources", ty: Ty::Message(245), repeated: false },
-            Field { tag: 9, json: "volumeMounts", ty: Ty::Message(284), repeated: true },
-            Field { tag: 10, json: "livenessProbe", ty: Ty::Message(227), repeated: false },
-            Field { tag: 11, json: "readinessProbe", ty: Ty::Message(227), repeated: false },
-            Field { tag: 12, json: "lifecycle", ty: Ty::Message(151), repeated: false },
+            Field { tag: 6, json: "ports", ty: Ty::Message(105), repeated: true },
+            Field { tag: 7, json: "env", ty: Ty::Message(126), repeated: true },
+            Field { tag: 8, json: "resources", ty: Ty::Message(249), repeated: false },
+            Field { tag: 9, json: "volumeMounts", ty: Ty::Message(288), repeated: true },
+            Field { tag: 10, json: "livenessProbe", ty: Ty::Message(231), repeated: false },
+            Field { tag: 11, json: "readinessProbe", ty: Ty::Message(231), repeated: false },
+            Field { tag: 12, json: "lifecycle", ty: Ty::Message(155), repeated: false },
             Field { tag: 13, json: "terminationMessagePath", ty: Ty::String, repeated: false },
             Field { tag: 14, json: "imagePullPolicy", ty: Ty::String, repeated: false },
-            Field { tag: 15, json: "securityContext", ty: Ty::Message(260), repeated: false },
+            Field { tag: 15, json: "securityContext", ty: Ty::Message(264), repeated: false },
             Field { tag: 16, json: "stdin", ty: Ty::Bool, repeated: false },
             Field { tag: 17, json: "stdinOnce", ty: Ty::Bool, repeated: false },
             Field { tag: 18, json: "tty", ty: Ty::Bool, repeated: false },
-            Field { tag: 19, json: "envFrom", ty: Ty::Message(121), repeated: true },
+            Field { tag: 19, json: "envFrom", ty: Ty::Message(125), repeated: true },
             Field { tag: 20, json: "terminationMessagePolicy", ty: Ty::String, repeated: false },
-            Field { tag: 21, json: "volumeDevices", ty: Ty::Message(283), repeated: true },
-            Field { tag: 22, json: "startupProbe", ty: Ty::Message(227), repeated: false },
-            Field { tag: 23, json: "resizePolicy", ty: Ty::Message(102), repeated: true },
+            Field { tag: 21, json: "volumeDevices", ty: Ty::Message(287), repeated: true },
+            Field { tag: 22, json: "startupProbe", ty: Ty::Message(231), repeated: false },
+            Field { tag: 23, json: "resizePolicy", ty: Ty::Message(106), repeated: true },
             Field { tag: 24, json: "restartPolicy", ty: Ty::String, repeated: false },
-            Field { tag: 25, json: "restartPolicyRules", ty: Ty::Message(103), repeated: true },
+            Field { tag: 25, json: "restartPolicyRules", ty: Ty::Message(107), repeated: true },
         ],
     },
     Message {
         name: "api.core.v1.EphemeralVolumeSource",
         fields: &[
-            Field { tag: 1, json: "volumeClaimTemplate", ty: Ty::Message(195), repeated: false },
+            Field { tag: 1, json: "volumeClaimTemplate", ty: Ty::Message(199), repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.Event",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "involvedObject", ty: Ty::Message(188), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "involvedObject", ty: Ty::Message(192), repeated: false },
             Field { tag: 3, json: "reason", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "message", ty: Ty::String, repeated: false },
-            Field { tag: 5, json: "source", ty: Ty::Message(130), repeated: false },
+            Field { tag: 5, json: "source", ty: Ty::Message(134), repeated: false },
             Field { tag: 6, json: "firstTimestamp", ty: Ty::Time, repeated: false },
             Field { tag: 7, json: "lastTimestamp", ty: Ty::Time, repeated: false },
             Field { tag: 8, json: "count", ty: Ty::Int, repeated: false },
             Field { tag: 9, json: "type", ty: Ty::String, repeated: false },
             Field { tag: 10, json: "eventTime", ty: Ty::MicroTime, repeated: false },
-            Field { tag: 11, json: "series", ty: Ty::Message(129), repeated: false },
+            Field { tag: 11, json: "series", ty: Ty::Message(133), repeated: false },
             Field { tag: 12, json: "action", ty: Ty::String, repeated: false },
-            Field { tag: 13, json: "related", ty: Ty::Message(188), repeated: false },
+            Field { tag: 13, json: "related", ty: Ty::Message(192), repeated: false },
             Field { tag: 14, json: "reportingComponent", ty: Ty::String, repeated: false },
             Field { tag: 15, json: "reportingInstance", ty: Ty::String, repeated: false },
         ],
@@ -1171,8 +1203,8 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.EventList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(127), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(131), repeated: true },
         ],
     },
     Message {
@@ -1219,7 +1251,7 @@ pub static MESSAGES: &[Message] = &[
         fields: &[
             Field { tag: 1, json: "driver", ty: Ty::String, repeated: false },
             Field { tag: 2, json: "fsType", ty: Ty::String, repeated: false },
-            Field { tag: 3, json: "secretRef", ty: Ty::Message(258), repeated: false },
+            Field { tag: 3, json: "secretRef", ty: Ty::Message(262), repeated: false },
             Field { tag: 4, json: "readOnly", ty: Ty::Bool, repeated: false },
             Field { tag: 5, json: "options", ty: Ty::Map(&Ty::String), repeated: false },
         ],
@@ -1229,7 +1261,7 @@ pub static MESSAGES: &[Message] = &[
         fields: &[
             Field { tag: 1, json: "driver", ty: Ty::String, repeated: false },
             Field { tag: 2, json: "fsType", ty: Ty::String, repeated: false },
-            Field { tag: 3, json: "secretRef", ty: Ty::Message(160), repeated: false },
+            Field { tag: 3, json: "secretRef", ty: Ty::Message(164), repeated: false },
             Field { tag: 4, json: "readOnly", ty: Ty::Bool, repeated: false },
             Field { tag: 5, json: "options", ty: Ty::Map(&Ty::String), repeated: false },
         ],
@@ -1309,7 +1341,7 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 2, json: "port", ty: Ty::IntOrString, repeated: false },
             Field { tag: 3, json: "host", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "scheme", ty: Ty::String, repeated: false },
-            Field { tag: 5, json: "httpHeaders", ty: Ty::Message(146), repeated: true },
+            Field { tag: 5, json: "httpHeaders", ty: Ty::Message(150), repeated: true },
         ],
     },
     Message {
@@ -1337,7 +1369,7 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 6, json: "readOnly", ty: Ty::Bool, repeated: false },
             Field { tag: 7, json: "portals", ty: Ty::String, repeated: true },
             Field { tag: 8, json: "chapAuthDiscovery", ty: Ty::Bool, repeated: false },
-            Field { tag: 10, json: "secretRef", ty: Ty::Message(258), repeated: false },
+            Field { tag: 10, json: "secretRef", ty: Ty::Message(262), repeated: false },
             Field { tag: 11, json: "chapAuthSession", ty: Ty::Bool, repeated: false },
             Field { tag: 12, json: "initiatorName", ty: Ty::String, repeated: false },
         ],
@@ -1353,7 +1385,7 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 6, json: "readOnly", ty: Ty::Bool, repeated: false },
             Field { tag: 7, json: "portals", ty: Ty::String, repeated: true },
             Field { tag: 8, json: "chapAuthDiscovery", ty: Ty::Bool, repeated: false },
-            Field { tag: 10, json: "secretRef", ty: Ty::Message(160), repeated: false },
+            Field { tag: 10, json: "secretRef", ty: Ty::Message(164), repeated: false },
             Field { tag: 11, json: "chapAuthSession", ty: Ty::Bool, repeated: false },
             Field { tag: 12, json: "initiatorName", ty: Ty::String, repeated: false },
         ],
@@ -1369,25 +1401,25 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.Lifecycle",
         fields: &[
-            Field { tag: 1, json: "postStart", ty: Ty::Message(152), repeated: false },
-            Field { tag: 2, json: "preStop", ty: Ty::Message(152), repeated: false },
+            Field { tag: 1, json: "postStart", ty: Ty::Message(156), repeated: false },
+            Field { tag: 2, json: "preStop", ty: Ty::Message(156), repeated: false },
             Field { tag: 3, json: "stopSignal", ty: Ty::String, repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.LifecycleHandler",
         fields: &[
-            Field { tag: 1, json: "exec", ty: Ty::Message(131), repeated: false },
-            Field { tag: 2, json: "httpGet", ty: Ty::Message(145), repeated: false },
-            Field { tag: 3, json: "tcpSocket", ty: Ty::Message(275), repeated: false },
-            Field { tag: 4, json: "sleep", ty: Ty::Message(270), repeated: false },
+            Field { tag: 1, json: "exec", ty: Ty::Message(135), repeated: false },
+            Field { tag: 2, json: "httpGet", ty: Ty::Message(149), repeated: false },
+            Field { tag: 3, json: "tcpSocket", ty: Ty::Message(279), repeated: false },
+            Field { tag: 4, json: "sleep", ty: Ty::Message(274), repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.LimitRange",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(156), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(160), repeated: false },
         ],
     },
     Message {
@@ -1404,14 +1436,14 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.LimitRangeList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(153), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(157), repeated: true },
         ],
     },
     Message {
         name: "api.core.v1.LimitRangeSpec",
         fields: &[
-            Field { tag: 1, json: "limits", ty: Ty::Message(154), repeated: true },
+            Field { tag: 1, json: "limits", ty: Ty::Message(158), repeated: true },
         ],
     },
     Message {
@@ -1428,13 +1460,13 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 1, json: "ip", ty: Ty::String, repeated: false },
             Field { tag: 2, json: "hostname", ty: Ty::String, repeated: false },
             Field { tag: 3, json: "ipMode", ty: Ty::String, repeated: false },
-            Field { tag: 4, json: "ports", ty: Ty::Message(224), repeated: true },
+            Field { tag: 4, json: "ports", ty: Ty::Message(228), repeated: true },
         ],
     },
     Message {
         name: "api.core.v1.LoadBalancerStatus",
         fields: &[
-            Field { tag: 1, json: "ingress", ty: Ty::Message(158), repeated: true },
+            Field { tag: 1, json: "ingress", ty: Ty::Message(162), repeated: true },
         ],
     },
     Message {
@@ -1460,9 +1492,9 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.Namespace",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(166), repeated: false },
-            Field { tag: 3, json: "status", ty: Ty::Message(167), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(170), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(171), repeated: false },
         ],
     },
     Message {
@@ -1478,8 +1510,8 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.NamespaceList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(163), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(167), repeated: true },
         ],
     },
     Message {
@@ -1492,7 +1524,7 @@ pub static MESSAGES: &[Message] = &[
         name: "api.core.v1.NamespaceStatus",
         fields: &[
             Field { tag: 1, json: "phase", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "conditions", ty: Ty::Message(164), repeated: true },
+            Field { tag: 2, json: "conditions", ty: Ty::Message(168), repeated: true },
         ],
     },
     Message {
@@ -1506,9 +1538,9 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.Node",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(183), repeated: false },
-            Field { tag: 3, json: "status", ty: Ty::Message(184), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(187), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(188), repeated: false },
         ],
     },
     Message {
@@ -1521,8 +1553,8 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.NodeAffinity",
         fields: &[
-            Field { tag: 1, json: "requiredDuringSchedulingIgnoredDuringExecution", ty: Ty::Message(180), repeated: false },
-            Field { tag: 2, json: "preferredDuringSchedulingIgnoredDuringExecution", ty: Ty::Message(226), repeated: true },
+            Field { tag: 1, json: "requiredDuringSchedulingIgnoredDuringExecution", ty: Ty::Message(184), repeated: false },
+            Field { tag: 2, json: "preferredDuringSchedulingIgnoredDuringExecution", ty: Ty::Message(230), repeated: true },
         ],
     },
     Message {
@@ -1539,22 +1571,22 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.NodeConfigSource",
         fields: &[
-            Field { tag: 2, json: "configMap", ty: Ty::Message(95), repeated: false },
+            Field { tag: 2, json: "configMap", ty: Ty::Message(99), repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.NodeConfigStatus",
         fields: &[
-            Field { tag: 1, json: "assigned", ty: Ty::Message(173), repeated: false },
-            Field { tag: 2, json: "active", ty: Ty::Message(173), repeated: false },
-            Field { tag: 3, json: "lastKnownGood", ty: Ty::Message(173), repeated: false },
+            Field { tag: 1, json: "assigned", ty: Ty::Message(177), repeated: false },
+            Field { tag: 2, json: "active", ty: Ty::Message(177), repeated: false },
+            Field { tag: 3, json: "lastKnownGood", ty: Ty::Message(177), repeated: false },
             Field { tag: 4, json: "error", ty: Ty::String, repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.NodeDaemonEndpoints",
         fields: &[
-            Field { tag: 1, json: "kubeletEndpoint", ty: Ty::Message(111), repeated: false },
+            Field { tag: 1, json: "kubeletEndpoint", ty: Ty::Message(115), repeated: false },
         ],
     },
     Message {
@@ -1566,15 +1598,15 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.NodeList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(169), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(173), repeated: true },
         ],
     },
     Message {
         name: "api.core.v1.NodeRuntimeHandler",
         fields: &[
             Field { tag: 1, json: "name", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "features", ty: Ty::Message(179), repeated: false },
+            Field { tag: 2, json: "features", ty: Ty::Message(183), repeated: false },
         ],
     },
     Message {
@@ -1587,7 +1619,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.NodeSelector",
         fields: &[
-            Field { tag: 1, json: "nodeSelectorTerms", ty: Ty::Message(182), repeated: true },
+            Field { tag: 1, json: "nodeSelectorTerms", ty: Ty::Message(186), repeated: true },
         ],
     },
     Message {
@@ -1601,8 +1633,8 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.NodeSelectorTerm",
         fields: &[
-            Field { tag: 1, json: "matchExpressions", ty: Ty::Message(181), repeated: true },
-            Field { tag: 2, json: "matchFields", ty: Ty::Message(181), repeated: true },
+            Field { tag: 1, json: "matchExpressions", ty: Ty::Message(185), repeated: true },
+            Field { tag: 2, json: "matchFields", ty: Ty::Message(185), repeated: true },
         ],
     },
     Message {
@@ -1612,8 +1644,8 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 2, json: "externalID", ty: Ty::String, repeated: false },
             Field { tag: 3, json: "providerID", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "unschedulable", ty: Ty::Bool, repeated: false },
-            Field { tag: 5, json: "taints", ty: Ty::Message(274), repeated: true },
-            Field { tag: 6, json: "configSource", ty: Ty::Message(173), repeated: false },
+            Field { tag: 5, json: "taints", ty: Ty::Message(278), repeated: true },
+            Field { tag: 6, json: "configSource", ty: Ty::Message(177), repeated: false },
             Field { tag: 7, json: "podCIDRs", ty: Ty::String, repeated: true },
         ],
     },
@@ -1623,16 +1655,16 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 1, json: "capacity", ty: Ty::Map(&Ty::Quantity), repeated: false },
             Field { tag: 2, json: "allocatable", ty: Ty::Map(&Ty::Quantity), repeated: false },
             Field { tag: 3, json: "phase", ty: Ty::String, repeated: false },
-            Field { tag: 4, json: "conditions", ty: Ty::Message(172), repeated: true },
-            Field { tag: 5, json: "addresses", ty: Ty::Message(170), repeated: true },
-            Field { tag: 6, json: "daemonEndpoints", ty: Ty::Message(175), repeated: false },
-            Field { tag: 7, json: "nodeInfo", ty: Ty::Message(186), repeated: false },
-            Field { tag: 8, json: "images", ty: Ty::Message(100), repeated: true },
+            Field { tag: 4, json: "conditions", ty: Ty::Message(176), repeated: true },
+            Field { tag: 5, json: "addresses", ty: Ty::Message(174), repeated: true },
+            Field { tag: 6, json: "daemonEndpoints", ty: Ty::Message(179), repeated: false },
+            Field { tag: 7, json: "nodeInfo", ty: Ty::Message(190), repeated: false },
+            Field { tag: 8, json: "images", ty: Ty::Message(104), repeated: true },
             Field { tag: 9, json: "volumesInUse", ty: Ty::String, repeated: true },
-            Field { tag: 10, json: "volumesAttached", ty: Ty::Message(73), repeated: true },
-            Field { tag: 11, json: "config", ty: Ty::Message(174), repeated: false },
-            Field { tag: 12, json: "runtimeHandlers", ty: Ty::Message(178), repeated: true },
-            Field { tag: 13, json: "features", ty: Ty::Message(176), repeated: false },
+            Field { tag: 10, json: "volumesAttached", ty: Ty::Message(77), repeated: true },
+            Field { tag: 11, json: "config", ty: Ty::Message(178), repeated: false },
+            Field { tag: 12, json: "runtimeHandlers", ty: Ty::Message(182), repeated: true },
+            Field { tag: 13, json: "features", ty: Ty::Message(180), repeated: false },
             Field { tag: 14, json: "declaredFeatures", ty: Ty::String, repeated: true },
         ],
     },
@@ -1655,7 +1687,7 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 8, json: "kubeProxyVersion", ty: Ty::String, repeated: false },
             Field { tag: 9, json: "operatingSystem", ty: Ty::String, repeated: false },
             Field { tag: 10, json: "architecture", ty: Ty::String, repeated: false },
-            Field { tag: 11, json: "swap", ty: Ty::Message(185), repeated: false },
+            Field { tag: 11, json: "swap", ty: Ty::Message(189), repeated: false },
         ],
     },
     Message {
@@ -1680,17 +1712,17 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.PersistentVolume",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(199), repeated: false },
-            Field { tag: 3, json: "status", ty: Ty::Message(200), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(203), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(204), repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.PersistentVolumeClaim",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(193), repeated: false },
-            Field { tag: 3, json: "status", ty: Ty::Message(194), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(197), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(198), repeated: false },
         ],
     },
     Message {
@@ -1707,21 +1739,21 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.PersistentVolumeClaimList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(190), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(194), repeated: true },
         ],
     },
     Message {
         name: "api.core.v1.PersistentVolumeClaimSpec",
         fields: &[
             Field { tag: 1, json: "accessModes", ty: Ty::String, repeated: true },
-            Field { tag: 2, json: "resources", ty: Ty::Message(288), repeated: false },
+            Field { tag: 2, json: "resources", ty: Ty::Message(292), repeated: false },
             Field { tag: 3, json: "volumeName", ty: Ty::String, repeated: false },
-            Field { tag: 4, json: "selector", ty: Ty::Message(369), repeated: false },
+            Field { tag: 4, json: "selector", ty: Ty::Message(373), repeated: false },
             Field { tag: 5, json: "storageClassName", ty: Ty::String, repeated: false },
             Field { tag: 6, json: "volumeMode", ty: Ty::String, repeated: false },
-            Field { tag: 7, json: "dataSource", ty: Ty::Message(280), repeated: false },
-            Field { tag: 8, json: "dataSourceRef", ty: Ty::Message(281), repeated: false },
+            Field { tag: 7, json: "dataSource", ty: Ty::Message(284), repeated: false },
+            Field { tag: 8, json: "dataSourceRef", ty: Ty::Message(285), repeated: false },
             Field { tag: 9, json: "volumeAttributesClassName", ty: Ty::String, repeated: false },
         ],
     },
@@ -1731,18 +1763,18 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 1, json: "phase", ty: Ty::String, repeated: false },
             Field { tag: 2, json: "accessModes", ty: Ty::String, repeated: true },
             Field { tag: 3, json: "capacity", ty: Ty::Map(&Ty::Quantity), repeated: false },
-            Field { tag: 4, json: "conditions", ty: Ty::Message(191), repeated: true },
+            Field { tag: 4, json: "conditions", ty: Ty::Message(195), repeated: true },
             Field { tag: 5, json: "allocatedResources", ty: Ty::Map(&Ty::Quantity), repeated: false },
             Field { tag: 7, json: "allocatedResourceStatuses", ty: Ty::Map(&Ty::String), repeated: false },
             Field { tag: 8, json: "currentVolumeAttributesClassName", ty: Ty::String, repeated: false },
-            Field { tag: 9, json: "modifyVolumeStatus", ty: Ty::Message(162), repeated: false },
+            Field { tag: 9, json: "modifyVolumeStatus", ty: Ty::Message(166), repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.PersistentVolumeClaimTemplate",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(193), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(197), repeated: false },
         ],
     },
     Message {
@@ -1755,49 +1787,49 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.PersistentVolumeList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(189), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(193), repeated: true },
         ],
     },
     Message {
         name: "api.core.v1.PersistentVolumeSource",
         fields: &[
-            Field { tag: 1, json: "gcePersistentDisk", ty: Ty::Message(137), repeated: false },
-            Field { tag: 2, json: "awsElasticBlockStore", ty: Ty::Message(74), repeated: false },
-            Field { tag: 3, json: "hostPath", ty: Ty::Message(144), repeated: false },
-            Field { tag: 4, json: "glusterfs", ty: Ty::Message(139), repeated: false },
-            Field { tag: 5, json: "nfs", ty: Ty::Message(168), repeated: false },
-            Field { tag: 6, json: "rbd", ty: Ty::Message(231), repeated: false },
-            Field { tag: 7, json: "iscsi", ty: Ty::Message(148), repeated: false },
-            Field { tag: 8, json: "cinder", ty: Ty::Message(84), repeated: false },
-            Field { tag: 9, json: "cephfs", ty: Ty::Message(82), repeated: false },
-            Field { tag: 10, json: "fc", ty: Ty::Message(132), repeated: false },
-            Field { tag: 11, json: "flocker", ty: Ty::Message(136), repeated: false },
-            Field { tag: 12, json: "flexVolume", ty: Ty::Message(134), repeated: false },
-            Field { tag: 13, json: "azureFile", ty: Ty::Message(76), repeated: false },
-            Field { tag: 14, json: "vsphereVolume", ty: Ty::Message(290), repeated: false },
-            Field { tag: 15, json: "quobyte", ty: Ty::Message(230), repeated: false },
-            Field { tag: 16, json: "azureDisk", ty: Ty::Message(75), repeated: false },
-            Field { tag: 17, json: "photonPersistentDisk", ty: Ty::Message(201), repeated: false },
-            Field { tag: 18, json: "portworxVolume", ty: Ty::Message(225), repeated: false },
-            Field { tag: 19, json: "scaleIO", ty: Ty::Message(247), repeated: false },
-            Field { tag: 20, json: "local", ty: Ty::Message(161), repeated: false },
-            Field { tag: 21, json: "storageos", ty: Ty::Message(271), repeated: false },
-            Field { tag: 22, json: "csi", ty: Ty::Message(79), repeated: false },
+            Field { tag: 1, json: "gcePersistentDisk", ty: Ty::Message(141), repeated: false },
+            Field { tag: 2, json: "awsElasticBlockStore", ty: Ty::Message(78), repeated: false },
+            Field { tag: 3, json: "hostPath", ty: Ty::Message(148), repeated: false },
+            Field { tag: 4, json: "glusterfs", ty: Ty::Message(143), repeated: false },
+            Field { tag: 5, json: "nfs", ty: Ty::Message(172), repeated: false },
+            Field { tag: 6, json: "rbd", ty: Ty::Message(235), repeated: false },
+            Field { tag: 7, json: "iscsi", ty: Ty::Message(152), repeated: false },
+            Field { tag: 8, json: "cinder", ty: Ty::Message(88), repeated: false },
+            Field { tag: 9, json: "cephfs", ty: Ty::Message(86), repeated: false },
+            Field { tag: 10, json: "fc", ty: Ty::Message(136), repeated: false },
+            Field { tag: 11, json: "flocker", ty: Ty::Message(140), repeated: false },
+            Field { tag: 12, json: "flexVolume", ty: Ty::Message(138), repeated: false },
+            Field { tag: 13, json: "azureFile", ty: Ty::Message(80), repeated: false },
+            Field { tag: 14, json: "vsphereVolume", ty: Ty::Message(294), repeated: false },
+            Field { tag: 15, json: "quobyte", ty: Ty::Message(234), repeated: false },
+            Field { tag: 16, json: "azureDisk", ty: Ty::Message(79), repeated: false },
+            Field { tag: 17, json: "photonPersistentDisk", ty: Ty::Message(205), repeated: false },
+            Field { tag: 18, json: "portworxVolume", ty: Ty::Message(229), repeated: false },
+            Field { tag: 19, json: "scaleIO", ty: Ty::Message(251), repeated: false },
+            Field { tag: 20, json: "local", ty: Ty::Message(165), repeated: false },
+            Field { tag: 21, json: "storageos", ty: Ty::Message(275), repeated: false },
+            Field { tag: 22, json: "csi", ty: Ty::Message(83), repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.PersistentVolumeSpec",
         fields: &[
             Field { tag: 1, json: "capacity", ty: Ty::Map(&Ty::Quantity), repeated: false },
-            Field { tag: 2, json: "persistentVolumeSource", ty: Ty::Inline(198), repeated: false },
+            Field { tag: 2, json: "persistentVolumeSource", ty: Ty::Inline(202), repeated: false },
             Field { tag: 3, json: "accessModes", ty: Ty::String, repeated: true },
-            Field { tag: 4, json: "claimRef", ty: Ty::Message(188), repeated: false },
+            Field { tag: 4, json: "claimRef", ty: Ty::Message(192), repeated: false },
             Field { tag: 5, json: "persistentVolumeReclaimPolicy", ty: Ty::String, repeated: false },
             Field { tag: 6, json: "storageClassName", ty: Ty::String, repeated: false },
             Field { tag: 7, json: "mountOptions", ty: Ty::String, repeated: true },
             Field { tag: 8, json: "volumeMode", ty: Ty::String, repeated: false },
-            Field { tag: 9, json: "nodeAffinity", ty: Ty::Message(286), repeated: false },
+            Field { tag: 9, json: "nodeAffinity", ty: Ty::Message(290), repeated: false },
             Field { tag: 10, json: "volumeAttributesClassName", ty: Ty::String, repeated: false },
         ],
     },
@@ -1820,25 +1852,25 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.Pod",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(219), repeated: false },
-            Field { tag: 3, json: "status", ty: Ty::Message(220), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(223), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(224), repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.PodAffinity",
         fields: &[
-            Field { tag: 1, json: "requiredDuringSchedulingIgnoredDuringExecution", ty: Ty::Message(204), repeated: true },
-            Field { tag: 2, json: "preferredDuringSchedulingIgnoredDuringExecution", ty: Ty::Message(291), repeated: true },
+            Field { tag: 1, json: "requiredDuringSchedulingIgnoredDuringExecution", ty: Ty::Message(208), repeated: true },
+            Field { tag: 2, json: "preferredDuringSchedulingIgnoredDuringExecution", ty: Ty::Message(295), repeated: true },
         ],
     },
     Message {
         name: "api.core.v1.PodAffinityTerm",
         fields: &[
-            Field { tag: 1, json: "labelSelector", ty: Ty::Message(369), repeated: false },
+            Field { tag: 1, json: "labelSelector", ty: Ty::Message(373), repeated: false },
             Field { tag: 2, json: "namespaces", ty: Ty::String, repeated: true },
             Field { tag: 3, json: "topologyKey", ty: Ty::String, repeated: false },
-            Field { tag: 4, json: "namespaceSelector", ty: Ty::Message(369), repeated: false },
+            Field { tag: 4, json: "namespaceSelector", ty: Ty::Message(373), repeated: false },
             Field { tag: 5, json: "matchLabelKeys", ty: Ty::String, repeated: true },
             Field { tag: 6, json: "mismatchLabelKeys", ty: Ty::String, repeated: true },
         ],
@@ -1846,8 +1878,8 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.PodAntiAffinity",
         fields: &[
-            Field { tag: 1, json: "requiredDuringSchedulingIgnoredDuringExecution", ty: Ty::Message(204), repeated: true },
-            Field { tag: 2, json: "preferredDuringSchedulingIgnoredDuringExecution", ty: Ty::Message(291), repeated: true },
+            Field { tag: 1, json: "requiredDuringSchedulingIgnoredDuringExecution", ty: Ty::Message(208), repeated: true },
+            Field { tag: 2, json: "preferredDuringSchedulingIgnoredDuringExecution", ty: Ty::Message(295), repeated: true },
         ],
     },
     Message {
@@ -1879,7 +1911,7 @@ pub static MESSAGES: &[Message] = &[
         fields: &[
             Field { tag: 1, json: "nameservers", ty: Ty::String, repeated: true },
             Field { tag: 2, json: "searches", ty: Ty::String, repeated: true },
-            Field { tag: 3, json: "options", ty: Ty::Message(209), repeated: true },
+            Field { tag: 3, json: "options", ty: Ty::Message(213), repeated: true },
         ],
     },
     Message {
@@ -1892,7 +1924,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.PodExtendedResourceClaimStatus",
         fields: &[
-            Field { tag: 1, json: "requestMappings", ty: Ty::Message(99), repeated: true },
+            Field { tag: 1, json: "requestMappings", ty: Ty::Message(103), repeated: true },
             Field { tag: 2, json: "resourceClaimName", ty: Ty::String, repeated: false },
         ],
     },
@@ -1905,8 +1937,8 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.PodList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(202), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(206), repeated: true },
         ],
     },
     Message {
@@ -1945,17 +1977,17 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.PodSecurityContext",
         fields: &[
-            Field { tag: 1, json: "seLinuxOptions", ty: Ty::Message(251), repeated: false },
+            Field { tag: 1, json: "seLinuxOptions", ty: Ty::Message(255), repeated: false },
             Field { tag: 2, json: "runAsUser", ty: Ty::Int, repeated: false },
             Field { tag: 3, json: "runAsNonRoot", ty: Ty::Bool, repeated: false },
             Field { tag: 4, json: "supplementalGroups", ty: Ty::Int, repeated: true },
             Field { tag: 5, json: "fsGroup", ty: Ty::Int, repeated: false },
             Field { tag: 6, json: "runAsGroup", ty: Ty::Int, repeated: false },
-            Field { tag: 7, json: "sysctls", ty: Ty::Message(273), repeated: true },
-            Field { tag: 8, json: "windowsOptions", ty: Ty::Message(292), repeated: false },
+            Field { tag: 7, json: "sysctls", ty: Ty::Message(277), repeated: true },
+            Field { tag: 8, json: "windowsOptions", ty: Ty::Message(296), repeated: false },
             Field { tag: 9, json: "fsGroupChangePolicy", ty: Ty::String, repeated: false },
-            Field { tag: 10, json: "seccompProfile", ty: Ty::Message(252), repeated: false },
-            Field { tag: 11, json: "appArmorProfile", ty: Ty::Message(72), repeated: false },
+            Field { tag: 10, json: "seccompProfile", ty: Ty::Message(256), repeated: false },
+            Field { tag: 11, json: "appArmorProfile", ty: Ty::Message(76), repeated: false },
             Field { tag: 12, json: "supplementalGroupsPolicy", ty: Ty::String, repeated: false },
             Field { tag: 13, json: "seLinuxChangePolicy", ty: Ty::String, repeated: false },
         ],
@@ -1963,8 +1995,8 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.PodSpec",
         fields: &[
-            Field { tag: 1, json: "volumes", ty: Ty::Message(282), repeated: true },
-            Field { tag: 2, json: "containers", ty: Ty::Message(98), repeated: true },
+            Field { tag: 1, json: "volumes", ty: Ty::Message(286), repeated: true },
+            Field { tag: 2, json: "containers", ty: Ty::Message(102), repeated: true },
             Field { tag: 3, json: "restartPolicy", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "terminationGracePeriodSeconds", ty: Ty::Int, repeated: false },
             Field { tag: 5, json: "activeDeadlineSeconds", ty: Ty::Int, repeated: false },
@@ -1976,81 +2008,81 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 11, json: "hostNetwork", ty: Ty::Bool, repeated: false },
             Field { tag: 12, json: "hostPID", ty: Ty::Bool, repeated: false },
             Field { tag: 13, json: "hostIPC", ty: Ty::Bool, repeated: false },
-            Field { tag: 14, json: "securityContext", ty: Ty::Message(218), repeated: false },
-            Field { tag: 15, json: "imagePullSecrets", ty: Ty::Message(160), repeated: true },
+            Field { tag: 14, json: "securityContext", ty: Ty::Message(222), repeated: false },
+            Field { tag: 15, json: "imagePullSecrets", ty: Ty::Message(164), repeated: true },
             Field { tag: 16, json: "hostname", ty: Ty::String, repeated: false },
             Field { tag: 17, json: "subdomain", ty: Ty::String, repeated: false },
-            Field { tag: 18, json: "affinity", ty: Ty::Message(71), repeated: false },
+            Field { tag: 18, json: "affinity", ty: Ty::Message(75), repeated: false },
             Field { tag: 19, json: "schedulerName", ty: Ty::String, repeated: false },
-            Field { tag: 20, json: "initContainers", ty: Ty::Message(98), repeated: true },
+            Field { tag: 20, json: "initContainers", ty: Ty::Message(102), repeated: true },
             Field { tag: 21, json: "automountServiceAccountToken", ty: Ty::Bool, repeated: false },
-            Field { tag: 22, json: "tolerations", ty: Ty::Message(276), repeated: true },
-            Field { tag: 23, json: "hostAliases", ty: Ty::Message(142), repeated: true },
+            Field { tag: 22, json: "tolerations", ty: Ty::Message(280), repeated: true },
+            Field { tag: 23, json: "hostAliases", ty: Ty::Message(146), repeated: true },
             Field { tag: 24, json: "priorityClassName", ty: Ty::String, repeated: false },
             Field { tag: 25, json: "priority", ty: Ty::Int, repeated: false },
-            Field { tag: 26, json: "dnsConfig", ty: Ty::Message(208), repeated: false },
+            Field { tag: 26, json: "dnsConfig", ty: Ty::Message(212), repeated: false },
             Field { tag: 27, json: "shareProcessNamespace", ty: Ty::Bool, repeated: false },
-            Field { tag: 28, json: "readinessGates", ty: Ty::Message(214), repeated: true },
+            Field { tag: 28, json: "readinessGates", ty: Ty::Message(218), repeated: true },
             Field { tag: 29, json: "runtimeClassName", ty: Ty::String, repeated: false },
             Field { tag: 30, json: "enableServiceLinks", ty: Ty::Bool, repeated: false },
             Field { tag: 31, json: "preemptionPolicy", ty: Ty::String, repeated: false },
             Field { tag: 32, json: "overhead", ty: Ty::Map(&Ty::Quantity), repeated: false },
-            Field { tag: 33, json: "topologySpreadConstraints", ty: Ty::Message(279), repeated: true },
-            Field { tag: 34, json: "ephemeralContainers", ty: Ty::Message(124), repeated: true },
+            Field { tag: 33, json: "topologySpreadConstraints", ty: Ty::Message(283), repeated: true },
+            Field { tag: 34, json: "ephemeralContainers", ty: Ty::Message(128), repeated: true },
             Field { tag: 35, json: "setHostnameAsFQDN", ty: Ty::Bool, repeated: false },
-            Field { tag: 36, json: "os", ty: Ty::Message(213), repeated: false },
+            Field { tag: 36, json: "os", ty: Ty::Message(217), repeated: false },
             Field { tag: 37, json: "hostUsers", ty: Ty::Bool, repeated: false },
-            Field { tag: 38, json: "schedulingGates", ty: Ty::Message(217), repeated: true },
-            Field { tag: 39, json: "resourceClaims", ty: Ty::Message(215), repeated: true },
-            Field { tag: 40, json: "resources", ty: Ty::Message(245), repeated: false },
+            Field { tag: 38, json: "schedulingGates", ty: Ty::Message(221), repeated: true },
+            Field { tag: 39, json: "resourceClaims", ty: Ty::Message(219), repeated: true },
+            Field { tag: 40, json: "resources", ty: Ty::Message(249), repeated: false },
             Field { tag: 41, json: "hostnameOverride", ty: Ty::String, repeated: false },
-            Field { tag: 42, json: "workloadRef", ty: Ty::Message(293), repeated: false },
+            Field { tag: 42, json: "workloadRef", ty: Ty::Message(297), repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.PodStatus",
         fields: &[
             Field { tag: 1, json: "phase", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "conditions", ty: Ty::Message(207), repeated: true },
+            Field { tag: 2, json: "conditions", ty: Ty::Message(211), repeated: true },
             Field { tag: 3, json: "message", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "reason", ty: Ty::String, repeated: false },
             Field { tag: 5, json: "hostIP", ty: Ty::String, repeated: false },
             Field { tag: 6, json: "podIP", ty: Ty::String, repeated: false },
             Field { tag: 7, json: "startTime", ty: Ty::Time, repeated: false },
-            Field { tag: 8, json: "containerStatuses", ty: Ty::Message(109), repeated: true },
+            Field { tag: 8, json: "containerStatuses", ty: Ty::Message(113), repeated: true },
             Field { tag: 9, json: "qosClass", ty: Ty::String, repeated: false },
-            Field { tag: 10, json: "initContainerStatuses", ty: Ty::Message(109), repeated: true },
+            Field { tag: 10, json: "initContainerStatuses", ty: Ty::Message(113), repeated: true },
             Field { tag: 11, json: "nominatedNodeName", ty: Ty::String, repeated: false },
-            Field { tag: 12, json: "podIPs", ty: Ty::Message(211), repeated: true },
-            Field { tag: 13, json: "ephemeralContainerStatuses", ty: Ty::Message(109), repeated: true },
+            Field { tag: 12, json: "podIPs", ty: Ty::Message(215), repeated: true },
+            Field { tag: 13, json: "ephemeralContainerStatuses", ty: Ty::Message(113), repeated: true },
             Field { tag: 14, json: "resize", ty: Ty::String, repeated: false },
-            Field { tag: 15, json: "resourceClaimStatuses", ty: Ty::Message(216), repeated: true },
-            Field { tag: 16, json: "hostIPs", ty: Ty::Message(143), repeated: true },
+            Field { tag: 15, json: "resourceClaimStatuses", ty: Ty::Message(220), repeated: true },
+            Field { tag: 16, json: "hostIPs", ty: Ty::Message(147), repeated: true },
             Field { tag: 17, json: "observedGeneration", ty: Ty::Int, repeated: false },
-            Field { tag: 18, json: "extendedResourceClaimStatus", ty: Ty::Message(210), repeated: false },
+            Field { tag: 18, json: "extendedResourceClaimStatus", ty: Ty::Message(214), repeated: false },
             Field { tag: 19, json: "allocatedResources", ty: Ty::Map(&Ty::Quantity), repeated: false },
-            Field { tag: 20, json: "resources", ty: Ty::Message(245), repeated: false },
+            Field { tag: 20, json: "resources", ty: Ty::Message(249), repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.PodTemplate",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "template", ty: Ty::Message(223), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "template", ty: Ty::Message(227), repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.PodTemplateList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(221), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(225), repeated: true },
         ],
     },
     Message {
         name: "api.core.v1.PodTemplateSpec",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(219), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(223), repeated: false },
         ],
     },
     Message {
@@ -2073,13 +2105,13 @@ pub static MESSAGES: &[Message] = &[
         name: "api.core.v1.PreferredSchedulingTerm",
         fields: &[
             Field { tag: 1, json: "weight", ty: Ty::Int, repeated: false },
-            Field { tag: 2, json: "preference", ty: Ty::Message(182), repeated: false },
+            Field { tag: 2, json: "preference", ty: Ty::Message(186), repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.Probe",
         fields: &[
-            Field { tag: 1, json: "handler", ty: Ty::Inline(228), repeated: false },
+            Field { tag: 1, json: "handler", ty: Ty::Inline(232), repeated: false },
             Field { tag: 2, json: "initialDelaySeconds", ty: Ty::Int, repeated: false },
             Field { tag: 3, json: "timeoutSeconds", ty: Ty::Int, repeated: false },
             Field { tag: 4, json: "periodSeconds", ty: Ty::Int, repeated: false },
@@ -2091,16 +2123,16 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.ProbeHandler",
         fields: &[
-            Field { tag: 1, json: "exec", ty: Ty::Message(131), repeated: false },
-            Field { tag: 2, json: "httpGet", ty: Ty::Message(145), repeated: false },
-            Field { tag: 3, json: "tcpSocket", ty: Ty::Message(275), repeated: false },
-            Field { tag: 4, json: "grpc", ty: Ty::Message(141), repeated: false },
+            Field { tag: 1, json: "exec", ty: Ty::Message(135), repeated: false },
+            Field { tag: 2, json: "httpGet", ty: Ty::Message(149), repeated: false },
+            Field { tag: 3, json: "tcpSocket", ty: Ty::Message(279), repeated: false },
+            Field { tag: 4, json: "grpc", ty: Ty::Message(145), repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.ProjectedVolumeSource",
         fields: &[
-            Field { tag: 1, json: "sources", ty: Ty::Message(287), repeated: true },
+            Field { tag: 1, json: "sources", ty: Ty::Message(291), repeated: true },
             Field { tag: 2, json: "defaultMode", ty: Ty::Int, repeated: false },
         ],
     },
@@ -2124,7 +2156,7 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 4, json: "pool", ty: Ty::String, repeated: false },
             Field { tag: 5, json: "user", ty: Ty::String, repeated: false },
             Field { tag: 6, json: "keyring", ty: Ty::String, repeated: false },
-            Field { tag: 7, json: "secretRef", ty: Ty::Message(258), repeated: false },
+            Field { tag: 7, json: "secretRef", ty: Ty::Message(262), repeated: false },
             Field { tag: 8, json: "readOnly", ty: Ty::Bool, repeated: false },
         ],
     },
@@ -2137,16 +2169,16 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 4, json: "pool", ty: Ty::String, repeated: false },
             Field { tag: 5, json: "user", ty: Ty::String, repeated: false },
             Field { tag: 6, json: "keyring", ty: Ty::String, repeated: false },
-            Field { tag: 7, json: "secretRef", ty: Ty::Message(160), repeated: false },
+            Field { tag: 7, json: "secretRef", ty: Ty::Message(164), repeated: false },
             Field { tag: 8, json: "readOnly", ty: Ty::Bool, repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.ReplicationController",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(236), repeated: false },
-            Field { tag: 3, json: "status", ty: Ty::Message(237), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(240), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(241), repeated: false },
         ],
     },
     Message {
@@ -2162,8 +2194,8 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.ReplicationControllerList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(233), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(237), repeated: true },
         ],
     },
     Message {
@@ -2171,7 +2203,7 @@ pub static MESSAGES: &[Message] = &[
         fields: &[
             Field { tag: 1, json: "replicas", ty: Ty::Int, repeated: false },
             Field { tag: 2, json: "selector", ty: Ty::Map(&Ty::String), repeated: false },
-            Field { tag: 3, json: "template", ty: Ty::Message(223), repeated: false },
+            Field { tag: 3, json: "template", ty: Ty::Message(227), repeated: false },
             Field { tag: 4, json: "minReadySeconds", ty: Ty::Int, repeated: false },
         ],
     },
@@ -2183,7 +2215,7 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 3, json: "observedGeneration", ty: Ty::Int, repeated: false },
             Field { tag: 4, json: "readyReplicas", ty: Ty::Int, repeated: false },
             Field { tag: 5, json: "availableReplicas", ty: Ty::Int, repeated: false },
-            Field { tag: 6, json: "conditions", ty: Ty::Message(234), repeated: true },
+            Field { tag: 6, json: "conditions", ty: Ty::Message(238), repeated: true },
         ],
     },
     Message {
@@ -2211,16 +2243,16 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.ResourceQuota",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(243), repeated: false },
-            Field { tag: 3, json: "status", ty: Ty::Message(244), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(247), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(248), repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.ResourceQuotaList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(241), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(245), repeated: true },
         ],
     },
     Message {
@@ -2228,7 +2260,7 @@ pub static MESSAGES: &[Message] = &[
         fields: &[
             Field { tag: 1, json: "hard", ty: Ty::Map(&Ty::Quantity), repeated: false },
             Field { tag: 2, json: "scopes", ty: Ty::String, repeated: true },
-            Field { tag: 3, json: "scopeSelector", ty: Ty::Message(249), repeated: false },
+            Field { tag: 3, json: "scopeSelector", ty: Ty::Message(253), repeated: false },
         ],
     },
     Message {
@@ -2243,14 +2275,14 @@ pub static MESSAGES: &[Message] = &[
         fields: &[
             Field { tag: 1, json: "limits", ty: Ty::Map(&Ty::Quantity), repeated: false },
             Field { tag: 2, json: "requests", ty: Ty::Map(&Ty::Quantity), repeated: false },
-            Field { tag: 3, json: "claims", ty: Ty::Message(238), repeated: true },
+            Field { tag: 3, json: "claims", ty: Ty::Message(242), repeated: true },
         ],
     },
     Message {
         name: "api.core.v1.ResourceStatus",
         fields: &[
             Field { tag: 1, json: "name", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "resources", ty: Ty::Message(240), repeated: true },
+            Field { tag: 2, json: "resources", ty: Ty::Message(244), repeated: true },
         ],
     },
     Message {
@@ -2258,7 +2290,7 @@ pub static MESSAGES: &[Message] = &[
         fields: &[
             Field { tag: 1, json: "gateway", ty: Ty::String, repeated: false },
             Field { tag: 2, json: "system", ty: Ty::String, repeated: false },
-            Field { tag: 3, json: "secretRef", ty: Ty::Message(258), repeated: false },
+            Field { tag: 3, json: "secretRef", ty: Ty::Message(262), repeated: false },
             Field { tag: 4, json: "sslEnabled", ty: Ty::Bool, repeated: false },
             Field { tag: 5, json: "protectionDomain", ty: Ty::String, repeated: false },
             Field { tag: 6, json: "storagePool", ty: Ty::String, repeated: false },
@@ -2273,7 +2305,7 @@ pub static MESSAGES: &[Message] = &[
         fields: &[
             Field { tag: 1, json: "gateway", ty: Ty::String, repeated: false },
             Field { tag: 2, json: "system", ty: Ty::String, repeated: false },
-            Field { tag: 3, json: "secretRef", ty: Ty::Message(160), repeated: false },
+            Field { tag: 3, json: "secretRef", ty: Ty::Message(164), repeated: false },
             Field { tag: 4, json: "sslEnabled", ty: Ty::Bool, repeated: false },
             Field { tag: 5, json: "protectionDomain", ty: Ty::String, repeated: false },
             Field { tag: 6, json: "storagePool", ty: Ty::String, repeated: false },
@@ -2286,7 +2318,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.ScopeSelector",
         fields: &[
-            Field { tag: 1, json: "matchExpressions", ty: Ty::Message(250), repeated: true },
+            Field { tag: 1, json: "matchExpressions", ty: Ty::Message(254), repeated: true },
         ],
     },
     Message {
@@ -2316,7 +2348,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.Secret",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
             Field { tag: 2, json: "data", ty: Ty::Map(&Ty::Bytes), repeated: false },
             Field { tag: 3, json: "type", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "stringData", ty: Ty::Map(&Ty::String), repeated: false },
@@ -2326,14 +2358,14 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.SecretEnvSource",
         fields: &[
-            Field { tag: 1, json: "localObjectReference", ty: Ty::Inline(160), repeated: false },
+            Field { tag: 1, json: "localObjectReference", ty: Ty::Inline(164), repeated: false },
             Field { tag: 2, json: "optional", ty: Ty::Bool, repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.SecretKeySelector",
         fields: &[
-            Field { tag: 1, json: "localObjectReference", ty: Ty::Inline(160), repeated: false },
+            Field { tag: 1, json: "localObjectReference", ty: Ty::Inline(164), repeated: false },
             Field { tag: 2, json: "key", ty: Ty::String, repeated: false },
             Field { tag: 3, json: "optional", ty: Ty::Bool, repeated: false },
         ],
@@ -2341,15 +2373,15 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.SecretList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(253), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(257), repeated: true },
         ],
     },
     Message {
         name: "api.core.v1.SecretProjection",
         fields: &[
-            Field { tag: 1, json: "localObjectReference", ty: Ty::Inline(160), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(150), repeated: true },
+            Field { tag: 1, json: "localObjectReference", ty: Ty::Inline(164), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(154), repeated: true },
             Field { tag: 4, json: "optional", ty: Ty::Bool, repeated: false },
         ],
     },
@@ -2364,7 +2396,7 @@ pub static MESSAGES: &[Message] = &[
         name: "api.core.v1.SecretVolumeSource",
         fields: &[
             Field { tag: 1, json: "secretName", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(150), repeated: true },
+            Field { tag: 2, json: "items", ty: Ty::Message(154), repeated: true },
             Field { tag: 3, json: "defaultMode", ty: Ty::Int, repeated: false },
             Field { tag: 4, json: "optional", ty: Ty::Bool, repeated: false },
         ],
@@ -2372,42 +2404,42 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.SecurityContext",
         fields: &[
-            Field { tag: 1, json: "capabilities", ty: Ty::Message(81), repeated: false },
+            Field { tag: 1, json: "capabilities", ty: Ty::Message(85), repeated: false },
             Field { tag: 2, json: "privileged", ty: Ty::Bool, repeated: false },
-            Field { tag: 3, json: "seLinuxOptions", ty: Ty::Message(251), repeated: false },
+            Field { tag: 3, json: "seLinuxOptions", ty: Ty::Message(255), repeated: false },
             Field { tag: 4, json: "runAsUser", ty: Ty::Int, repeated: false },
             Field { tag: 5, json: "runAsNonRoot", ty: Ty::Bool, repeated: false },
             Field { tag: 6, json: "readOnlyRootFilesystem", ty: Ty::Bool, repeated: false },
             Field { tag: 7, json: "allowPrivilegeEscalation", ty: Ty::Bool, repeated: false },
             Field { tag: 8, json: "runAsGroup", ty: Ty::Int, repeated: false },
             Field { tag: 9, json: "procMount", ty: Ty::String, repeated: false },
-            Field { tag: 10, json: "windowsOptions", ty: Ty::Message(292), repeated: false },
-            Field { tag: 11, json: "seccompProfile", ty: Ty::Message(252), repeated: false },
-            Field { tag: 12, json: "appArmorProfile", ty: Ty::Message(72), repeated: false },
+            Field { tag: 10, json: "windowsOptions", ty: Ty::Message(296), repeated: false },
+            Field { tag: 11, json: "seccompProfile", ty: Ty::Message(256), repeated: false },
+            Field { tag: 12, json: "appArmorProfile", ty: Ty::Message(76), repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.Service",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(267), repeated: false },
-            Field { tag: 3, json: "status", ty: Ty::Message(268), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(271), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(272), repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.ServiceAccount",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "secrets", ty: Ty::Message(188), repeated: true },
-            Field { tag: 3, json: "imagePullSecrets", ty: Ty::Message(160), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "secrets", ty: Ty::Message(192), repeated: true },
+            Field { tag: 3, json: "imagePullSecrets", ty: Ty::Message(164), repeated: true },
             Field { tag: 4, json: "automountServiceAccountToken", ty: Ty::Bool, repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.ServiceAccountList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(262), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(266), repeated: true },
         ],
     },
     Message {
@@ -2421,8 +2453,8 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.ServiceList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(261), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(265), repeated: true },
         ],
     },
     Message {
@@ -2439,7 +2471,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.ServiceSpec",
         fields: &[
-            Field { tag: 1, json: "ports", ty: Ty::Message(266), repeated: true },
+            Field { tag: 1, json: "ports", ty: Ty::Message(270), repeated: true },
             Field { tag: 2, json: "selector", ty: Ty::Map(&Ty::String), repeated: false },
             Field { tag: 3, json: "clusterIP", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "type", ty: Ty::String, repeated: false },
@@ -2451,7 +2483,7 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 11, json: "externalTrafficPolicy", ty: Ty::String, repeated: false },
             Field { tag: 12, json: "healthCheckNodePort", ty: Ty::Int, repeated: false },
             Field { tag: 13, json: "publishNotReadyAddresses", ty: Ty::Bool, repeated: false },
-            Field { tag: 14, json: "sessionAffinityConfig", ty: Ty::Message(269), repeated: false },
+            Field { tag: 14, json: "sessionAffinityConfig", ty: Ty::Message(273), repeated: false },
             Field { tag: 17, json: "ipFamilyPolicy", ty: Ty::String, repeated: false },
             Field { tag: 18, json: "clusterIPs", ty: Ty::String, repeated: true },
             Field { tag: 19, json: "ipFamilies", ty: Ty::String, repeated: true },
@@ -2464,14 +2496,14 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.ServiceStatus",
         fields: &[
-            Field { tag: 1, json: "loadBalancer", ty: Ty::Message(159), repeated: false },
-            Field { tag: 2, json: "conditions", ty: Ty::Message(366), repeated: true },
+            Field { tag: 1, json: "loadBalancer", ty: Ty::Message(163), repeated: false },
+            Field { tag: 2, json: "conditions", ty: Ty::Message(370), repeated: true },
         ],
     },
     Message {
         name: "api.core.v1.SessionAffinityConfig",
         fields: &[
-            Field { tag: 1, json: "clientIP", ty: Ty::Message(86), repeated: false },
+            Field { tag: 1, json: "clientIP", ty: Ty::Message(90), repeated: false },
         ],
     },
     Message {
@@ -2487,7 +2519,7 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 2, json: "volumeNamespace", ty: Ty::String, repeated: false },
             Field { tag: 3, json: "fsType", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "readOnly", ty: Ty::Bool, repeated: false },
-            Field { tag: 5, json: "secretRef", ty: Ty::Message(188), repeated: false },
+            Field { tag: 5, json: "secretRef", ty: Ty::Message(192), repeated: false },
         ],
     },
     Message {
@@ -2497,7 +2529,7 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 2, json: "volumeNamespace", ty: Ty::String, repeated: false },
             Field { tag: 3, json: "fsType", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "readOnly", ty: Ty::Bool, repeated: false },
-            Field { tag: 5, json: "secretRef", ty: Ty::Message(160), repeated: false },
+            Field { tag: 5, json: "secretRef", ty: Ty::Message(164), repeated: false },
         ],
     },
     Message {
@@ -2543,7 +2575,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.TopologySelectorTerm",
         fields: &[
-            Field { tag: 1, json: "matchLabelExpressions", ty: Ty::Message(277), repeated: true },
+            Field { tag: 1, json: "matchLabelExpressions", ty: Ty::Message(281), repeated: true },
         ],
     },
     Message {
@@ -2552,7 +2584,7 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 1, json: "maxSkew", ty: Ty::Int, repeated: false },
             Field { tag: 2, json: "topologyKey", ty: Ty::String, repeated: false },
             Field { tag: 3, json: "whenUnsatisfiable", ty: Ty::String, repeated: false },
-            Field { tag: 4, json: "labelSelector", ty: Ty::Message(369), repeated: false },
+            Field { tag: 4, json: "labelSelector", ty: Ty::Message(373), repeated: false },
             Field { tag: 5, json: "minDomains", ty: Ty::Int, repeated: false },
             Field { tag: 6, json: "nodeAffinityPolicy", ty: Ty::String, repeated: false },
             Field { tag: 7, json: "nodeTaintsPolicy", ty: Ty::String, repeated: false },
@@ -2580,7 +2612,7 @@ pub static MESSAGES: &[Message] = &[
         name: "api.core.v1.Volume",
         fields: &[
             Field { tag: 1, json: "name", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "volumeSource", ty: Ty::Inline(289), repeated: false },
+            Field { tag: 2, json: "volumeSource", ty: Ty::Inline(293), repeated: false },
         ],
     },
     Message {
@@ -2614,18 +2646,18 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.VolumeNodeAffinity",
         fields: &[
-            Field { tag: 1, json: "required", ty: Ty::Message(180), repeated: false },
+            Field { tag: 1, json: "required", ty: Ty::Message(184), repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.VolumeProjection",
         fields: &[
-            Field { tag: 1, json: "secret", ty: Ty::Message(257), repeated: false },
-            Field { tag: 2, json: "downwardAPI", ty: Ty::Message(112), repeated: false },
-            Field { tag: 3, json: "configMap", ty: Ty::Message(96), repeated: false },
-            Field { tag: 4, json: "serviceAccountToken", ty: Ty::Message(264), repeated: false },
-            Field { tag: 5, json: "clusterTrustBundle", ty: Ty::Message(87), repeated: false },
-            Field { tag: 6, json: "podCertificate", ty: Ty::Message(206), repeated: false },
+            Field { tag: 1, json: "secret", ty: Ty::Message(261), repeated: false },
+            Field { tag: 2, json: "downwardAPI", ty: Ty::Message(116), repeated: false },
+            Field { tag: 3, json: "configMap", ty: Ty::Message(100), repeated: false },
+            Field { tag: 4, json: "serviceAccountToken", ty: Ty::Message(268), repeated: false },
+            Field { tag: 5, json: "clusterTrustBundle", ty: Ty::Message(91), repeated: false },
+            Field { tag: 6, json: "podCertificate", ty: Ty::Message(210), repeated: false },
         ],
     },
     Message {
@@ -2638,36 +2670,36 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.VolumeSource",
         fields: &[
-            Field { tag: 1, json: "hostPath", ty: Ty::Message(144), repeated: false },
-            Field { tag: 2, json: "emptyDir", ty: Ty::Message(115), repeated: false },
-            Field { tag: 3, json: "gcePersistentDisk", ty: Ty::Message(137), repeated: false },
-            Field { tag: 4, json: "awsElasticBlockStore", ty: Ty::Message(74), repeated: false },
-            Field { tag: 5, json: "gitRepo", ty: Ty::Message(138), repeated: false },
-            Field { tag: 6, json: "secret", ty: Ty::Message(259), repeated: false },
-            Field { tag: 7, json: "nfs", ty: Ty::Message(168), repeated: false },
-            Field { tag: 8, json: "iscsi", ty: Ty::Message(149), repeated: false },
-            Field { tag: 9, json: "glusterfs", ty: Ty::Message(140), repeated: false },
-            Field { tag: 10, json: "persistentVolumeClaim", ty: Ty::Message(196), repeated: false },
-            Field { tag: 11, json: "rbd", ty: Ty::Message(232), repeated: false },
-            Field { tag: 12, json: "flexVolume", ty: Ty::Message(135), repeated: false },
-            Field { tag: 13, json: "cinder", ty: Ty::Message(85), repeated: false },
-            Field { tag: 14, json: "cephfs", ty: Ty::Message(83), repeated: false },
-            Field { tag: 15, json: "flocker", ty: Ty::Message(136), repeated: false },
-            Field { tag: 16, json: "downwardAPI", ty: Ty::Message(114), repeated: false },
-            Field { tag: 17, json: "fc", ty: Ty::Message(132), repeated: false },
-            Field { tag: 18, json: "azureFile", ty: Ty::Message(77), repeated: false },
-            Field { tag: 19, json: "configMap", ty: Ty::Message(97), repeated: false },
-            Field { tag: 20, json: "vsphereVolume", ty: Ty::Message(290), repeated: false },
-            Field { tag: 21, json: "quobyte", ty: Ty::Message(230), repeated: false },
-            Field { tag: 22, json: "azureDisk", ty: Ty::Message(75), repeated: false },
-            Field { tag: 23, json: "photonPersistentDisk", ty: Ty::Message(201), repeated: false },
-            Field { tag: 24, json: "portworxVolume", ty: Ty::Message(225), repeated: false },
-            Field { tag: 25, json: "scaleIO", ty: Ty::Message(248), repeated: false },
-            Field { tag: 26, json: "projected", ty: Ty::Message(229), repeated: false },
-            Field { tag: 27, json: "storageos", ty: Ty::Message(272), repeated: false },
-            Field { tag: 28, json: "csi", ty: Ty::Message(80), repeated: false },
-            Field { tag: 29, json: "ephemeral", ty: Ty::Message(126), repeated: false },
-            Field { tag: 30, json: "image", ty: Ty::Message(147), repeated: false },
+            Field { tag: 1, json: "hostPath", ty: Ty::Message(148), repeated: false },
+            Field { tag: 2, json: "emptyDir", ty: Ty::Message(119), repeated: false },
+            Field { tag: 3, json: "gcePersistentDisk", ty: Ty::Message(141), repeated: false },
+            Field { tag: 4, json: "awsElasticBlockStore", ty: Ty::Message(78), repeated: false },
+            Field { tag: 5, json: "gitRepo", ty: Ty::Message(142), repeated: false },
+            Field { tag: 6, json: "secret", ty: Ty::Message(263), repeated: false },
+            Field { tag: 7, json: "nfs", ty: Ty::Message(172), repeated: false },
+            Field { tag: 8, json: "iscsi", ty: Ty::Message(153), repeated: false },
+            Field { tag: 9, json: "glusterfs", ty: Ty::Message(144), repeated: false },
+            Field { tag: 10, json: "persistentVolumeClaim", ty: Ty::Message(200), repeated: false },
+            Field { tag: 11, json: "rbd", ty: Ty::Message(236), repeated: false },
+            Field { tag: 12, json: "flexVolume", ty: Ty::Message(139), repeated: false },
+            Field { tag: 13, json: "cinder", ty: Ty::Message(89), repeated: false },
+            Field { tag: 14, json: "cephfs", ty: Ty::Message(87), repeated: false },
+            Field { tag: 15, json: "flocker", ty: Ty::Message(140), repeated: false },
+            Field { tag: 16, json: "downwardAPI", ty: Ty::Message(118), repeated: false },
+            Field { tag: 17, json: "fc", ty: Ty::Message(136), repeated: false },
+            Field { tag: 18, json: "azureFile", ty: Ty::Message(81), repeated: false },
+            Field { tag: 19, json: "configMap", ty: Ty::Message(101), repeated: false },
+            Field { tag: 20, json: "vsphereVolume", ty: Ty::Message(294), repeated: false },
+            Field { tag: 21, json: "quobyte", ty: Ty::Message(234), repeated: false },
+            Field { tag: 22, json: "azureDisk", ty: Ty::Message(79), repeated: false },
+            Field { tag: 23, json: "photonPersistentDisk", ty: Ty::Message(205), repeated: false },
+            Field { tag: 24, json: "portworxVolume", ty: Ty::Message(229), repeated: false },
+            Field { tag: 25, json: "scaleIO", ty: Ty::Message(252), repeated: false },
+            Field { tag: 26, json: "projected", ty: Ty::Message(233), repeated: false },
+            Field { tag: 27, json: "storageos", ty: Ty::Message(276), repeated: false },
+            Field { tag: 28, json: "csi", ty: Ty::Message(84), repeated: false },
+            Field { tag: 29, json: "ephemeral", ty: Ty::Message(130), repeated: false },
+            Field { tag: 30, json: "image", ty: Ty::Message(151), repeated: false },
         ],
     },
     Message {
@@ -2683,7 +2715,7 @@ pub static MESSAGES: &[Message] = &[
         name: "api.core.v1.WeightedPodAffinityTerm",
         fields: &[
             Field { tag: 1, json: "weight", ty: Ty::Int, repeated: false },
-            Field { tag: 2, json: "podAffinityTerm", ty: Ty::Message(204), repeated: false },
+            Field { tag: 2, json: "podAffinityTerm", ty: Ty::Message(208), repeated: false },
         ],
     },
     Message {
@@ -2707,63 +2739,63 @@ pub static MESSAGES: &[Message] = &[
         name: "api.networking.v1.HttpIngressPath",
         fields: &[
             Field { tag: 1, json: "path", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "backend", ty: Ty::Message(300), repeated: false },
+            Field { tag: 2, json: "backend", ty: Ty::Message(304), repeated: false },
             Field { tag: 3, json: "pathType", ty: Ty::String, repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.HttpIngressRuleValue",
         fields: &[
-            Field { tag: 1, json: "paths", ty: Ty::Message(294), repeated: true },
+            Field { tag: 1, json: "paths", ty: Ty::Message(298), repeated: true },
         ],
     },
     Message {
         name: "api.networking.v1.IPAddress",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(298), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(302), repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.IPAddressList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(296), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(300), repeated: true },
         ],
     },
     Message {
         name: "api.networking.v1.IPAddressSpec",
         fields: &[
-            Field { tag: 1, json: "parentRef", ty: Ty::Message(323), repeated: false },
+            Field { tag: 1, json: "parentRef", ty: Ty::Message(327), repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.Ingress",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(312), repeated: false },
-            Field { tag: 3, json: "status", ty: Ty::Message(313), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(316), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(317), repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.IngressBackend",
         fields: &[
-            Field { tag: 3, json: "resource", ty: Ty::Message(280), repeated: false },
-            Field { tag: 4, json: "service", ty: Ty::Message(311), repeated: false },
+            Field { tag: 3, json: "resource", ty: Ty::Message(284), repeated: false },
+            Field { tag: 4, json: "service", ty: Ty::Message(315), repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.IngressClass",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(304), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(308), repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.IngressClassList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(301), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(305), repeated: true },
         ],
     },
     Message {
@@ -2780,14 +2812,14 @@ pub static MESSAGES: &[Message] = &[
         name: "api.networking.v1.IngressClassSpec",
         fields: &[
             Field { tag: 1, json: "controller", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "parameters", ty: Ty::Message(303), repeated: false },
+            Field { tag: 2, json: "parameters", ty: Ty::Message(307), repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.IngressList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(299), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(303), repeated: true },
         ],
     },
     Message {
@@ -2795,13 +2827,13 @@ pub static MESSAGES: &[Message] = &[
         fields: &[
             Field { tag: 1, json: "ip", ty: Ty::String, repeated: false },
             Field { tag: 2, json: "hostname", ty: Ty::String, repeated: false },
-            Field { tag: 4, json: "ports", ty: Ty::Message(308), repeated: true },
+            Field { tag: 4, json: "ports", ty: Ty::Message(312), repeated: true },
         ],
     },
     Message {
         name: "api.networking.v1.IngressLoadBalancerStatus",
         fields: &[
-            Field { tag: 1, json: "ingress", ty: Ty::Message(306), repeated: true },
+            Field { tag: 1, json: "ingress", ty: Ty::Message(310), repeated: true },
         ],
     },
     Message {
@@ -2816,35 +2848,35 @@ pub static MESSAGES: &[Message] = &[
         name: "api.networking.v1.IngressRule",
         fields: &[
             Field { tag: 1, json: "host", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "ingressRuleValue", ty: Ty::Inline(310), repeated: false },
+            Field { tag: 2, json: "ingressRuleValue", ty: Ty::Inline(314), repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.IngressRuleValue",
         fields: &[
-            Field { tag: 1, json: "http", ty: Ty::Message(295), repeated: false },
+            Field { tag: 1, json: "http", ty: Ty::Message(299), repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.IngressServiceBackend",
         fields: &[
             Field { tag: 1, json: "name", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "port", ty: Ty::Message(324), repeated: false },
+            Field { tag: 2, json: "port", ty: Ty::Message(328), repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.IngressSpec",
         fields: &[
-            Field { tag: 1, json: "defaultBackend", ty: Ty::Message(300), repeated: false },
-            Field { tag: 2, json: "tls", ty: Ty::Message(314), repeated: true },
-            Field { tag: 3, json: "rules", ty: Ty::Message(309), repeated: true },
+            Field { tag: 1, json: "defaultBackend", ty: Ty::Message(304), repeated: false },
+            Field { tag: 2, json: "tls", ty: Ty::Message(318), repeated: true },
+            Field { tag: 3, json: "rules", ty: Ty::Message(313), repeated: true },
             Field { tag: 4, json: "ingressClassName", ty: Ty::String, repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.IngressStatus",
         fields: &[
-            Field { tag: 1, json: "loadBalancer", ty: Ty::Message(307), repeated: false },
+            Field { tag: 1, json: "loadBalancer", ty: Ty::Message(311), repeated: false },
         ],
     },
     Message {
@@ -2864,37 +2896,37 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.networking.v1.NetworkPolicy",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(322), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(326), repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.NetworkPolicyEgressRule",
         fields: &[
-            Field { tag: 1, json: "ports", ty: Ty::Message(321), repeated: true },
-            Field { tag: 2, json: "to", ty: Ty::Message(320), repeated: true },
+            Field { tag: 1, json: "ports", ty: Ty::Message(325), repeated: true },
+            Field { tag: 2, json: "to", ty: Ty::Message(324), repeated: true },
         ],
     },
     Message {
         name: "api.networking.v1.NetworkPolicyIngressRule",
         fields: &[
-            Field { tag: 1, json: "ports", ty: Ty::Message(321), repeated: true },
-            Field { tag: 2, json: "from", ty: Ty::Message(320), repeated: true },
+            Field { tag: 1, json: "ports", ty: Ty::Message(325), repeated: true },
+            Field { tag: 2, json: "from", ty: Ty::Message(324), repeated: true },
         ],
     },
     Message {
         name: "api.networking.v1.NetworkPolicyList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(316), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(320), repeated: true },
         ],
     },
     Message {
         name: "api.networking.v1.NetworkPolicyPeer",
         fields: &[
-            Field { tag: 1, json: "podSelector", ty: Ty::Message(369), repeated: false },
-            Field { tag: 2, json: "namespaceSelector", ty: Ty::Message(369), repeated: false },
-            Field { tag: 3, json: "ipBlock", ty: Ty::Message(315), repeated: false },
+            Field { tag: 1, json: "podSelector", ty: Ty::Message(373), repeated: false },
+            Field { tag: 2, json: "namespaceSelector", ty: Ty::Message(373), repeated: false },
+            Field { tag: 3, json: "ipBlock", ty: Ty::Message(319), repeated: false },
         ],
     },
     Message {
@@ -2908,9 +2940,9 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.networking.v1.NetworkPolicySpec",
         fields: &[
-            Field { tag: 1, json: "podSelector", ty: Ty::Message(369), repeated: false },
-            Field { tag: 2, json: "ingress", ty: Ty::Message(318), repeated: true },
-            Field { tag: 3, json: "egress", ty: Ty::Message(317), repeated: true },
+            Field { tag: 1, json: "podSelector", ty: Ty::Message(373), repeated: false },
+            Field { tag: 2, json: "ingress", ty: Ty::Message(322), repeated: true },
+            Field { tag: 3, json: "egress", ty: Ty::Message(321), repeated: true },
             Field { tag: 4, json: "policyTypes", ty: Ty::String, repeated: true },
         ],
     },
@@ -2933,16 +2965,16 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.networking.v1.ServiceCIDR",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(327), repeated: false },
-            Field { tag: 3, json: "status", ty: Ty::Message(328), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(331), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(332), repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.ServiceCIDRList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(325), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(329), repeated: true },
         ],
     },
     Message {
@@ -2954,29 +2986,29 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.networking.v1.ServiceCIDRStatus",
         fields: &[
-            Field { tag: 1, json: "conditions", ty: Ty::Message(366), repeated: true },
+            Field { tag: 1, json: "conditions", ty: Ty::Message(370), repeated: true },
         ],
     },
     Message {
         name: "api.policy.v1.PodDisruptionBudget",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(331), repeated: false },
-            Field { tag: 3, json: "status", ty: Ty::Message(332), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(335), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(336), repeated: false },
         ],
     },
     Message {
         name: "api.policy.v1.PodDisruptionBudgetList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(329), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(333), repeated: true },
         ],
     },
     Message {
         name: "api.policy.v1.PodDisruptionBudgetSpec",
         fields: &[
             Field { tag: 1, json: "minAvailable", ty: Ty::IntOrString, repeated: false },
-            Field { tag: 2, json: "selector", ty: Ty::Message(369), repeated: false },
+            Field { tag: 2, json: "selector", ty: Ty::Message(373), repeated: false },
             Field { tag: 3, json: "maxUnavailable", ty: Ty::IntOrString, repeated: false },
             Field { tag: 4, json: "unhealthyPodEvictionPolicy", ty: Ty::String, repeated: false },
         ],
@@ -2990,43 +3022,43 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 4, json: "currentHealthy", ty: Ty::Int, repeated: false },
             Field { tag: 5, json: "desiredHealthy", ty: Ty::Int, repeated: false },
             Field { tag: 6, json: "expectedPods", ty: Ty::Int, repeated: false },
-            Field { tag: 7, json: "conditions", ty: Ty::Message(366), repeated: true },
+            Field { tag: 7, json: "conditions", ty: Ty::Message(370), repeated: true },
         ],
     },
     Message {
         name: "api.rbac.v1.AggregationRule",
         fields: &[
-            Field { tag: 1, json: "clusterRoleSelectors", ty: Ty::Message(369), repeated: true },
+            Field { tag: 1, json: "clusterRoleSelectors", ty: Ty::Message(373), repeated: true },
         ],
     },
     Message {
         name: "api.rbac.v1.ClusterRole",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "rules", ty: Ty::Message(338), repeated: true },
-            Field { tag: 3, json: "aggregationRule", ty: Ty::Message(333), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "rules", ty: Ty::Message(342), repeated: true },
+            Field { tag: 3, json: "aggregationRule", ty: Ty::Message(337), repeated: false },
         ],
     },
     Message {
         name: "api.rbac.v1.ClusterRoleBinding",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "subjects", ty: Ty::Message(344), repeated: true },
-            Field { tag: 3, json: "roleRef", ty: Ty::Message(343), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "subjects", ty: Ty::Message(348), repeated: true },
+            Field { tag: 3, json: "roleRef", ty: Ty::Message(347), repeated: false },
         ],
     },
     Message {
         name: "api.rbac.v1.ClusterRoleBindingList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(335), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(339), repeated: true },
         ],
     },
     Message {
         name: "api.rbac.v1.ClusterRoleList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(334), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(338), repeated: true },
         ],
     },
     Message {
@@ -3042,30 +3074,30 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.rbac.v1.Role",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "rules", ty: Ty::Message(338), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "rules", ty: Ty::Message(342), repeated: true },
         ],
     },
     Message {
         name: "api.rbac.v1.RoleBinding",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "subjects", ty: Ty::Message(344), repeated: true },
-            Field { tag: 3, json: "roleRef", ty: Ty::Message(343), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "subjects", ty: Ty::Message(348), repeated: true },
+            Field { tag: 3, json: "roleRef", ty: Ty::Message(347), repeated: false },
         ],
     },
     Message {
         name: "api.rbac.v1.RoleBindingList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(340), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(344), repeated: true },
         ],
     },
     Message {
         name: "api.rbac.v1.RoleList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(339), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(343), repeated: true },
         ],
     },
     Message {
@@ -3088,15 +3120,15 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.storage.v1.CSIDriver",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(347), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(351), repeated: false },
         ],
     },
     Message {
         name: "api.storage.v1.CSIDriverList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(345), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(349), repeated: true },
         ],
     },
     Message {
@@ -3107,7 +3139,7 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 3, json: "volumeLifecycleModes", ty: Ty::String, repeated: true },
             Field { tag: 4, json: "storageCapacity", ty: Ty::Bool, repeated: false },
             Field { tag: 5, json: "fsGroupPolicy", ty: Ty::String, repeated: false },
-            Field { tag: 6, json: "tokenRequests", ty: Ty::Message(356), repeated: true },
+            Field { tag: 6, json: "tokenRequests", ty: Ty::Message(360), repeated: true },
             Field { tag: 7, json: "requiresRepublish", ty: Ty::Bool, repeated: false },
             Field { tag: 8, json: "seLinuxMount", ty: Ty::Bool, repeated: false },
             Field { tag: 9, json: "nodeAllocatableUpdatePeriodSeconds", ty: Ty::Int, repeated: false },
@@ -3117,8 +3149,8 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.storage.v1.CSINode",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(351), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(355), repeated: false },
         ],
     },
     Message {
@@ -3127,27 +3159,27 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 1, json: "name", ty: Ty::String, repeated: false },
             Field { tag: 2, json: "nodeID", ty: Ty::String, repeated: false },
             Field { tag: 3, json: "topologyKeys", ty: Ty::String, repeated: true },
-            Field { tag: 4, json: "allocatable", ty: Ty::Message(365), repeated: false },
+            Field { tag: 4, json: "allocatable", ty: Ty::Message(369), repeated: false },
         ],
     },
     Message {
         name: "api.storage.v1.CSINodeList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(348), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(352), repeated: true },
         ],
     },
     Message {
         name: "api.storage.v1.CSINodeSpec",
         fields: &[
-            Field { tag: 1, json: "drivers", ty: Ty::Message(349), repeated: true },
+            Field { tag: 1, json: "drivers", ty: Ty::Message(353), repeated: true },
         ],
     },
     Message {
         name: "api.storage.v1.CSIStorageCapacity",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "nodeTopology", ty: Ty::Message(369), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "nodeTopology", ty: Ty::Message(373), repeated: false },
             Field { tag: 3, json: "storageClassName", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "capacity", ty: Ty::Quantity, repeated: false },
             Field { tag: 5, json: "maximumVolumeSize", ty: Ty::Quantity, repeated: false },
@@ -3156,28 +3188,28 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.storage.v1.CSIStorageCapacityList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(352), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(356), repeated: true },
         ],
     },
     Message {
         name: "api.storage.v1.StorageClass",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
             Field { tag: 2, json: "provisioner", ty: Ty::String, repeated: false },
             Field { tag: 3, json: "parameters", ty: Ty::Map(&Ty::String), repeated: false },
             Field { tag: 4, json: "reclaimPolicy", ty: Ty::String, repeated: false },
             Field { tag: 5, json: "mountOptions", ty: Ty::String, repeated: true },
             Field { tag: 6, json: "allowVolumeExpansion", ty: Ty::Bool, repeated: false },
             Field { tag: 7, json: "volumeBindingMode", ty: Ty::String, repeated: false },
-            Field { tag: 8, json: "allowedTopologies", ty: Ty::Message(278), repeated: true },
+            Field { tag: 8, json: "allowedTopologies", ty: Ty::Message(282), repeated: true },
         ],
     },
     Message {
         name: "api.storage.v1.StorageClassList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(354), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(358), repeated: true },
         ],
     },
     Message {
@@ -3190,30 +3222,30 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.storage.v1.VolumeAttachment",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(360), repeated: false },
-            Field { tag: 3, json: "status", ty: Ty::Message(361), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(364), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(365), repeated: false },
         ],
     },
     Message {
         name: "api.storage.v1.VolumeAttachmentList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(357), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(361), repeated: true },
         ],
     },
     Message {
         name: "api.storage.v1.VolumeAttachmentSource",
         fields: &[
             Field { tag: 1, json: "persistentVolumeName", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "inlineVolumeSpec", ty: Ty::Message(199), repeated: false },
+            Field { tag: 2, json: "inlineVolumeSpec", ty: Ty::Message(203), repeated: false },
         ],
     },
     Message {
         name: "api.storage.v1.VolumeAttachmentSpec",
         fields: &[
             Field { tag: 1, json: "attacher", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "source", ty: Ty::Message(359), repeated: false },
+            Field { tag: 2, json: "source", ty: Ty::Message(363), repeated: false },
             Field { tag: 3, json: "nodeName", ty: Ty::String, repeated: false },
         ],
     },
@@ -3222,14 +3254,14 @@ pub static MESSAGES: &[Message] = &[
         fields: &[
             Field { tag: 1, json: "attached", ty: Ty::Bool, repeated: false },
             Field { tag: 2, json: "attachmentMetadata", ty: Ty::Map(&Ty::String), repeated: false },
-            Field { tag: 3, json: "attachError", ty: Ty::Message(364), repeated: false },
-            Field { tag: 4, json: "detachError", ty: Ty::Message(364), repeated: false },
+            Field { tag: 3, json: "attachError", ty: Ty::Message(368), repeated: false },
+            Field { tag: 4, json: "detachError", ty: Ty::Message(368), repeated: false },
         ],
     },
     Message {
         name: "api.storage.v1.VolumeAttributesClass",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(374), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
             Field { tag: 2, json: "driverName", ty: Ty::String, repeated: false },
             Field { tag: 3, json: "parameters", ty: Ty::Map(&Ty::String), repeated: false },
         ],
@@ -3237,8 +3269,8 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.storage.v1.VolumeAttributesClassList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(362), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(366), repeated: true },
         ],
     },
     Message {
@@ -3270,7 +3302,7 @@ pub static MESSAGES: &[Message] = &[
         name: "apimachinery.pkg.apis.meta.v1.DeleteOptions",
         fields: &[
             Field { tag: 1, json: "gracePeriodSeconds", ty: Ty::Int, repeated: false },
-            Field { tag: 2, json: "preconditions", ty: Ty::Message(376), repeated: false },
+            Field { tag: 2, json: "preconditions", ty: Ty::Message(380), repeated: false },
             Field { tag: 3, json: "orphanDependents", ty: Ty::Bool, repeated: false },
             Field { tag: 4, json: "propagationPolicy", ty: Ty::String, repeated: false },
             Field { tag: 5, json: "dryRun", ty: Ty::String, repeated: true },
@@ -3289,7 +3321,7 @@ pub static MESSAGES: &[Message] = &[
         name: "apimachinery.pkg.apis.meta.v1.LabelSelector",
         fields: &[
             Field { tag: 1, json: "matchLabels", ty: Ty::Map(&Ty::String), repeated: false },
-            Field { tag: 2, json: "matchExpressions", ty: Ty::Message(370), repeated: true },
+            Field { tag: 2, json: "matchExpressions", ty: Ty::Message(374), repeated: true },
         ],
     },
     Message {
@@ -3303,7 +3335,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "apimachinery.pkg.apis.meta.v1.List",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Raw, repeated: true },
         ],
     },
@@ -3343,9 +3375,9 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 10, json: "deletionGracePeriodSeconds", ty: Ty::Int, repeated: false },
             Field { tag: 11, json: "labels", ty: Ty::Map(&Ty::String), repeated: false },
             Field { tag: 12, json: "annotations", ty: Ty::Map(&Ty::String), repeated: false },
-            Field { tag: 13, json: "ownerReferences", ty: Ty::Message(375), repeated: true },
+            Field { tag: 13, json: "ownerReferences", ty: Ty::Message(379), repeated: true },
             Field { tag: 14, json: "finalizers", ty: Ty::String, repeated: true },
-            Field { tag: 17, json: "managedFields", ty: Ty::Message(373), repeated: true },
+            Field { tag: 17, json: "managedFields", ty: Ty::Message(377), repeated: true },
         ],
     },
     Message {
@@ -3369,11 +3401,11 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "apimachinery.pkg.apis.meta.v1.Status",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(372), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
             Field { tag: 2, json: "status", ty: Ty::String, repeated: false },
             Field { tag: 3, json: "message", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "reason", ty: Ty::String, repeated: false },
-            Field { tag: 5, json: "details", ty: Ty::Message(379), repeated: false },
+            Field { tag: 5, json: "details", ty: Ty::Message(383), repeated: false },
             Field { tag: 6, json: "code", ty: Ty::Int, repeated: false },
         ],
     },
@@ -3391,7 +3423,7 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 1, json: "name", ty: Ty::String, repeated: false },
             Field { tag: 2, json: "group", ty: Ty::String, repeated: false },
             Field { tag: 3, json: "kind", ty: Ty::String, repeated: false },
-            Field { tag: 4, json: "causes", ty: Ty::Message(378), repeated: true },
+            Field { tag: 4, json: "causes", ty: Ty::Message(382), repeated: true },
             Field { tag: 5, json: "retryAfterSeconds", ty: Ty::Int, repeated: false },
             Field { tag: 6, json: "uid", ty: Ty::String, repeated: false },
         ],
@@ -3413,7 +3445,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "apimachinery.pkg.runtime.Unknown",
         fields: &[
-            Field { tag: 1, json: "typeMeta", ty: Ty::Message(381), repeated: false },
+            Field { tag: 1, json: "typeMeta", ty: Ty::Message(385), repeated: false },
             Field { tag: 2, json: "raw", ty: Ty::Bytes, repeated: false },
             Field { tag: 3, json: "contentEncoding", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "contentType", ty: Ty::String, repeated: false },
@@ -3428,53 +3460,54 @@ pub static KINDS: &[(&str, &str, usize, Option<usize>)] = &[
     ("apps/v1", "Deployment", 8, Some(10)),
     ("apps/v1", "ReplicaSet", 14, Some(16)),
     ("apps/v1", "StatefulSet", 22, Some(24)),
-    ("authentication.k8s.io/v1", "SelfSubjectReview", 30, None),
-    ("authentication.k8s.io/v1", "TokenReview", 32, None),
-    ("authorization.k8s.io/v1", "LocalSubjectAccessReview", 38, None),
-    ("authorization.k8s.io/v1", "SelfSubjectAccessReview", 43, None),
-    ("authorization.k8s.io/v1", "SelfSubjectRulesReview", 45, None),
-    ("authorization.k8s.io/v1", "SubjectAccessReview", 47, None),
-    ("batch/v1", "CronJob", 51, Some(52)),
-    ("batch/v1", "Job", 55, Some(57)),
-    ("coordination.k8s.io/v1", "Lease", 68, Some(69)),
-    ("networking.k8s.io/v1", "IPAddress", 296, Some(297)),
-    ("networking.k8s.io/v1", "Ingress", 299, Some(305)),
-    ("networking.k8s.io/v1", "IngressClass", 301, Some(302)),
-    ("networking.k8s.io/v1", "NetworkPolicy", 316, Some(319)),
-    ("networking.k8s.io/v1", "ServiceCIDR", 325, Some(326)),
-    ("policy/v1", "PodDisruptionBudget", 329, Some(330)),
-    ("rbac.authorization.k8s.io/v1", "ClusterRole", 334, Some(337)),
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", 335, Some(336)),
-    ("rbac.authorization.k8s.io/v1", "Role", 339, Some(342)),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding", 340, Some(341)),
-    ("storage.k8s.io/v1", "CSIDriver", 345, Some(346)),
-    ("storage.k8s.io/v1", "CSINode", 348, Some(350)),
-    ("storage.k8s.io/v1", "CSIStorageCapacity", 352, Some(353)),
-    ("storage.k8s.io/v1", "StorageClass", 354, Some(355)),
-    ("storage.k8s.io/v1", "VolumeAttachment", 357, Some(358)),
-    ("storage.k8s.io/v1", "VolumeAttributesClass", 362, Some(363)),
-    ("v1", "Binding", 78, None),
-    ("v1", "ComponentStatus", 89, Some(90)),
-    ("v1", "ConfigMap", 91, Some(94)),
-    ("v1", "Endpoints", 119, Some(120)),
-    ("v1", "Event", 127, Some(128)),
-    ("v1", "LimitRange", 153, Some(155)),
-    ("v1", "Namespace", 163, Some(165)),
-    ("v1", "Node", 169, Some(177)),
-    ("v1", "PersistentVolume", 189, Some(197)),
-    ("v1", "PersistentVolumeClaim", 190, Some(192)),
-    ("v1", "Pod", 202, Some(212)),
-    ("v1", "PodTemplate", 221, Some(222)),
-    ("v1", "ReplicationController", 233, Some(235)),
-    ("v1", "ResourceQuota", 241, Some(242)),
-    ("v1", "Secret", 253, Some(256)),
-    ("v1", "Service", 261, Some(265)),
-    ("v1", "ServiceAccount", 262, Some(263)),
+    ("authentication.k8s.io/v1", "SelfSubjectReview", 31, None),
+    ("authentication.k8s.io/v1", "TokenRequest", 33, None),
+    ("authentication.k8s.io/v1", "TokenReview", 36, None),
+    ("authorization.k8s.io/v1", "LocalSubjectAccessReview", 42, None),
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview", 47, None),
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview", 49, None),
+    ("authorization.k8s.io/v1", "SubjectAccessReview", 51, None),
+    ("batch/v1", "CronJob", 55, Some(56)),
+    ("batch/v1", "Job", 59, Some(61)),
+    ("coordination.k8s.io/v1", "Lease", 72, Some(73)),
+    ("networking.k8s.io/v1", "IPAddress", 300, Some(301)),
+    ("networking.k8s.io/v1", "Ingress", 303, Some(309)),
+    ("networking.k8s.io/v1", "IngressClass", 305, Some(306)),
+    ("networking.k8s.io/v1", "NetworkPolicy", 320, Some(323)),
+    ("networking.k8s.io/v1", "ServiceCIDR", 329, Some(330)),
+    ("policy/v1", "PodDisruptionBudget", 333, Some(334)),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole", 338, Some(341)),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", 339, Some(340)),
+    ("rbac.authorization.k8s.io/v1", "Role", 343, Some(346)),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding", 344, Some(345)),
+    ("storage.k8s.io/v1", "CSIDriver", 349, Some(350)),
+    ("storage.k8s.io/v1", "CSINode", 352, Some(354)),
+    ("storage.k8s.io/v1", "CSIStorageCapacity", 356, Some(357)),
+    ("storage.k8s.io/v1", "StorageClass", 358, Some(359)),
+    ("storage.k8s.io/v1", "VolumeAttachment", 361, Some(362)),
+    ("storage.k8s.io/v1", "VolumeAttributesClass", 366, Some(367)),
+    ("v1", "Binding", 82, None),
+    ("v1", "ComponentStatus", 93, Some(94)),
+    ("v1", "ConfigMap", 95, Some(98)),
+    ("v1", "Endpoints", 123, Some(124)),
+    ("v1", "Event", 131, Some(132)),
+    ("v1", "LimitRange", 157, Some(159)),
+    ("v1", "Namespace", 167, Some(169)),
+    ("v1", "Node", 173, Some(181)),
+    ("v1", "PersistentVolume", 193, Some(201)),
+    ("v1", "PersistentVolumeClaim", 194, Some(196)),
+    ("v1", "Pod", 206, Some(216)),
+    ("v1", "PodTemplate", 225, Some(226)),
+    ("v1", "ReplicationController", 237, Some(239)),
+    ("v1", "ResourceQuota", 245, Some(246)),
+    ("v1", "Secret", 257, Some(260)),
+    ("v1", "Service", 265, Some(269)),
+    ("v1", "ServiceAccount", 266, Some(267)),
 ];
 
 /// Index of `apimachinery.pkg.runtime.Unknown`.
-pub const UNKNOWN: usize = 382;
+pub const UNKNOWN: usize = 386;
 /// Index of `apimachinery.pkg.apis.meta.v1.WatchEvent`.
-pub const WATCH_EVENT: usize = 380;
+pub const WATCH_EVENT: usize = 384;
 /// Index of `apimachinery.pkg.apis.meta.v1.Status`.
-pub const STATUS: usize = 377;
+pub const STATUS: usize = 381;

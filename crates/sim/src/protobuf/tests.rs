@@ -294,3 +294,18 @@ fn accept_header_negotiation() {
         "application/vnd.kubernetes.protobuf;stream=watch"
     )));
 }
+
+#[test]
+fn every_served_built_in_kind_has_a_protobuf_form() {
+    for rt in crate::resources::RESOURCES {
+        let custom = rt.group.ends_with(".x-k8s.io");
+        assert_eq!(
+            has_protobuf(&rt.api_version(), rt.kind),
+            !custom,
+            "{} {}",
+            rt.api_version(),
+            rt.kind
+        );
+    }
+    assert!(has_protobuf("authentication.k8s.io/v1", "TokenRequest"));
+}

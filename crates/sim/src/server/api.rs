@@ -65,7 +65,7 @@ fn json_response(code: StatusCode, body: Bytes) -> Response<Body> {
 
 /// An object answer: protobuf when the client prefers it and the kind has a protobuf form,
 /// JSON otherwise.
-fn object_response(code: StatusCode, body: Bytes, proto: bool) -> Response<Body> {
+pub(super) fn object_response(code: StatusCode, body: Bytes, proto: bool) -> Response<Body> {
     if proto && let Some(encoded) = crate::protobuf::encode_json(&body) {
         return protobuf_response(code, encoded.into());
     }
@@ -160,7 +160,7 @@ where
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok());
-    let user = auth::authenticate(&shared.users, auth_header)?.clone();
+    let user = super::service_accounts::authenticate(&shared, auth_header)?;
     let path = req.uri().path().to_string();
     let is_get = req.method() == Method::GET;
     let discovery = |doc: Option<Value>| -> Result<Response<Body>> {
@@ -254,6 +254,7 @@ where
         (&Method::GET, true) if t.watch_path => "watch",
         (&Method::GET, true) => "get",
         (&Method::POST, false) => "create",
+        (&Method::POST, true) if t.sub.as_deref() == Some("token") => "create",
         (&Method::PUT, true) => "update",
         (&Method::PATCH, true) => "patch",
         (&Method::DELETE, true) => "delete",
@@ -270,6 +271,11 @@ where
             "{} only supports create",
             rt.plural
         )));
+    }
+    if t.sub.as_deref() == Some("token") && verb != "create" {
+        return Err(ApiError::method_not_allowed(
+            "serviceaccounts/token only supports create",
+        ));
     }
     if t.sub.as_deref() == Some("log") && verb != "get" {
         return Err(ApiError::method_not_allowed("pods/log only supports get"));
@@ -327,6 +333,9 @@ where
             Ok(object_response(StatusCode::OK, entry.bytes.clone(), proto))
         }
         "create" if rt.review => review(rt, user, &content_type, &body, proto),
+        "create" if t.sub.is_some() => {
+            super::service_accounts::token_request(&shared, &t, &content_type, &body, proto)
+        }
         "create" => create(&shared, rt, &t, &params, &content_type, &body, proto),
         "update" => update(&shared, rt, &t, &params, &content_type, &body, proto),
         "patch" => patch_object(&shared, rt, &t, &params, &content_type, &body, proto),
@@ -349,7 +358,7 @@ fn not_found(rt: &ResourceType, t: &Target) -> ApiError {
 }
 
 /// A create or update body: protobuf or JSON by its content type.
-fn decode_body(content_type: &str, body: &[u8]) -> Result<Value> {
+pub(super) fn decode_body(content_type: &str, body: &[u8]) -> Result<Value> {
     if crate::protobuf::is_protobuf(content_type) {
         crate::protobuf::decode_object(body)
     } else {
@@ -950,8 +959,10 @@ fn review(
         )
     } else if let Some(attrs) = obj.pointer("/spec/nonResourceAttributes") {
         let verb = attrs.get("verb").and_then(Value::as_str).unwrap_or("");
+        let path = attrs.get("path").and_then(Value::as_str).unwrap_or("");
         match &user.permission {
             Permission::Admin => true,
+            Permission::Rbac(rules) => verb == "get" || crate::rbac::allows_path(rules, verb, path),
             _ => verb == "get",
         }
     } else {
@@ -961,10 +972,12 @@ fn review(
             "spec: Invalid value: exactly one of resourceAttributes or nonResourceAttributes must be set",
         ));
     };
-    let reason = if allowed {
-        "allowed by the scenario's permission for this user"
-    } else {
+    let reason = if !allowed {
         ""
+    } else if matches!(user.permission, Permission::Rbac(_)) {
+        "allowed by RBAC (a Role or ClusterRole bound to this user)"
+    } else {
+        "allowed by the scenario's permission for this user"
     };
     obj["status"] = json!({"allowed": allowed, "reason": reason});
     Ok(object_response(
@@ -986,6 +999,20 @@ fn rules_review(permission: &Permission, namespace: &str) -> Value {
                 r.namespaces.is_empty() || r.namespaces.iter().any(|n| n == "*" || n == namespace)
             })
             .map(|r| json!({"verbs": r.verbs, "apiGroups": r.groups, "resources": r.resources}))
+            .collect(),
+        Permission::Rbac(rules) => rules
+            .iter()
+            .filter(|r| {
+                !r.resources.is_empty() && r.namespace.as_deref().is_none_or(|n| n == namespace)
+            })
+            .map(|r| {
+                let mut rule =
+                    json!({"verbs": r.verbs, "apiGroups": r.groups, "resources": r.resources});
+                if !r.names.is_empty() {
+                    rule["resourceNames"] = json!(r.names);
+                }
+                rule
+            })
             .collect(),
     };
     let non_resource = match permission {
