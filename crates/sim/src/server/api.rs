@@ -19,7 +19,7 @@ use crate::patch::{self, PatchType};
 use crate::resources::{RESOURCES, ResourceType};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
-use crate::store::Key;
+use crate::store::{Key, Propagation};
 use crate::watch::{self, WatchQuery};
 use crate::world::{Permission, User};
 
@@ -739,11 +739,12 @@ fn patch_object(
     Ok(object_response(StatusCode::OK, entry.bytes, proto))
 }
 
-/// `DeleteOptions` from the body and query: (dry run, cascade, uid and resourceVersion preconditions).
+/// `DeleteOptions` from the body and query: (dry run, propagation, uid and resourceVersion
+/// preconditions).
 fn delete_options(
     params: &Params,
     body: &[u8],
-) -> Result<(bool, bool, Option<String>, Option<String>)> {
+) -> Result<(bool, Propagation, Option<String>, Option<String>)> {
     let mut dry = params.dry_run()?;
     let mut policy = params.get("propagationPolicy").map(String::from);
     let (mut uid, mut rv) = (None, None);
@@ -772,8 +773,9 @@ fn delete_options(
             .map(String::from);
     }
     let cascade = match policy.as_deref() {
-        None | Some("Background" | "Foreground") => true,
-        Some("Orphan") => false,
+        None | Some("Background") => Propagation::Background,
+        Some("Foreground") => Propagation::Foreground,
+        Some("Orphan") => Propagation::Orphan,
         Some(other) => {
             return Err(ApiError::bad_request(format!(
                 "unsupported propagationPolicy {other:?}: use Orphan, Background or Foreground"
