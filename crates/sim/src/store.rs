@@ -307,6 +307,11 @@ pub struct Change {
     pub obj: Entry,
     /// The object before the change, `None` for a creation.
     pub prev: Option<Entry>,
+    /// The JSON watch event line, made by the first watcher that sends it and shared (not
+    /// copied) by every other one.
+    pub json_event: std::sync::OnceLock<Bytes>,
+    /// The protobuf watch frame, likewise (`None`: the kind has no protobuf form).
+    pub protobuf_event: std::sync::OnceLock<Option<Bytes>>,
 }
 
 /// A consistent list page.
@@ -464,6 +469,8 @@ impl Store {
             event,
             obj,
             prev,
+            json_event: Default::default(),
+            protobuf_event: Default::default(),
         }));
         while self.history.len() > self.capacity {
             if let Some(old) = self.history.pop_front() {

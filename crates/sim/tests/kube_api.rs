@@ -1105,3 +1105,38 @@ async fn protobuf_answers_decode_with_the_k8s_pb_types() {
     assert_eq!(names, ["default", "kube-system"]);
     sim.shutdown().await;
 }
+
+/// 100 watchers of one kind all get the change (the event is serialized once and shared).
+#[tokio::test]
+async fn a_change_reaches_100_watchers() {
+    let sim = start().await;
+    let client = client(&sim, "admin").await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let mut streams = Vec::new();
+    for _ in 0..100 {
+        let stream = api
+            .watch(&kube::api::WatchParams::default().timeout(30), "0")
+            .await
+            .unwrap()
+            .boxed();
+        streams.push(stream);
+    }
+    let cm: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "fan-out"}, "data": {"k": "v"}}))
+            .unwrap();
+    api.create(&PostParams::default(), &cm).await.unwrap();
+    for mut stream in streams {
+        loop {
+            match stream.try_next().await.unwrap() {
+                Some(kube::api::WatchEvent::Added(cm))
+                    if cm.metadata.name.as_deref() == Some("fan-out") =>
+                {
+                    break;
+                }
+                Some(_) => continue,
+                None => panic!("watch ended before the change arrived"),
+            }
+        }
+    }
+    sim.shutdown().await;
+}
