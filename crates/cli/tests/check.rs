@@ -1461,3 +1461,95 @@ async fn sonobuoy_runner_drives_the_executable_like_the_reference_and_judges_its
         text(&out)
     );
 }
+
+/// The shell block of README's "Least privilege" section, run verbatim against the sim (issue 16):
+/// apply deploy/rbac.yaml, create a token, build sa.yaml, then check with it.
+#[tokio::test]
+async fn readme_least_privilege_flow_works_on_the_sim() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("admin.kubeconfig");
+    let _sim = sim("compliant", &kc).await;
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let section = readme
+        .split("## Least privilege: `deploy/rbac.yaml`")
+        .nth(1)
+        .expect("README has the least-privilege section");
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("the section has a shell block");
+    assert!(block.contains("kubectl create token scs-kaas -n scs-kaas"));
+    std::fs::create_dir(dir.path().join("deploy")).unwrap();
+    std::fs::copy(
+        repo("deploy/rbac.yaml"),
+        dir.path().join("deploy/rbac.yaml"),
+    )
+    .unwrap();
+    // The last line runs `scs-kaas check` on today's date; the test runs it below with the
+    // release-data date the compliant scenario passes on.
+    let (setup, check_line) = block.trim_end().rsplit_once('\n').unwrap();
+    assert!(check_line.starts_with("scs-kaas check --kubeconfig sa.yaml"));
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_scs-kaas")).parent().unwrap();
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", setup])
+        .current_dir(dir.path())
+        .env("KUBECONFIG", &kc)
+        .env("HOME", dir.path())
+        .env(
+            "PATH",
+            format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()),
+        )
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "README block failed: {}", text(&out));
+    let sa = dir.path().join("sa.yaml");
+    let sa = sa.to_str().unwrap();
+    let check = |extra: &'static [&'static str]| {
+        let mut args = vec![
+            "check",
+            "--kubeconfig",
+            sa,
+            "--scope",
+            "scs-kaas-extended",
+            "--date",
+            PASS_DATE,
+            "-a",
+            "storage_probe=off",
+        ];
+        args.extend_from_slice(extra);
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |args: Vec<String>| async move {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        scs_kaas(&args).await
+    };
+    let out = run(check(&["--sections", "light"])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("0 failed, 0 aborted"), "{}", text(&out));
+
+    // Take one read right away from the ClusterRole: the check needing it ABORTs naming it.
+    let rbac = std::fs::read_to_string(repo("deploy/rbac.yaml")).unwrap();
+    let leases = "  - apiGroups: [\"coordination.k8s.io\"]\n    resources: [\"leases\"]\n    verbs: [\"list\"]\n";
+    assert!(rbac.contains(leases));
+    let reduced = dir.path().join("reduced.yaml");
+    std::fs::write(&reduced, rbac.replace(leases, "")).unwrap();
+    let out = Command::new("kubectl")
+        .args(["--kubeconfig", kc.to_str().unwrap(), "apply", "-f"])
+        .arg(&reduced)
+        .env("HOME", dir.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(check(&["--tests", "node-distribution-check"])).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("ABORT") && stdout.contains("list leases.coordination.k8s.io"),
+        "{}",
+        text(&out)
+    );
+}

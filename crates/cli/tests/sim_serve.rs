@@ -356,3 +356,22 @@ async fn serve_writes_the_kubeconfig_owner_only() {
     assert_eq!(mode, 0o600);
     child.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn generate_refuses_counts_beyond_the_limits() {
+    for args in [
+        ["--nodes", "4294967295", "--pods", "0"],
+        ["--nodes", "3", "--pods", "150001"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_scs-kaas"))
+            .args(["sim", "generate"])
+            .args(args)
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("limit of"), "{stderr}");
+        assert!(output.stdout.is_empty());
+    }
+}

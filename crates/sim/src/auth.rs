@@ -38,6 +38,7 @@ pub fn allows(permission: &Permission, attrs: &Attributes<'_>) -> bool {
     match permission {
         Permission::Admin => true,
         Permission::ReadOnly => matches!(attrs.verb, "get" | "list" | "watch"),
+        Permission::Rbac(rules) => crate::rbac::allows(rules, attrs),
         Permission::Rules(rules) => rules.iter().any(|rule| {
             let any = |list: &[String], value: &str| list.iter().any(|x| x == "*" || x == value);
             any(&rule.verbs, attrs.verb)

@@ -122,17 +122,21 @@ pub static RESOURCES: &[ResourceType] = &[
         &["cm"],
     ),
     short(kind("", "v1", "Event", "events", "event", true), &["ev"]),
-    short(
-        kind(
-            "",
-            "v1",
-            "ServiceAccount",
-            "serviceaccounts",
-            "serviceaccount",
-            true,
-        ),
-        &["sa"],
-    ),
+    kind("", "v1", "Secret", "secrets", "secret", true),
+    ResourceType {
+        subresources: &["token"],
+        ..short(
+            kind(
+                "",
+                "v1",
+                "ServiceAccount",
+                "serviceaccounts",
+                "serviceaccount",
+                true,
+            ),
+            &["sa"],
+        )
+    },
     with_status(in_all(short(
         kind(
             "apps",
@@ -244,6 +248,22 @@ pub static RESOURCES: &[ResourceType] = &[
         "clusterrolebindings",
         "clusterrolebinding",
         false,
+    ),
+    kind(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "Role",
+        "roles",
+        "role",
+        true,
+    ),
+    kind(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "RoleBinding",
+        "rolebindings",
+        "rolebinding",
+        true,
     ),
     // Cluster API (OpenStack provider) for management-cluster scenarios (kubeapi-access-check).
     kind(

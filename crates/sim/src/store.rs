@@ -22,6 +22,9 @@ use crate::status::ApiError;
 /// `(namespace, name)`; cluster-scoped objects use an empty namespace.
 pub type Key = (String, String);
 
+mod deletion;
+pub use deletion::Propagation;
+
 /// One `metadata.ownerReferences` entry, as the index keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnerRef {
@@ -304,6 +307,11 @@ pub struct Change {
     pub obj: Entry,
     /// The object before the change, `None` for a creation.
     pub prev: Option<Entry>,
+    /// The JSON watch event line, made by the first watcher that sends it and shared (not
+    /// copied) by every other one.
+    pub json_event: std::sync::OnceLock<Bytes>,
+    /// The protobuf watch frame, likewise (`None`: the kind has no protobuf form).
+    pub protobuf_event: std::sync::OnceLock<Option<Bytes>>,
 }
 
 /// A consistent list page.
@@ -334,6 +342,8 @@ pub struct Store {
     /// Files simulated containers wrote into their pods' emptyDir volumes.
     pub files: crate::volume_files::VolumeFiles,
     dirty: Vec<&'static str>,
+    /// uids of owners in foreground deletion, waiting for their dependents to go.
+    foreground: std::collections::HashSet<String>,
 }
 
 /// Finalizers the simulator's own controllers would drop at once; they never hold a deletion.
@@ -403,6 +413,7 @@ impl Store {
             log_seq: 0,
             files: Default::default(),
             dirty: Vec::new(),
+            foreground: Default::default(),
         }
     }
 
@@ -464,6 +475,8 @@ impl Store {
             event,
             obj,
             prev,
+            json_event: Default::default(),
+            protobuf_event: Default::default(),
         }));
         while self.history.len() > self.capacity {
             if let Some(old) = self.history.pop_front() {
@@ -714,9 +727,19 @@ impl Store {
         if rt.kind != "Namespace"
             && obj.pointer("/metadata/deletionTimestamp").is_some()
             && !has_pending_finalizers(&obj)
+            && !self.foreground.contains(&*old.index.uid)
         {
-            // The last finalizer of an object being deleted was removed: it goes now.
-            return self.remove(res, &key, obj);
+            // The last finalizer of an object being deleted was removed: it goes now, and its
+            // dependents after it (background).
+            let since = obj
+                .pointer("/metadata/deletionTimestamp")
+                .and_then(Value::as_str)
+                .and_then(|t| t.parse().ok())
+                .unwrap_or_else(jiff::Timestamp::now);
+            let removed = self.remove(res, &key, obj)?;
+            self.collect_garbage(removed.index.uid.to_string(), since);
+            self.after_removal(&removed);
+            return Ok(removed);
         }
         let rv = self.rv + 1;
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
@@ -728,16 +751,18 @@ impl Store {
 
     /// Delete an object. `preconditions` are an optional uid and resourceVersion that must match.
     /// Deleting a namespace only marks it Terminating; [`Store::finish_namespace`] removes it.
-    /// With `cascade`, objects owned (ownerReferences) by the deleted one are deleted too.
+    /// `propagation` (or `true` for background, `false` for orphan) says what happens to the
+    /// objects owned (ownerReferences) by the deleted one; see [`Propagation`].
     pub fn delete(
         &mut self,
         res: ResourceId,
         key: &Key,
         preconditions: (Option<&str>, Option<&str>),
-        cascade: bool,
+        propagation: impl Into<Propagation>,
         now: jiff::Timestamp,
         commit: bool,
     ) -> Result<Entry, ApiError> {
+        let propagation = propagation.into();
         let rt = &RESOURCES[res];
         let Some(old) = self.tables[res].get(key).cloned() else {
             return Err(ApiError::not_found(rt.group, rt.plural, &key.1));
@@ -773,9 +798,12 @@ impl Store {
             if value.pointer("/metadata/deletionTimestamp").is_none() {
                 value["metadata"]["deletionTimestamp"] = json!(now_rfc3339(now));
                 value["status"] = json!({"phase": "Terminating"});
-                return self.update(res, value, commit);
+                return self.replace(res, value, commit, true);
             }
             return Ok(old);
+        }
+        if propagation == Propagation::Foreground && commit && self.has_dependents(&old.index.uid) {
+            return self.delete_foreground(res, value, now);
         }
         if has_pending_finalizers(&value) {
             // Like the real API server: mark the object and let whoever owns the finalizers
@@ -790,9 +818,10 @@ impl Store {
             return Ok(old);
         }
         let removed = self.remove(res, key, value)?;
-        if cascade {
-            self.collect_garbage(removed.index.uid.to_string());
+        if propagation != Propagation::Orphan {
+            self.collect_garbage(removed.index.uid.to_string(), now);
         }
+        self.after_removal(&removed);
         Ok(removed)
     }
 
@@ -808,60 +837,6 @@ impl Store {
         }
         self.commit(res, key.clone(), EventType::Deleted, entry.clone(), old);
         Ok(entry)
-    }
-
-    /// Delete every object owned (transitively) by the object with `uid`.
-    fn collect_garbage(&mut self, uid: String) {
-        let mut work = vec![uid];
-        while let Some(owner) = work.pop() {
-            let mut doomed = Vec::new();
-            for (res, table) in self.tables.iter().enumerate() {
-                for (key, entry) in table {
-                    if entry.index.owners.iter().any(|o| *o.uid == *owner) {
-                        doomed.push((res, key.clone(), entry.clone()));
-                    }
-                }
-            }
-            for (res, key, entry) in doomed {
-                if self.remove(res, &key, entry.value()).is_ok() {
-                    work.push(entry.index.uid.to_string());
-                }
-            }
-        }
-    }
-
-    /// Finish deleting a Terminating namespace: remove everything in it, then the namespace.
-    pub fn finish_namespace(&mut self, namespace: &str) {
-        for (res, rt) in RESOURCES.iter().enumerate() {
-            if !rt.namespaced {
-                continue;
-            }
-            let keys: Vec<(Key, Entry)> = self.tables[res]
-                .range((namespace.to_string(), String::new())..)
-                .take_while(|(k, _)| k.0 == namespace)
-                .map(|(k, e)| (k.clone(), e.clone()))
-                .collect();
-            for (key, entry) in keys {
-                if let Err(err) = self.remove(res, &key, entry.value()) {
-                    tracing::warn!(
-                        "cannot remove {}/{} while deleting its namespace: {err}",
-                        key.0,
-                        key.1
-                    );
-                }
-            }
-        }
-        self.logs.retain(|(ns, _, _), _| ns != namespace);
-        if let Some(ns_res) = crate::resources::by_kind("Namespace") {
-            let key = (String::new(), namespace.to_string());
-            if let Some(entry) = self.tables[ns_res].get(&key).cloned() {
-                let mut value = entry.value();
-                value["spec"]["finalizers"] = json!([]);
-                if let Err(err) = self.remove(ns_res, &key, value) {
-                    tracing::warn!("cannot remove namespace {namespace}: {err}");
-                }
-            }
-        }
     }
 
     /// One page of a list, consistent with resourceVersion `at` (the current one if `None`),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -18,6 +18,7 @@ use crate::resources::{RESOURCES, ResourceId};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::server::Shared;
 use crate::status::ApiError;
+use crate::store::Change;
 
 /// How often an idle watch that allows bookmarks gets one.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(15);
@@ -40,6 +41,29 @@ pub struct WatchQuery {
     pub initial_events_end: bool,
     /// `timeoutSeconds`.
     pub timeout: Option<Duration>,
+    /// Frames in protobuf (length-prefixed `WatchEvent`s) instead of JSON lines.
+    pub protobuf: bool,
+}
+
+/// One event in the stream's format: `object` is the stored JSON.
+fn event(out: &mut BytesMut, protobuf: bool, event_type: &str, object: &[u8]) {
+    if protobuf {
+        let encoded = if event_type == "ERROR" {
+            serde_json::from_slice(object)
+                .ok()
+                .map(|status| crate::protobuf::encode_status(&status))
+        } else {
+            crate::protobuf::encode_json(object)
+        };
+        match encoded {
+            Some(bytes) => crate::protobuf::watch_frame(out, event_type, &bytes),
+            None => {
+                tracing::warn!("a {event_type} watch event cannot be encoded as protobuf; skipped")
+            }
+        }
+    } else {
+        event_line(out, event_type, object);
+    }
 }
 
 fn event_line(out: &mut BytesMut, event_type: &str, object: &[u8]) {
@@ -50,14 +74,14 @@ fn event_line(out: &mut BytesMut, event_type: &str, object: &[u8]) {
     out.put_slice(b"}\n");
 }
 
-fn bookmark(out: &mut BytesMut, res: ResourceId, rv: u64, initial_end: bool) {
+fn bookmark(out: &mut BytesMut, protobuf: bool, res: ResourceId, rv: u64, initial_end: bool) {
     let rt = &RESOURCES[res];
     let mut meta = json!({"resourceVersion": rv.to_string()});
     if initial_end {
         meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
     }
     let obj = json!({"kind": rt.kind, "apiVersion": rt.api_version(), "metadata": meta});
-    event_line(out, "BOOKMARK", obj.to_string().as_bytes());
+    event(out, protobuf, "BOOKMARK", obj.to_string().as_bytes());
 }
 
 struct State {
@@ -68,6 +92,32 @@ struct State {
     done: bool,
     deadline: Option<Instant>,
     rv_rx: tokio::sync::watch::Receiver<u64>,
+}
+
+/// The event of a committed change in the stream's format, made once per change and shared by
+/// every watcher that sends it (a reference-counted `Bytes`, not a copy per watcher).
+pub fn shared_event(change: &Change, protobuf: bool) -> Option<Bytes> {
+    if protobuf {
+        change
+            .protobuf_event
+            .get_or_init(|| {
+                let mut out = BytesMut::new();
+                event(&mut out, true, change.event.as_str(), &change.obj.bytes);
+                (!out.is_empty()).then(|| out.freeze())
+            })
+            .clone()
+    } else {
+        Some(
+            change
+                .json_event
+                .get_or_init(|| {
+                    let mut out = BytesMut::new();
+                    event_line(&mut out, change.event.as_str(), &change.obj.bytes);
+                    out.freeze()
+                })
+                .clone(),
+        )
+    }
 }
 
 /// The body stream of a watch response.
@@ -87,16 +137,23 @@ pub fn stream(
         rv_rx,
     };
     futures::stream::unfold(state, |mut st| async move {
-        let chunk = next_chunk(&mut st).await?;
-        Some((Ok(chunk), st))
+        let chunks = next_chunks(&mut st).await?;
+        Some((
+            futures::stream::iter(chunks.into_iter().map(Ok::<Bytes, Infallible>)),
+            st,
+        ))
     })
+    .flatten()
 }
 
-async fn next_chunk(st: &mut State) -> Option<Bytes> {
+/// The next pieces of the stream: fresh bytes for the initial state and bookmarks, shared
+/// event bytes for committed changes.
+async fn next_chunks(st: &mut State) -> Option<Vec<Bytes>> {
     if st.done {
         return None;
     }
     let mut out = BytesMut::new();
+    let mut shared: Vec<Bytes> = Vec::new();
     if !st.started {
         st.started = true;
         st.rv_rx.borrow_and_update();
@@ -114,21 +171,26 @@ async fn next_chunk(st: &mut State) -> Option<Bytes> {
             ) {
                 Ok(page) => {
                     for item in &page.items {
-                        event_line(&mut out, "ADDED", item);
+                        event(&mut out, q.protobuf, "ADDED", item);
                     }
                     st.cursor = page.rv;
                 }
                 Err(err) => {
                     st.done = true;
-                    event_line(&mut out, "ERROR", err.to_status().to_string().as_bytes());
-                    return Some(out.freeze());
+                    event(
+                        &mut out,
+                        st.query.protobuf,
+                        "ERROR",
+                        err.to_status().to_string().as_bytes(),
+                    );
+                    return Some(vec![out.freeze()]);
                 }
             }
             if q.initial_events_end {
-                bookmark(&mut out, q.res, st.cursor, true);
+                bookmark(&mut out, q.protobuf, q.res, st.cursor, true);
             }
             if !out.is_empty() {
-                return Some(out.freeze());
+                return Some(vec![out.freeze()]);
             }
         }
     }
@@ -140,8 +202,13 @@ async fn next_chunk(st: &mut State) -> Option<Bytes> {
             match store.changes_after(q.res, st.cursor) {
                 Err(err) => {
                     st.done = true;
-                    event_line(&mut out, "ERROR", err.to_status().to_string().as_bytes());
-                    return Some(out.freeze());
+                    event(
+                        &mut out,
+                        st.query.protobuf,
+                        "ERROR",
+                        err.to_status().to_string().as_bytes(),
+                    );
+                    return Some(vec![out.freeze()]);
                 }
                 Ok(changes) => {
                     for change in changes {
@@ -151,14 +218,20 @@ async fn next_chunk(st: &mut State) -> Option<Bytes> {
                         if !change.obj.selected(&change.key, &q.labels, &q.fields) {
                             continue;
                         }
-                        event_line(&mut out, change.event.as_str(), &change.obj.bytes);
+                        match shared_event(&change, q.protobuf) {
+                            Some(bytes) => shared.push(bytes),
+                            None => tracing::warn!(
+                                "a {} watch event cannot be encoded as protobuf; skipped",
+                                change.event.as_str()
+                            ),
+                        }
                     }
                     st.cursor = st.cursor.max(store.rv());
                 }
             }
         }
-        if !out.is_empty() {
-            return Some(out.freeze());
+        if !shared.is_empty() {
+            return Some(shared);
         }
         let deadline = st.deadline;
         let timeout = async move {
@@ -176,8 +249,8 @@ async fn next_chunk(st: &mut State) -> Option<Bytes> {
             _ = timeout => return None,
             _ = st.shared.shutdown.cancelled() => return None,
             _ = tokio::time::sleep(BOOKMARK_EVERY), if st.query.bookmarks => {
-                bookmark(&mut out, st.query.res, st.cursor, false);
-                return Some(out.freeze());
+                bookmark(&mut out, st.query.protobuf, st.query.res, st.cursor, false);
+                return Some(vec![out.freeze()]);
             }
         }
     }
@@ -192,5 +265,45 @@ pub fn parse_start(rv: Option<&str>) -> Result<Option<u64>, ApiError> {
                 "invalid resourceVersion {text:?}: expected a number"
             ))
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn watchers_share_one_serialized_event_per_change() {
+        let mut store = Store::new(10);
+        let ns = crate::resources::by_kind("Namespace").unwrap();
+        let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        store
+            .create(
+                ns,
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}}),
+                now,
+                true,
+            )
+            .unwrap();
+        let changes = store.changes_after(ns, store.floor()).unwrap();
+        let change = changes.last().unwrap();
+        // Every watcher gets the same bytes (one allocation), not a copy of the object.
+        let first = shared_event(change, false).unwrap();
+        for _ in 0..100 {
+            let again = shared_event(change, false).unwrap();
+            assert_eq!(again.as_ptr(), first.as_ptr());
+        }
+        let line: serde_json::Value = serde_json::from_slice(&first).unwrap();
+        assert_eq!(line["type"], "ADDED");
+        assert_eq!(line["object"]["metadata"]["name"], "a");
+        let frame = shared_event(change, true).unwrap();
+        assert_eq!(shared_event(change, true).unwrap().as_ptr(), frame.as_ptr());
+        assert_eq!(
+            u32::from_be_bytes(frame[..4].try_into().unwrap()) as usize,
+            frame.len() - 4
+        );
     }
 }

@@ -21,6 +21,9 @@ pub enum Permission {
     ReadOnly,
     /// Explicit rules; a request is allowed if any rule matches.
     Rules(Vec<Rule>),
+    /// Rules of the Roles/ClusterRoles bound to a ServiceAccount token's holder, read from the
+    /// cluster's RBAC objects at request time.
+    Rbac(Vec<crate::rbac::PolicyRule>),
 }
 
 /// One RBAC-like allow rule. `"*"` matches anything in each list.

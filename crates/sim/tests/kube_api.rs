@@ -1084,3 +1084,154 @@ async fn exec_runs_simulated_commands_over_websocket_with_exit_codes() {
         result.err()
     );
 }
+
+/// A request with `Accept: application/vnd.kubernetes.protobuf` (client-go's default) and the
+/// raw answer bytes.
+async fn protobuf_get(client: &kube::Client, path: &str) -> (u16, String, Vec<u8>) {
+    let request = http::Request::builder()
+        .method("GET")
+        .uri(path)
+        .header(
+            "accept",
+            "application/vnd.kubernetes.protobuf, application/json",
+        )
+        .body(Vec::new())
+        .unwrap();
+    let response = client
+        .send(request.map(kube::client::Body::from))
+        .await
+        .expect("request is sent");
+    let code = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    (code, content_type, bytes.to_vec())
+}
+
+fn unknown_raw(body: &[u8]) -> (String, Vec<u8>) {
+    use prost::Message;
+    let unknown = k8s_pb::apimachinery::pkg::runtime::Unknown::decode(
+        body.strip_prefix(b"k8s\0").expect("protobuf magic"),
+    )
+    .expect("runtime.Unknown");
+    (
+        unknown.type_meta.unwrap().kind.unwrap_or_default(),
+        unknown.raw.unwrap_or_default(),
+    )
+}
+
+#[tokio::test]
+async fn protobuf_answers_decode_with_the_k8s_pb_types() {
+    use prost::Message;
+    let sim = start().await;
+    let client = client(&sim, "admin").await;
+    let (code, content_type, body) = protobuf_get(&client, "/api/v1/pods?limit=500").await;
+    assert_eq!(code, 200);
+    assert_eq!(content_type, "application/vnd.kubernetes.protobuf");
+    let (kind, raw) = unknown_raw(&body);
+    assert_eq!(kind, "PodList");
+    let list = k8s_pb::api::core::v1::PodList::decode(&raw[..]).unwrap();
+    assert_eq!(list.items.len(), 1);
+    let pod = &list.items[0];
+    assert_eq!(
+        pod.metadata.as_ref().unwrap().name.as_deref(),
+        Some("coredns-1")
+    );
+    assert_eq!(
+        pod.spec.as_ref().unwrap().node_name.as_deref(),
+        Some("node-1")
+    );
+    assert!(
+        list.metadata
+            .unwrap()
+            .resource_version
+            .is_some_and(|rv| !rv.is_empty())
+    );
+
+    let (code, _, body) = protobuf_get(&client, "/api/v1/nodes/node-2").await;
+    assert_eq!(code, 200);
+    let (kind, raw) = unknown_raw(&body);
+    assert_eq!(kind, "Node");
+    let node = k8s_pb::api::core::v1::Node::decode(&raw[..]).unwrap();
+    assert_eq!(
+        node.status
+            .unwrap()
+            .node_info
+            .unwrap()
+            .kubelet_version
+            .as_deref(),
+        Some("v1.35.1")
+    );
+
+    // A watch answers with length-prefixed WatchEvent frames.
+    let (code, content_type, body) = protobuf_get(
+        &client,
+        "/api/v1/namespaces?watch=true&resourceVersion=0&timeoutSeconds=1",
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        content_type,
+        "application/vnd.kubernetes.protobuf;stream=watch"
+    );
+    let mut rest = &body[..];
+    let mut names = Vec::new();
+    while rest.len() >= 4 {
+        let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+        let event =
+            k8s_pb::apimachinery::pkg::apis::meta::v1::WatchEvent::decode(&rest[4..4 + len])
+                .unwrap();
+        assert_eq!(event.r#type.as_deref(), Some("ADDED"));
+        let (kind, raw) = unknown_raw(&event.object.unwrap().raw.unwrap());
+        assert_eq!(kind, "Namespace");
+        let ns = k8s_pb::api::core::v1::Namespace::decode(&raw[..]).unwrap();
+        names.push(ns.metadata.unwrap().name.unwrap());
+        rest = &rest[4 + len..];
+    }
+    assert!(rest.is_empty());
+    names.sort();
+    assert_eq!(names, ["default", "kube-system"]);
+    sim.shutdown().await;
+}
+
+/// 100 watchers of one kind all get the change (the event is serialized once and shared).
+#[tokio::test]
+async fn a_change_reaches_100_watchers() {
+    let sim = start().await;
+    let client = client(&sim, "admin").await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let mut streams = Vec::new();
+    for _ in 0..100 {
+        let stream = api
+            .watch(&kube::api::WatchParams::default().timeout(30), "0")
+            .await
+            .unwrap()
+            .boxed();
+        streams.push(stream);
+    }
+    let cm: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "fan-out"}, "data": {"k": "v"}}))
+            .unwrap();
+    api.create(&PostParams::default(), &cm).await.unwrap();
+    for mut stream in streams {
+        loop {
+            match stream.try_next().await.unwrap() {
+                Some(kube::api::WatchEvent::Added(cm))
+                    if cm.metadata.name.as_deref() == Some("fan-out") =>
+                {
+                    break;
+                }
+                Some(_) => continue,
+                None => panic!("watch ended before the change arrived"),
+            }
+        }
+    }
+    sim.shutdown().await;
+}

@@ -409,3 +409,200 @@ spec:
         .await;
     assert!(!ok && err.contains("not running"), "{err}");
 }
+
+/// kubectl's typed `create` commands post protobuf bodies and accept protobuf back (issue 16).
+#[tokio::test]
+async fn typed_create_commands_send_protobuf_and_work() {
+    let f = Fixture::scenario("compliant.yaml").await;
+    f.ok(&["create", "namespace", "bar-a"]).await;
+    let creates: &[&[&str]] = &[
+        &[
+            "create",
+            "deployment",
+            "web",
+            "--image=registry.k8s.io/pause:3.10",
+            "--replicas=3",
+        ],
+        &["create", "service", "clusterip", "web", "--tcp=80:8080"],
+        &["create", "configmap", "cfg", "--from-literal=a=b"],
+        &[
+            "create",
+            "secret",
+            "generic",
+            "sec",
+            "--from-literal=k=hello",
+        ],
+        &[
+            "create",
+            "job",
+            "once",
+            "--image=registry.k8s.io/pause:3.10",
+        ],
+        &[
+            "create",
+            "cronjob",
+            "nightly",
+            "--image=registry.k8s.io/pause:3.10",
+            "--schedule=0 3 * * *",
+        ],
+        &["create", "serviceaccount", "robot"],
+        &[
+            "create",
+            "role",
+            "pod-reader",
+            "--verb=get,list",
+            "--resource=pods",
+        ],
+        &[
+            "create",
+            "rolebinding",
+            "robot-reads",
+            "--role=pod-reader",
+            "--serviceaccount=bar-a:robot",
+        ],
+        &[
+            "create",
+            "clusterrole",
+            "node-reader",
+            "--verb=list",
+            "--resource=nodes",
+        ],
+        &[
+            "create",
+            "clusterrolebinding",
+            "robot-nodes",
+            "--clusterrole=node-reader",
+            "--serviceaccount=bar-a:robot",
+        ],
+    ];
+    for args in creates {
+        let mut args = args.to_vec();
+        args.extend(["-n", "bar-a"]);
+        let out = f.ok(&args).await;
+        assert!(out.contains("created"), "{args:?}: {out}");
+    }
+    // The token kubectl gets is accepted and carries exactly the bound rules.
+    let token = f
+        .ok(&["create", "token", "robot", "-n", "bar-a", "--duration=1h"])
+        .await;
+    let token = token.trim();
+    assert!(!token.is_empty());
+    let as_robot = |args: &[&str]| {
+        let mut all = vec!["--token", token, "--user", ""];
+        all.extend_from_slice(args);
+        all.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    for (args, allowed) in [
+        (vec!["get", "pods", "-n", "bar-a", "-o", "name"], true),
+        (vec!["get", "nodes", "-o", "name"], true),
+        (vec!["get", "pods", "-n", "default", "-o", "name"], false),
+        (
+            vec!["get", "configmaps", "-n", "bar-a", "-o", "name"],
+            false,
+        ),
+        (vec!["delete", "pod", "x", "-n", "bar-a"], false),
+    ] {
+        let args = as_robot(&args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, out, err) = f.kubectl("admin", &args).await;
+        assert_eq!(ok, allowed, "{args:?}: {out}{err}");
+        if !allowed {
+            assert!(
+                err.contains("system:serviceaccount:bar-a:robot") && err.contains("forbidden"),
+                "{err}"
+            );
+        }
+    }
+    let args = as_robot(&["auth", "can-i", "list", "pods", "-n", "bar-a"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (_, out, _) = f.kubectl("admin", &args).await;
+    assert_eq!(out.trim(), "yes");
+    let args = as_robot(&["auth", "can-i", "create", "pods", "-n", "bar-a"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (_, out, _) = f.kubectl("admin", &args).await;
+    assert_eq!(out.trim(), "no");
+    // Deleting the ServiceAccount invalidates its tokens.
+    f.ok(&["delete", "serviceaccount", "robot", "-n", "bar-a"])
+        .await;
+    let args = as_robot(&["get", "nodes"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, _, err) = f.kubectl("admin", &args).await;
+    assert!(!ok && err.contains("Unauthorized"), "{err}");
+
+    let yaml = f
+        .ok(&["get", "deployment", "web", "-n", "bar-a", "-o", "yaml"])
+        .await;
+    assert!(yaml.contains("replicas: 3"), "{yaml}");
+    assert!(yaml.contains("image: registry.k8s.io/pause:3.10"), "{yaml}");
+    let port = f
+        .ok(&[
+            "get",
+            "service",
+            "web",
+            "-n",
+            "bar-a",
+            "-o",
+            "jsonpath={.spec.ports[0].port} {.spec.ports[0].targetPort}",
+        ])
+        .await;
+    assert_eq!(port, "80 8080");
+    let secret = f
+        .ok(&[
+            "get",
+            "secret",
+            "sec",
+            "-n",
+            "bar-a",
+            "-o",
+            "jsonpath={.data.k}",
+        ])
+        .await;
+    assert_eq!(secret, "aGVsbG8=");
+    let schedule = f
+        .ok(&[
+            "get",
+            "cronjob",
+            "nightly",
+            "-n",
+            "bar-a",
+            "-o",
+            "jsonpath={.spec.schedule}",
+        ])
+        .await;
+    assert_eq!(schedule, "0 3 * * *");
+    let out = f
+        .ok(&[
+            "rollout",
+            "status",
+            "deployment/web",
+            "-n",
+            "bar-a",
+            "--timeout=60s",
+        ])
+        .await;
+    assert!(out.contains("successfully rolled out"), "{out}");
+    let out = f
+        .ok(&[
+            "wait",
+            "--for=condition=Available",
+            "deployment/web",
+            "-n",
+            "bar-a",
+            "--timeout=60s",
+        ])
+        .await;
+    assert!(out.contains("condition met"), "{out}");
+    let ready = f
+        .ok(&[
+            "get",
+            "deployment",
+            "web",
+            "-n",
+            "bar-a",
+            "-o",
+            "jsonpath={.status.readyReplicas}",
+        ])
+        .await;
+    assert_eq!(ready, "3");
+    drop(f.sim);
+}

@@ -129,26 +129,32 @@ impl Options {
 const RULES: &[RuleDoc] = &[
     RuleDoc {
         id: "CONF-01 / NW-01",
+        severity: "FAIL|WARN",
         summary: "every test of the selection passes (FAIL names each failing test with the first lines of its failure); a failure matching okToFail is a WARNING naming why",
     },
     RuleDoc {
         id: "E2E-01",
+        severity: "ABORT",
         summary: "the run did what the selection demands, else ABORT (never a vacuous PASS): some test ran; conformance: no [Conformance] spec skipped and their number equals the version's published count; networking: a NetworkPolicy spec ran; as many specs ran as the e2e.log announced",
     },
     RuleDoc {
         id: "E2E-02",
+        severity: "ABORT|WARN",
         summary: "the results were made against the cluster's Kubernetes version (e2e.log kube-apiserver line or the tarball's serverversion.json; e2e suite of the same minor), else ABORT; no version in the results is a WARNING",
     },
     RuleDoc {
         id: "E2E-03",
+        severity: "ABORT|WARN",
         summary: "the results are younger than the testcase's lifetime (conformance: year, networking: month, as in the official scope), else ABORT; no date in the results is a WARNING",
     },
     RuleDoc {
         id: "E2E-04",
+        severity: "ABORT",
         summary: "results exist and are readable, the image could be pulled, the run ended before the deadline; else ABORT with the cause",
     },
     RuleDoc {
         id: "E2E-05",
+        severity: "INFO",
         summary: "INFO: what ran (passed, failed, tolerated, skipped; [Conformance] and NetworkPolicy specs) and where the evidence is kept",
     },
 ];
@@ -156,42 +162,62 @@ const RULES: &[RuleDoc] = &[
 const ASSIGNMENTS: &[AssignmentDoc] = &[
     AssignmentDoc {
         key: "conformance_results",
+        default: "",
+        accepted: "PATH",
         help: "PATH of results made elsewhere (Sonobuoy tarball, directory, or junit_01.xml with e2e.log beside it): judge them, run nothing",
     },
     AssignmentDoc {
         key: "conformance_runner",
+        default: "native",
+        accepted: "native|sonobuoy",
         help: "native (default: a pod running registry.k8s.io/conformance) | sonobuoy (drive the sonobuoy executable)",
     },
     AssignmentDoc {
         key: "sonobuoy",
+        default: "sonobuoy",
+        accepted: "PATH",
         help: "PATH of the sonobuoy executable (default: sonobuoy on PATH); with conformance_runner=sonobuoy",
     },
     AssignmentDoc {
         key: "conformance_image",
+        default: "",
+        accepted: "IMAGE",
         help: "the conformance image (default registry.k8s.io/conformance:v<server major.minor.patch>, below image_mirror when set)",
     },
     AssignmentDoc {
         key: "image_mirror",
+        default: "",
+        accepted: "PREFIX",
         help: "registry prefix replacing registry.k8s.io for the conformance and busybox images",
     },
     AssignmentDoc {
         key: "e2e_focus",
+        default: "",
+        accepted: "REGEX",
         help: "E2E_FOCUS regex (default: \\[Conformance\\] / NetworkPolicy)",
     },
     AssignmentDoc {
         key: "e2e_skip",
+        default: "",
+        accepted: "REGEX",
         help: "E2E_SKIP regex (default: empty / \\[Disruptive\\]|NoExecuteTaintManager)",
     },
     AssignmentDoc {
         key: "e2e_parallel",
+        default: "1",
+        accepted: "N (1-64)",
         help: "number of parallel ginkgo processes (--procs=N, E2E_PARALLEL); default 1 (serial)",
     },
     AssignmentDoc {
         key: "ok_to_fail",
+        default: "",
+        accepted: "FILE",
         help: "FILE in the okToFail format of the SCS reference (scs-sonobuoy-config-v1.yaml) replacing the shipped list",
     },
     AssignmentDoc {
         key: "artifacts",
+        default: "",
+        accepted: "DIR",
         help: "DIR receiving <testcase id>/junit_01.xml and e2e.log (set by --artifacts; default beside --report, else a temporary directory named in the output)",
     },
 ];

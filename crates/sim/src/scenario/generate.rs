@@ -9,6 +9,16 @@ pub enum GenerateError {
     /// Pods were asked for but there is no node to run them.
     #[error("--pods {0} needs at least one node; pass --nodes 1 or more")]
     NoNodes(usize),
+    /// More nodes or pods than a scenario may have.
+    #[error("--{what} {asked} is more than the simulator's limit of {limit}; pass at most {limit}")]
+    TooMany {
+        /// `nodes` or `pods`.
+        what: &'static str,
+        /// What was asked for.
+        asked: usize,
+        /// The limit (see `scenario::limits`).
+        limit: usize,
+    },
 }
 
 /// splitmix64: tiny, fast and stable across crate versions (the same seed gives the same file).
@@ -43,6 +53,14 @@ const PODS_PER_NAMESPACE: usize = 1000;
 pub fn generate(nodes: usize, pods: usize, seed: u64) -> Result<Scenario, GenerateError> {
     if pods > 0 && nodes == 0 {
         return Err(GenerateError::NoNodes(pods));
+    }
+    for (what, asked, limit) in [
+        ("nodes", nodes, super::limits::MAX_NODES),
+        ("pods", pods, super::limits::MAX_PODS),
+    ] {
+        if asked > limit {
+            return Err(GenerateError::TooMany { what, asked, limit });
+        }
     }
     let mut rng = Rng(seed);
     let control_planes = if nodes >= 4 { 3 } else { 0 };

@@ -9,6 +9,7 @@
 
 mod build;
 pub mod generate;
+pub mod limits;
 mod locate;
 mod model;
 mod validate;

@@ -815,3 +815,44 @@ fn e2e_block_is_checked_with_positions() {
     let (_, _, message) = error_at(old);
     assert!(message.contains("v1.31–v1.35"), "{message}");
 }
+
+const WEB: &str = "namespaces:\n  - name: web\nworkloads:\n  - kind: Deployment\n    name: web\n    namespace: web\n    containers:\n      - name: c\n        image: registry.k8s.io/pause:3.10\n";
+
+#[test]
+fn counts_beyond_the_documented_limits_are_clear_errors() {
+    let text = format!("{BASE}{WEB}    replicas: 4294967295\n");
+    let (_, _, message) = error_at(&text);
+    assert!(
+        message.contains("replicas 4294967295") && message.contains("limit of 150000"),
+        "{message}"
+    );
+    // Many workloads each within the limit, together over the total.
+    let mut text = format!("{BASE}namespaces:\n  - name: web\nworkloads:\n");
+    for i in 0..3 {
+        text.push_str(&format!(
+            "  - kind: Deployment\n    name: web{i}\n    namespace: web\n    replicas: 60000\n    containers:\n      - name: c\n        image: i\n"
+        ));
+    }
+    let (_, _, message) = error_at(&text);
+    assert!(message.contains("limit of 150000 pods"), "{message}");
+    let err = generate::generate(4_294_967_295, 0, 1).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "--nodes 4294967295 is more than the simulator's limit of 10000; pass at most 10000"
+    );
+    assert!(generate::generate(10, 150_001, 1).is_err());
+}
+
+/// Issue 13 defect 14: one Deployment's pods were named by scanning every suffix from the first
+/// (quadratic: 8,000 replicas took 22 s). Its 20,000 pods are made; the time is in the report of
+/// `examples/scenario_bench.rs`.
+#[test]
+fn a_deployment_of_20000_replicas_starts() {
+    let text = format!("{BASE}{WEB}    replicas: 20000\n");
+    let config = parse(&text, "t.yaml").unwrap();
+    let objects = config.initial_objects();
+    let pods: Vec<&Value> = objects.iter().filter(|o| o["kind"] == "Pod").collect();
+    assert_eq!(pods.len(), 20_000);
+    let names: std::collections::BTreeSet<&str> = pods.iter().map(|p| name(p)).collect();
+    assert_eq!(names.len(), 20_000, "pod names are unique");
+}

@@ -47,6 +47,7 @@ pub fn check(s: &Scenario) -> Check {
     }
     check_nodes(s)?;
     check_storage(s)?;
+    check_sizes(s)?;
     check_namespaces(s)?;
     check_workloads(s)?;
     check_network(&s.network)?;
@@ -403,6 +404,48 @@ fn kind_name(kind: WorkloadKind) -> &'static str {
         WorkloadKind::CronJob => "CronJob",
         WorkloadKind::Pod => "Pod",
     }
+}
+
+/// Counts within [`super::limits`]: nodes, replicas per workload, pods in total.
+fn check_sizes(s: &Scenario) -> Check {
+    use super::limits::{MAX_NODES, MAX_PODS, MAX_REPLICAS};
+    if s.nodes.len() > MAX_NODES {
+        return problem(
+            vec![Key("nodes")],
+            format!(
+                "{} nodes are more than the simulator's limit of {MAX_NODES}; use fewer",
+                s.nodes.len()
+            ),
+        );
+    }
+    let mut pods: usize = 0;
+    for (i, w) in s.workloads.iter().enumerate() {
+        if let Some(replicas) = w.replicas
+            && replicas > MAX_REPLICAS
+        {
+            return problem(
+                vec![Key("workloads"), Index(i), Key("replicas")],
+                format!(
+                    "replicas {replicas} is more than the simulator's limit of {MAX_REPLICAS} per workload; use fewer"
+                ),
+            );
+        }
+        pods += match w.kind {
+            WorkloadKind::CronJob => 0,
+            WorkloadKind::Pod => 1,
+            WorkloadKind::DaemonSet => s.nodes.len(),
+            _ => w.replicas.unwrap_or(1) as usize,
+        };
+        if pods > MAX_PODS {
+            return problem(
+                vec![Key("workloads"), Index(i)],
+                format!(
+                    "with this workload the scenario makes more than the simulator's limit of {MAX_PODS} pods (counting replicas, and one pod per node for a DaemonSet); use fewer"
+                ),
+            );
+        }
+    }
+    Ok(())
 }
 
 fn check_workloads(s: &Scenario) -> Check {

@@ -2,7 +2,7 @@
 //! ReplicaSet where applicable, and its pods already placed and running, with the same names,
 //! hashes and statuses the controllers compute (so nothing moves at start-up).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
@@ -161,7 +161,7 @@ fn with_uid(mut value: Value) -> Value {
 /// one workload at a time.
 pub fn expand(s: &Scenario, nodes: &[PlacedNode], now: &str, out: &mut dyn FnMut(Value)) {
     let mut placer = Placer::new(nodes);
-    let mut taken: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut taken = replicaset::PodNames::default();
     for w in &s.workloads {
         let pinned = w.node.as_deref();
         let replicas = i64::from(w.replicas.unwrap_or(1));
@@ -228,8 +228,7 @@ pub fn expand(s: &Scenario, nodes: &[PlacedNode], now: &str, out: &mut dyn FnMut
                 });
                 let pods: Vec<Value> = (0..replicas)
                     .map(|_| {
-                        let pod_name =
-                            replicaset::free_name(&mut taken, &w.namespace, &w.name, &job_uid);
+                        let pod_name = taken.free_name(&w.namespace, &w.name, &job_uid);
                         let pod = with_uid(replicaset::pod_from_template(
                             &j,
                             &j["spec"]["template"],
@@ -275,7 +274,7 @@ pub fn expand(s: &Scenario, nodes: &[PlacedNode], now: &str, out: &mut dyn FnMut
                     "spec": tpl["spec"].clone(),
                     "status": {"phase": "Pending", "qosClass": "BestEffort"},
                 });
-                taken.insert((w.namespace.clone(), w.name.clone()));
+                taken.reserve(&w.namespace, &w.name);
                 pod = match w.phase.unwrap_or_default() {
                     PodPhase::Pending => {
                         if let Some(node) = pinned {
@@ -305,13 +304,13 @@ fn rs_pods(
     replicas: i64,
     pinned: Option<&str>,
     placer: &mut Placer,
-    taken: &mut BTreeSet<(String, String)>,
+    taken: &mut replicaset::PodNames,
     now: &str,
 ) -> Vec<Value> {
     let ns = object::namespace(rs).to_string();
     (0..replicas)
         .map(|_| {
-            let pod_name = replicaset::free_name(taken, &ns, name(rs), object::uid(rs));
+            let pod_name = taken.free_name(&ns, name(rs), object::uid(rs));
             let pod = with_uid(replicaset::pod_from_template(
                 rs,
                 &rs["spec"]["template"],
@@ -371,7 +370,7 @@ fn stateful_set(
 fn daemon_set(
     w: &WorkloadSpec,
     placer: &mut Placer,
-    taken: &mut BTreeSet<(String, String)>,
+    taken: &mut replicaset::PodNames,
     now: &str,
     out: &mut dyn FnMut(Value),
 ) {
@@ -389,8 +388,7 @@ fn daemon_set(
     let pods: Vec<Value> = nodes
         .iter()
         .map(|node| {
-            let pod_name =
-                replicaset::free_name(taken, &w.namespace, &w.name, &format!("{ds_uid}/{node}"));
+            let pod_name = taken.free_name(&w.namespace, &w.name, &format!("{ds_uid}/{node}"));
             let pod = with_uid(replicaset::pod_from_template(
                 &ds,
                 &ds["spec"]["template"],

@@ -19,7 +19,7 @@ use crate::patch::{self, PatchType};
 use crate::resources::{RESOURCES, ResourceType};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
-use crate::store::Key;
+use crate::store::{Key, Propagation};
 use crate::watch::{self, WatchQuery};
 use crate::world::{Permission, User};
 
@@ -59,6 +59,25 @@ fn json_response(code: StatusCode, body: Bytes) -> Response<Body> {
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// An object answer: protobuf when the client prefers it and the kind has a protobuf form,
+/// JSON otherwise.
+pub(super) fn object_response(code: StatusCode, body: Bytes, proto: bool) -> Response<Body> {
+    if proto && let Some(encoded) = crate::protobuf::encode_json(&body) {
+        return protobuf_response(code, encoded.into());
+    }
+    json_response(code, body)
+}
+
+fn protobuf_response(code: StatusCode, body: Bytes) -> Response<Body> {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = code;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static(crate::protobuf::MEDIA_TYPE),
     );
     response
 }
@@ -141,7 +160,7 @@ where
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok());
-    let user = auth::authenticate(&shared.users, auth_header)?.clone();
+    let user = super::service_accounts::authenticate(&shared, auth_header)?;
     let path = req.uri().path().to_string();
     let is_get = req.method() == Method::GET;
     let discovery = |doc: Option<Value>| -> Result<Response<Body>> {
@@ -238,6 +257,7 @@ where
         (&Method::GET, true) if t.watch_path => "watch",
         (&Method::GET, true) => "get",
         (&Method::POST, false) => "create",
+        (&Method::POST, true) if t.sub.as_deref() == Some("token") => "create",
         (&Method::PUT, true) => "update",
         (&Method::PATCH, true) => "patch",
         (&Method::DELETE, true) => "delete",
@@ -254,6 +274,11 @@ where
             "{} only supports create",
             rt.plural
         )));
+    }
+    if t.sub.as_deref() == Some("token") && verb != "create" {
+        return Err(ApiError::method_not_allowed(
+            "serviceaccounts/token only supports create",
+        ));
     }
     if t.sub.as_deref() == Some("log") && verb != "get" {
         return Err(ApiError::method_not_allowed("pods/log only supports get"));
@@ -286,10 +311,16 @@ where
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(crate::table::wanted);
+    let proto = !as_table
+        && crate::protobuf::preferred(
+            req.headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok()),
+        );
     let body = read_body(req.into_body()).await?;
     match verb {
-        "list" => list(&shared, rt, &t, &params, as_table),
-        "watch" => watch_response(shared, rt, &t, &params),
+        "list" => list(&shared, rt, &t, &params, as_table, proto),
+        "watch" => watch_response(shared, rt, &t, &params, proto),
         "get" if t.sub.as_deref() == Some("log") => pod_log(&shared, &t, &params),
         "get" => {
             let store = shared.read();
@@ -302,13 +333,16 @@ where
                     crate::table::render(rt.kind, &[&entry.bytes], meta, jiff::Timestamp::now());
                 return Ok(json_value(StatusCode::OK, &table));
             }
-            Ok(json_response(StatusCode::OK, entry.bytes.clone()))
+            Ok(object_response(StatusCode::OK, entry.bytes.clone(), proto))
         }
-        "create" if rt.review => review(rt, user, &content_type, &body),
-        "create" => create(&shared, rt, &t, &params, &content_type, &body),
-        "update" => update(&shared, rt, &t, &params, &content_type, &body),
-        "patch" => patch_object(&shared, rt, &t, &params, &content_type, &body),
-        "delete" => delete(&shared, rt, &t, &params, &body),
+        "create" if rt.review => review(rt, user, &content_type, &body, proto),
+        "create" if t.sub.is_some() => {
+            super::service_accounts::token_request(&shared, &t, &content_type, &body, proto)
+        }
+        "create" => create(&shared, rt, &t, &params, &content_type, &body, proto),
+        "update" => update(&shared, rt, &t, &params, &content_type, &body, proto),
+        "patch" => patch_object(&shared, rt, &t, &params, &content_type, &body, proto),
+        "delete" => delete(&shared, rt, &t, &params, &body, proto),
         _ => delete_collection(&shared, rt, &t, &params),
     }
 }
@@ -324,6 +358,16 @@ fn key(rt: &ResourceType, t: &Target) -> Key {
 
 fn not_found(rt: &ResourceType, t: &Target) -> ApiError {
     ApiError::not_found(rt.group, rt.plural, t.name.as_deref().unwrap_or(""))
+}
+
+/// A create or update body: protobuf or JSON by its content type.
+pub(super) fn decode_body(content_type: &str, body: &[u8]) -> Result<Value> {
+    if crate::protobuf::is_protobuf(content_type) {
+        crate::protobuf::decode_object(body)
+    } else {
+        require_json(content_type)?;
+        parse_json(body)
+    }
 }
 
 fn require_json(content_type: &str) -> Result<()> {
@@ -452,6 +496,7 @@ fn list(
     t: &Target,
     params: &Params,
     as_table: bool,
+    proto: bool,
 ) -> Result<Response<Body>> {
     let (labels, fields) = selectors(rt, params)?;
     let limit: Option<usize> = params.number("limit")?;
@@ -486,6 +531,12 @@ fn list(
         let table = crate::table::render(rt.kind, &items, meta, jiff::Timestamp::now());
         return Ok(json_value(StatusCode::OK, &table));
     }
+    if proto
+        && let Some(encoded) =
+            crate::protobuf::encode_list(&rt.api_version(), rt.kind, &meta, &page.items)
+    {
+        return Ok(protobuf_response(StatusCode::OK, encoded.into()));
+    }
     let size: usize = page.items.iter().map(|i| i.len() + 1).sum();
     let mut out = BytesMut::with_capacity(size + 256);
     out.put_slice(
@@ -511,6 +562,7 @@ fn watch_response(
     rt: &ResourceType,
     t: &Target,
     params: &Params,
+    proto: bool,
 ) -> Result<Response<Body>> {
     let (labels, mut fields) = selectors(rt, params)?;
     if let Some(name) = &t.name {
@@ -530,11 +582,17 @@ fn watch_response(
         bookmarks: params.flag("allowWatchBookmarks")?,
         initial_events_end: params.flag("sendInitialEvents")?,
         timeout: timeout.map(Duration::from_secs),
+        protobuf: proto && crate::protobuf::has_protobuf(&rt.api_version(), rt.kind),
+    };
+    let content_type = if query.protobuf {
+        crate::protobuf::WATCH_MEDIA_TYPE
+    } else {
+        "application/json"
     };
     let mut response = Response::new(Body::from_stream(watch::stream(shared, query)));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
+        http::HeaderValue::from_static(content_type),
     );
     Ok(response)
 }
@@ -617,14 +675,10 @@ fn create(
     params: &Params,
     content_type: &str,
     body: &[u8],
+    proto: bool,
 ) -> Result<Response<Body>> {
     let dry = params.dry_run()?;
-    let mut obj = if content_type.starts_with(crate::protobuf::MEDIA_TYPE) {
-        crate::protobuf::decode_object(body)?
-    } else {
-        require_json(content_type)?;
-        parse_json(body)?
-    };
+    let mut obj = decode_body(content_type, body)?;
     check_body(rt, &mut obj, t)?;
     if rt.namespaced && t.namespace.is_none() && obj.pointer("/metadata/namespace").is_none() {
         return Err(ApiError::bad_request(format!(
@@ -634,7 +688,7 @@ fn create(
     }
     let now = jiff::Timestamp::now();
     let entry = shared.write(|s| s.create(t.res, obj, now, !dry))?;
-    Ok(json_response(StatusCode::CREATED, entry.bytes))
+    Ok(object_response(StatusCode::CREATED, entry.bytes, proto))
 }
 
 /// For a main-resource write keep the stored status; for a `status` write keep everything but
@@ -668,10 +722,10 @@ fn update(
     params: &Params,
     content_type: &str,
     body: &[u8],
+    proto: bool,
 ) -> Result<Response<Body>> {
-    require_json(content_type)?;
     let dry = params.dry_run()?;
-    let mut obj = parse_json(body)?;
+    let mut obj = decode_body(content_type, body)?;
     check_body(rt, &mut obj, t)?;
     let entry = shared.write(|s| {
         let stored = s
@@ -681,7 +735,7 @@ fn update(
         let obj = split_status(rt, t, &stored, obj);
         s.update(t.res, obj, !dry)
     })?;
-    Ok(json_response(StatusCode::OK, entry.bytes))
+    Ok(object_response(StatusCode::OK, entry.bytes, proto))
 }
 
 fn patch_object(
@@ -691,6 +745,7 @@ fn patch_object(
     params: &Params,
     content_type: &str,
     body: &[u8],
+    proto: bool,
 ) -> Result<Response<Body>> {
     let patch_type = PatchType::from_content_type(content_type)?;
     let dry = params.dry_run()?;
@@ -712,14 +767,15 @@ fn patch_object(
         let doc = split_status(rt, t, &stored, doc);
         s.update(t.res, doc, !dry)
     })?;
-    Ok(json_response(StatusCode::OK, entry.bytes))
+    Ok(object_response(StatusCode::OK, entry.bytes, proto))
 }
 
-/// `DeleteOptions` from the body and query: (dry run, cascade, uid and resourceVersion preconditions).
+/// `DeleteOptions` from the body and query: (dry run, propagation, uid and resourceVersion
+/// preconditions).
 fn delete_options(
     params: &Params,
     body: &[u8],
-) -> Result<(bool, bool, Option<String>, Option<String>)> {
+) -> Result<(bool, Propagation, Option<String>, Option<String>)> {
     let mut dry = params.dry_run()?;
     let mut policy = params.get("propagationPolicy").map(String::from);
     let (mut uid, mut rv) = (None, None);
@@ -748,8 +804,9 @@ fn delete_options(
             .map(String::from);
     }
     let cascade = match policy.as_deref() {
-        None | Some("Background" | "Foreground") => true,
-        Some("Orphan") => false,
+        None | Some("Background") => Propagation::Background,
+        Some("Foreground") => Propagation::Foreground,
+        Some("Orphan") => Propagation::Orphan,
         Some(other) => {
             return Err(ApiError::bad_request(format!(
                 "unsupported propagationPolicy {other:?}: use Orphan, Background or Foreground"
@@ -778,6 +835,7 @@ fn delete(
     t: &Target,
     params: &Params,
     body: &[u8],
+    proto: bool,
 ) -> Result<Response<Body>> {
     let (dry, cascade, uid, rv) = delete_options(params, body)?;
     let now = jiff::Timestamp::now();
@@ -794,7 +852,7 @@ fn delete(
     if rt.kind == "Namespace" && !dry {
         finish_namespaces_later(shared, vec![t.name.clone().unwrap_or_default()]);
     }
-    Ok(json_response(StatusCode::OK, entry.bytes))
+    Ok(object_response(StatusCode::OK, entry.bytes, proto))
 }
 
 fn delete_collection(
@@ -867,13 +925,9 @@ fn review(
     user: &User,
     content_type: &str,
     body: &[u8],
+    proto: bool,
 ) -> Result<Response<Body>> {
-    let mut obj = if content_type.starts_with(crate::protobuf::MEDIA_TYPE) {
-        crate::protobuf::decode_object(body)?
-    } else {
-        require_json(content_type)?;
-        parse_json(body)?
-    };
+    let mut obj = decode_body(content_type, body)?;
     let name = String::new();
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
     if !kind.is_empty() && kind != rt.kind {
@@ -892,7 +946,11 @@ fn review(
             .unwrap_or("")
             .to_string();
         obj["status"] = rules_review(&user.permission, &namespace);
-        return Ok(json_value(StatusCode::CREATED, &obj));
+        return Ok(object_response(
+            StatusCode::CREATED,
+            obj.to_string().into(),
+            proto,
+        ));
     }
     let allowed = if let Some(attrs) = obj.pointer("/spec/resourceAttributes") {
         let text = |f: &str| {
@@ -934,8 +992,10 @@ fn review(
         )
     } else if let Some(attrs) = obj.pointer("/spec/nonResourceAttributes") {
         let verb = attrs.get("verb").and_then(Value::as_str).unwrap_or("");
+        let path = attrs.get("path").and_then(Value::as_str).unwrap_or("");
         match &user.permission {
             Permission::Admin => true,
+            Permission::Rbac(rules) => verb == "get" || crate::rbac::allows_path(rules, verb, path),
             _ => verb == "get",
         }
     } else {
@@ -945,13 +1005,19 @@ fn review(
             "spec: Invalid value: exactly one of resourceAttributes or nonResourceAttributes must be set",
         ));
     };
-    let reason = if allowed {
-        "allowed by the scenario's permission for this user"
-    } else {
+    let reason = if !allowed {
         ""
+    } else if matches!(user.permission, Permission::Rbac(_)) {
+        "allowed by RBAC (a Role or ClusterRole bound to this user)"
+    } else {
+        "allowed by the scenario's permission for this user"
     };
     obj["status"] = json!({"allowed": allowed, "reason": reason});
-    Ok(json_value(StatusCode::CREATED, &obj))
+    Ok(object_response(
+        StatusCode::CREATED,
+        obj.to_string().into(),
+        proto,
+    ))
 }
 
 fn rules_review(permission: &Permission, namespace: &str) -> Value {
@@ -966,6 +1032,20 @@ fn rules_review(permission: &Permission, namespace: &str) -> Value {
                 r.namespaces.is_empty() || r.namespaces.iter().any(|n| n == "*" || n == namespace)
             })
             .map(|r| json!({"verbs": r.verbs, "apiGroups": r.groups, "resources": r.resources}))
+            .collect(),
+        Permission::Rbac(rules) => rules
+            .iter()
+            .filter(|r| {
+                !r.resources.is_empty() && r.namespace.as_deref().is_none_or(|n| n == namespace)
+            })
+            .map(|r| {
+                let mut rule =
+                    json!({"verbs": r.verbs, "apiGroups": r.groups, "resources": r.resources});
+                if !r.names.is_empty() {
+                    rule["resourceNames"] = json!(r.names);
+                }
+                rule
+            })
             .collect(),
     };
     let non_resource = match permission {

@@ -13,6 +13,7 @@ mod api;
 mod exec;
 mod log_follow;
 mod route;
+mod service_accounts;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -46,6 +47,8 @@ pub struct Shared {
     pub shutdown: CancellationToken,
     /// The address the server listens on.
     pub addr: SocketAddr,
+    /// ServiceAccount tokens issued by TokenRequest.
+    pub tokens: crate::tokens::Tokens,
 }
 
 impl Shared {
@@ -211,6 +214,7 @@ pub async fn start_with(
         wake_tx,
         shutdown: CancellationToken::new(),
         addr,
+        tokens: Default::default(),
     });
     if let Some(rx) = wake_rx {
         crate::runner::spawn(Arc::clone(&shared), controllers, rx)?;

@@ -305,6 +305,7 @@ fn lifetime_word(l: Lifetime) -> &'static str {
         Lifetime::Month => "month",
         Lifetime::Quarter => "quarter",
         Lifetime::Year => "year",
+        Lifetime::Infinite => "unlimited lifetime",
     }
 }
 
