@@ -22,7 +22,7 @@ pub mod status;
 pub mod store;
 pub mod table;
 pub mod tls;
-pub mod volume_files;
 pub mod tokens;
+pub mod volume_files;
 pub mod watch;
 pub mod world;
