@@ -35,12 +35,17 @@ pub enum KubeconfigError {
 /// Read and parse the kubeconfig at `path` (bounded; relative paths made absolute).
 pub fn read(path: &Path) -> Result<Kubeconfig, KubeconfigError> {
     let text = input::read_bounded_text(path, InputKind::Kubeconfig)?;
+    parse(&text, path)
+}
+
+/// Parse kubeconfig `text` read from `path` (depth-checked; relative paths made absolute).
+pub fn parse(text: &str, path: &Path) -> Result<Kubeconfig, KubeconfigError> {
     let invalid = |source| KubeconfigError::Invalid {
         path: path.to_owned(),
         source,
     };
-    scs_kaas_core::yaml_depth::check(&text, &path.display().to_string())?;
-    let mut config = Kubeconfig::from_yaml(&text).map_err(invalid)?;
+    scs_kaas_core::yaml_depth::check(text, &path.display().to_string())?;
+    let mut config = Kubeconfig::from_yaml(text).map_err(invalid)?;
     if let Some(dir) = path.parent() {
         absolutize(&mut config, dir);
     }

@@ -340,8 +340,8 @@ async fn a_check_cut_off_by_its_timeout_is_cleaned_up_before_the_process_exits()
         "{}",
         text(&out)
     );
-    // Only the preview target is selected, and its check aborted: the main target passes.
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // Only a preview testcase is selected, so it is judged: aborted, exit 3 (not 0).
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert_untouched(&admin, &before, "after the timeout").await;
 }
 

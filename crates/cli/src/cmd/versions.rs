@@ -209,7 +209,7 @@ fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         (Some(list), _) => Some(list.clone()),
         (None, Some(path)) => match read_bounded_text(path, InputKind::Catalog) {
             Ok(t) => Some(t),
-            Err(e) => return usage(format!("--offered-file: {e}")),
+            Err(e) => return usage(option_file_error("--offered-file", path, e)),
         },
         (None, None) => None,
     };
@@ -405,7 +405,7 @@ fn resolve(args: ResolveArgs) -> anyhow::Result<ExitCode> {
         Some(path) => {
             let text = match read_bounded_text(path, InputKind::Catalog) {
                 Ok(t) => t,
-                Err(e) => return usage(format!("--catalog: {e}")),
+                Err(e) => return usage(option_file_error("--catalog", path, e)),
             };
             match Catalog::from_yaml(&text) {
                 Ok(c) => Some(c),
@@ -503,5 +503,19 @@ async fn refresh(args: RefreshArgs) -> anyhow::Result<ExitCode> {
             eprintln!("release data in use: {}", kept.db.describe(now));
             Ok(ExitCode::from(exit::USAGE))
         }
+    }
+}
+
+/// `cannot read --OPTION PATH: why` for a file an option names (bounded read, see core::input).
+fn option_file_error(
+    option: &str,
+    path: &std::path::Path,
+    err: scs_kaas_core::input::InputError,
+) -> String {
+    match err {
+        scs_kaas_core::input::InputError::Read { source, .. } => {
+            format!("cannot read {option} {}: {source}", path.display())
+        }
+        other => format!("{option}: {other}"),
     }
 }
