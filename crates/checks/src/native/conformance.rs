@@ -229,7 +229,7 @@ NetworkPolicy, skip \\[Disruptive\\]|NoExecuteTaintManager as Sonobuoy's default
 with --ginkgo.flake-attempts=2 as the SCS reference. --timeout overrides the deadline.
 
 Native runner (default): namespace scs-kaas-<check>-<run id> (probe labels; `scs-kaas cleanup` finds \
-it), ServiceAccount scs-kaas-e2e, ClusterRole and ClusterRoleBinding scs-kaas-e2e-<run id> (every verb \
+it), ServiceAccount scs-kaas-e2e, ClusterRole and ClusterRoleBinding named like the namespace (every verb \
 on every resource, get on /metrics, /logs, /logs/*; labelled like the namespace and removed with it), \
 one pod `e2e` with the conformance container and a busybox `output` container sharing /tmp/results. \
 Progress (specs done / total, ETA) comes from the container log; junit_01.xml and e2e.log are fetched \

@@ -1,6 +1,6 @@
 //! The native runner (hydrophone-style): in a probe namespace `scs-kaas-<check>-<run id>`, a
 //! ServiceAccount `scs-kaas-e2e` bound by a ClusterRoleBinding to a ClusterRole
-//! `scs-kaas-e2e-<run id>` (every verb on every resource, `get` on `/metrics`, `/logs`,
+//! named like the namespace (every verb on every resource, `get` on `/metrics`, `/logs`,
 //! `/logs/*`; labelled like the namespace), and one pod `e2e`: container `conformance` runs
 //! `registry.k8s.io/conformance:v<server version>`, container `output` (busybox) sleeps; both
 //! share an `emptyDir` at `/tmp/results`.
@@ -165,9 +165,10 @@ pub fn access() -> Vec<Access> {
     v
 }
 
-/// The name of the run's ClusterRole and ClusterRoleBinding.
+/// The name of the run's ClusterRole and ClusterRoleBinding: the probe namespace's name, so the two
+/// e2e checks of one run (same run id, running concurrently) never collide.
 pub fn rbac_name(run: &ProbeRun) -> String {
-    format!("scs-kaas-e2e-{}", run.run_id())
+    run.namespace_name()
 }
 
 fn meta(run: &ProbeRun, name: &str, namespace: Option<String>) -> ObjectMeta {
@@ -638,7 +639,10 @@ mod tests {
     fn cluster_rbac_is_labelled_and_binds_the_service_account() {
         let r = run();
         let role = cluster_role(&r);
-        assert_eq!(role.metadata.name.as_deref(), Some("scs-kaas-e2e-0a1b2c3d"));
+        assert_eq!(
+            role.metadata.name.as_deref(),
+            Some("scs-kaas-cncf-k8s-conformance-0a1b2c3d")
+        );
         assert_eq!(role.metadata.labels.as_ref(), Some(&r.labels()));
         let rules = role.rules.unwrap();
         assert_eq!(rules[0].verbs, ["*"]);
@@ -647,7 +651,7 @@ mod tests {
             ["/metrics", "/logs", "/logs/*"]
         );
         let b = cluster_role_binding(&r);
-        assert_eq!(b.role_ref.name, "scs-kaas-e2e-0a1b2c3d");
+        assert_eq!(b.role_ref.name, "scs-kaas-cncf-k8s-conformance-0a1b2c3d");
         let s = &b.subjects.unwrap()[0];
         assert_eq!(
             (s.name.as_str(), s.namespace.as_deref()),
