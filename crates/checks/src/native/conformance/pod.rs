@@ -127,13 +127,16 @@ impl RunSettings {
             ),
             ("RESULTS_DIR".to_string(), RESULTS_DIR.to_string()),
         ];
+        // `-v`: without it ginkgo writes compact `SS•S` progress and no version lines, so neither
+        // the progress display nor the version check (E2E-02) could read e2e.log.
         if self.parallel > 1 {
             env.push((
                 "E2E_EXTRA_GINKGO_ARGS".to_string(),
-                format!("--procs={}", self.parallel),
+                format!("-v --procs={}", self.parallel),
             ));
             env.push(("E2E_PARALLEL".to_string(), "true".to_string()));
         } else {
+            env.push(("E2E_EXTRA_GINKGO_ARGS".to_string(), "-v".to_string()));
             env.push(("E2E_PARALLEL".to_string(), "false".to_string()));
         }
         env
@@ -629,7 +632,7 @@ mod tests {
             "registry.example.com/mirror/conformance:v1.34.2"
         );
         let env: BTreeMap<_, _> = s.env().into_iter().collect();
-        assert_eq!(env["E2E_EXTRA_GINKGO_ARGS"], "--procs=4");
+        assert_eq!(env["E2E_EXTRA_GINKGO_ARGS"], "-v --procs=4");
         assert_eq!(env["E2E_PARALLEL"], "true");
         s.image = Some("x.example/conf:v1".into());
         assert_eq!(s.image(&v), "x.example/conf:v1");
