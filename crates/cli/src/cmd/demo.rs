@@ -231,6 +231,15 @@ impl CheckRun {
                 .iter()
                 .flat_map(|a| ["-a".to_owned(), a.clone()]),
         )
+        // With --report, the e2e evidence goes beside it, as `check --report` keeps it.
+        .chain(demo.report.iter().flat_map(|r| {
+            let stem = r
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "report".to_owned());
+            let dir = r.with_file_name(format!("{stem}-artifacts"));
+            ["--artifacts".to_owned(), dir.display().to_string()]
+        }))
         .chain(sim_defaults(&demo.assign))
         .collect();
         let mut args = CheckArgs::from_words(&words)?;
