@@ -153,6 +153,7 @@ async fn run_as(
         version: None,
         sections: None,
         tests: Some(regex::Regex::new(tests).unwrap()),
+        implementation: Default::default(),
     };
     let plan = runner::plan(&scope, None, &selection, &natives()).expect("the selection plans");
     let kubeconfig = dir.join(format!("{user}.kubeconfig"));

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use jiff::civil::date;
-use scs_kaas_checks::runner::{self, Event, Options, Plan, RunOutcome, Selection};
+use scs_kaas_checks::runner::{
+    self, Event, Implementation, ImplementationChoice, Options, Plan, RunOutcome, Selection,
+};
 use scs_kaas_checks::{Access, Check, CheckContext, Mode};
 use scs_kaas_core::finding::{Finding, Outcome, Status};
 use scs_kaas_core::scope::Scope;
@@ -38,6 +40,7 @@ fn selection() -> Selection {
         version: None,
         sections: None,
         tests: None,
+        implementation: Default::default(),
     }
 }
 
@@ -161,6 +164,18 @@ async fn silent_program_aborts() {
             .contains("printed no result for ok, ok2")
     );
     assert_eq!(out.invocations[0].rc, 0);
+    // The report records it as the reference does: no result at all for the silent ids.
+    assert!(
+        out.invocations[0].results.is_empty(),
+        "{:?}",
+        out.invocations[0].results
+    );
+    assert_eq!(
+        out.results["ok"].implementation,
+        Some(Implementation::Program {
+            executable: "./result.sh".into()
+        })
+    );
 }
 
 #[tokio::test]
@@ -169,6 +184,7 @@ async fn partial_results_abort_only_the_silent_ids() {
     assert_eq!(status(&out, "ok"), Some(Status::Pass));
     assert_eq!(status(&out, "ok2"), Some(Status::Abort));
     let inv = &out.invocations[0];
+    assert_eq!(inv.results.keys().collect::<Vec<_>>(), ["ok"]);
     assert_eq!((inv.error, inv.critical), (1, 1));
     assert!(
         out.results["ok2"]
@@ -320,8 +336,9 @@ async fn templated_args_env_and_cwd_are_like_the_reference() {
     assert!(inv.stdout.contains(&"arg=hello world".to_owned()));
     assert!(inv.stdout.contains(&"arg={literal}".to_owned()));
     assert_eq!(status(&out, "ok"), Some(Status::Pass));
-    // `other: PASS` was not requested: ignored. ok2 printed nothing: ABORT.
-    assert_eq!(inv.results.keys().collect::<Vec<_>>(), ["ok", "ok2"]);
+    // `other: PASS` was not requested: ignored. ok2 printed nothing: missing from the report's
+    // results (as in the reference's report), ABORT in our verdict.
+    assert_eq!(inv.results.keys().collect::<Vec<_>>(), ["ok"]);
     assert_eq!(status(&out, "ok2"), Some(Status::Abort));
 }
 
@@ -344,6 +361,7 @@ async fn programs_that_cannot_start_abort_with_rc_127() {
         assert_eq!(inv.rc, 127, "{exe}");
         assert_eq!(inv.critical, 1);
         assert!(inv.stderr[0].starts_with("CRITICAL: "), "{:?}", inv.stderr);
+        assert!(inv.results.is_empty(), "{exe}: {:?}", inv.results);
         assert_eq!(status(&out, "ok"), Some(Status::Abort));
     }
 }
@@ -858,4 +876,92 @@ async fn stopping_a_run_drops_native_checks_and_kills_programs_with_their_childr
         "{:?}",
         out.results["n-drop"]
     );
+}
+
+/// Native `ok` (FAILs; the program also decides `ok` and PASSes it) and native `n-pass` (a
+/// testcase whose scope names no program), run with `choice`.
+async fn run_choice(choice: ImplementationChoice) -> (Plan, RunOutcome) {
+    let (natives, _) = checks(&[("ok", "fail"), ("n-pass", "pass")]);
+    let s = scope("./result.sh", "pass {testcases}", "", &["n-pass"]);
+    let sel = Selection {
+        implementation: choice,
+        ..selection()
+    };
+    let plan = runner::plan(&s, Some(&fixtures()), &sel, &natives).unwrap();
+    let values = s.assignment(&BTreeMap::new()).unwrap();
+    let ctx = unreachable_context();
+    let opts = options(Duration::from_secs(60));
+    let out = runner::execute(&s, &plan, Ok(&ctx), &values, &opts, &|_: Event| {}).await;
+    (plan, out)
+}
+
+fn program_impl() -> Option<Implementation> {
+    Some(Implementation::Program {
+        executable: "./result.sh".into(),
+    })
+}
+
+#[tokio::test]
+async fn prefer_native_runs_the_native_check_where_one_exists() {
+    let (_, out) = run_choice(ImplementationChoice::PreferNative).await;
+    assert_eq!(status(&out, "ok"), Some(Status::Fail));
+    assert_eq!(
+        out.results["ok"].implementation,
+        Some(Implementation::Native)
+    );
+    assert_eq!(status(&out, "ok2"), Some(Status::Pass));
+    assert_eq!(out.results["ok2"].implementation, program_impl());
+    assert_eq!(status(&out, "n-pass"), Some(Status::Pass));
+    let cmds: Vec<&str> = out.invocations.iter().map(|i| i.cmd.as_str()).collect();
+    assert_eq!(
+        cmds,
+        [
+            "./result.sh pass ok2",
+            "scs-kaas native:n-pass",
+            "scs-kaas native:ok"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn implementation_native_never_starts_a_program() {
+    let (plan, out) = run_choice(ImplementationChoice::Native).await;
+    assert_eq!(status(&out, "ok"), Some(Status::Fail));
+    assert_eq!(
+        out.results["ok"].implementation,
+        Some(Implementation::Native)
+    );
+    // ok2 has only the program: missing, saying why and how to run it.
+    assert_eq!(status(&out, "ok2"), None);
+    assert_eq!(out.results["ok2"].implementation, None);
+    let reason = out.results["ok2"].reason.as_deref().unwrap();
+    assert!(
+        reason.contains("--implementation native")
+            && reason.contains("`./result.sh` is not started"),
+        "{reason}"
+    );
+    assert!(plan.missing.contains_key("ok2"));
+    assert!(
+        out.invocations
+            .iter()
+            .all(|i| i.cmd.starts_with("scs-kaas native:")),
+        "no program ran"
+    );
+}
+
+#[tokio::test]
+async fn implementation_programs_runs_the_scopes_program_and_native_only_without_one() {
+    let (_, out) = run_choice(ImplementationChoice::Programs).await;
+    // The program decides ok (PASS), not the native check (which would FAIL it).
+    assert_eq!(status(&out, "ok"), Some(Status::Pass));
+    assert_eq!(out.results["ok"].implementation, program_impl());
+    assert_eq!(status(&out, "ok2"), Some(Status::Pass));
+    // n-pass: the scope names no program for it, so the native check decides it.
+    assert_eq!(status(&out, "n-pass"), Some(Status::Pass));
+    assert_eq!(
+        out.results["n-pass"].implementation,
+        Some(Implementation::Native)
+    );
+    let cmds: Vec<&str> = out.invocations.iter().map(|i| i.cmd.as_str()).collect();
+    assert_eq!(cmds, ["./result.sh pass ok ok2", "scs-kaas native:n-pass"]);
 }

@@ -1642,3 +1642,117 @@ async fn readme_least_privilege_flow_works_on_the_sim() {
         text(&out)
     );
 }
+
+/// A scope file whose program decides `version-policy-check` (FAIL; scs-kaas has a native check
+/// for it), `t-one` (PASS) and prints nothing for `t-two`.
+fn overlapping_scope(dir: &Path) -> PathBuf {
+    let script = dir.join("prog.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nfor id in \"$@\"; do case \"$id\" in version-policy-check) echo \"$id: FAIL\";; t-one) echo \"$id: PASS\";; esac; done\n",
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&script, perms).unwrap();
+    let scope = dir.join("scope.yaml");
+    std::fs::write(
+        &scope,
+        "uuid: 5e1f0000-0000-4000-8000-000000000003\nname: overlap scope\nurl: x\nscripts:\n- executable: ./prog.sh\n  args: '{testcases}'\n  testcases:\n  - id: version-policy-check\n  - id: t-one\n  - id: t-two\nmodules:\n  - id: m\n    targets:\n      main: [version-policy-check, t-one, t-two]\nversions:\n  - version: v1\n    include: [m]\ntimeline:\n  - date: 2024-01-01\n    versions:\n      v1: draft\n",
+    )
+    .unwrap();
+    scope
+}
+
+#[tokio::test]
+async fn implementation_picks_native_or_program_and_the_output_says_which_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let _sim = sim("compliant", &kc).await;
+    let scope = overlapping_scope(dir.path());
+    let run = |extra: &'static [&'static str]| {
+        let mut args = vec![
+            "check".to_owned(),
+            "--scope".into(),
+            scope.to_str().unwrap().into(),
+            "--kubeconfig".into(),
+            kc.to_str().unwrap().into(),
+            "--subject".into(),
+            "s".into(),
+            "--date".into(),
+            PASS_DATE.into(),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        async move {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            scs_kaas(&refs).await
+        }
+    };
+
+    // Default: the native check decides version-policy-check (PASS), the program the rest.
+    let out = run(&[]).await;
+    assert_eq!(out.status.code(), Some(3), "t-two aborts: {}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "\nDecided by:\n  native check: version-policy-check\n  program ./prog.sh: t-one, t-two\n"
+        ),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stdout.contains("ABORT t-two\n    reason: the program printed no result for t-two\n    decided by: program ./prog.sh\n"),
+        "{}",
+        text(&out)
+    );
+
+    // programs: the scope's program decides version-policy-check (FAIL), as SCS's runner would.
+    let out = run(&["--implementation", "programs", "--output", "json"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = &json["results"];
+    for id in ["version-policy-check", "t-one", "t-two"] {
+        assert_eq!(
+            results[id]["implementation"],
+            serde_json::json!({"kind": "program", "executable": "./prog.sh"}),
+            "{id}: {}",
+            text(&out)
+        );
+    }
+    assert_eq!(results["version-policy-check"]["status"], "FAIL");
+    // t-two: ABORT in scs-kaas's verdict, missing from the report's results like the reference.
+    assert_eq!(results["t-two"]["status"], "ABORT");
+    let invocations = json["run"]["invocations"].as_object().unwrap();
+    assert_eq!(invocations.len(), 1, "no native check ran");
+    let inv = invocations.values().next().unwrap();
+    assert_eq!(inv["cmd"], "./prog.sh t-one t-two version-policy-check");
+    assert_eq!(
+        inv["results"],
+        serde_json::json!({"t-one": 1, "version-policy-check": -1})
+    );
+
+    // native: no program starts; its testcases are missing, saying why.
+    let out = run(&["--implementation", "native"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("\nDecided by:\n  native check: version-policy-check\n\nOverall"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stdout.contains(
+            "reason: --implementation native: this build has no native check for it, and the scope's program `./prog.sh` is not started"
+        ),
+        "{}",
+        text(&out)
+    );
+
+    let out = run(&["--implementation", "sometimes"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("prefer-native"),
+        "{}",
+        text(&out)
+    );
+}

@@ -636,3 +636,125 @@ async fn encrypted_key_asks_for_the_passphrase_on_a_terminal() {
     );
     assert!(ssh_keygen_verifies(&fx, &fx.report()));
 }
+
+/// A report of two scopes, as `demo`/`check` write it with several `--scope`s.
+const TWO_SCOPES: &str = "---\nspec:\n  uuid: 1fffebe6-fd4b-44d3-a36c-fc58b4bb0180\n  name: SCS-compatible KaaS\nsubject: demo\nchecked_at: 2026-11-22 06:00:00.000000\nrun:\n  uuid: 8a4c3f2e-0000-4000-8000-000000000001\n---\nspec:\n  uuid: 5a3bd0bc-0000-4000-8000-0000000000e1\n  name: scs-kaas extended KaaS\nsubject: demo\nchecked_at: 2026-11-22 06:00:00.000000\nrun:\n  uuid: 8a4c3f2e-0000-4000-8000-000000000002\n";
+
+async fn upload_with(fx: &Fixture, url: &str, extra: &[&str]) -> Output {
+    let password = fx.path("password");
+    let report = fx.path("two.yaml");
+    let mut args = vec![
+        "report",
+        "upload",
+        "--monitor",
+        url,
+        "--subject",
+        SUBJECT,
+        "--password-file",
+        s(&password),
+    ];
+    args.extend_from_slice(extra);
+    args.push(s(&report));
+    scs_kaas(&args, &[]).await
+}
+
+fn two_scope_fixture() -> Fixture {
+    let fx = Fixture::new("");
+    std::fs::write(fx.path("two.yaml"), TWO_SCOPES).unwrap();
+    fx
+}
+
+#[tokio::test]
+async fn upload_scope_sends_only_that_document_signed_with_the_given_key() {
+    let fx = two_scope_fixture();
+    let (url, seen) = monitor(StatusCode::OK, "").await;
+    let out = upload_with(
+        &fx,
+        &url,
+        &["--scope", "scs-kaas extended KaaS", "--sign-key", &fx.key],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(
+        said.contains("(scope: scs-kaas extended KaaS (5a3bd0bc-0000-4000-8000-0000000000e1))"),
+        "{said}"
+    );
+    assert!(
+        said.contains("not sent: SCS-compatible KaaS (1fffebe6-fd4b-44d3-a36c-fc58b4bb0180)"),
+        "{said}"
+    );
+    let requests = seen.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1);
+    let (sig, report) = scs_kaas_core::signature::split_upload(&requests[0].1).unwrap();
+    let second = &TWO_SCOPES[TWO_SCOPES.rfind("---\n").unwrap()..];
+    assert_eq!(
+        report,
+        second.as_bytes(),
+        "the document is sent byte for byte"
+    );
+    let key = scs_kaas_core::signature::PublicKey::read_openssh_file(&fx.path("id.pub")).unwrap();
+    scs_kaas_core::signature::verify_with_keys(sig, report, "report", &[key]).unwrap();
+    // No signature file was written for the part.
+    assert!(!fx.path("two.yaml.sig").exists());
+}
+
+#[tokio::test]
+async fn upload_scope_by_uuid_of_every_document_uses_the_reports_signature() {
+    let fx = two_scope_fixture();
+    let sig = scs_kaas(
+        &["report", "sign", "--key", &fx.key, s(&fx.path("two.yaml"))],
+        &[],
+    )
+    .await;
+    assert_eq!(sig.status.code(), Some(0), "{}", stderr(&sig));
+    let (url, seen) = monitor(StatusCode::OK, "").await;
+    let out = upload_with(
+        &fx,
+        &url,
+        &[
+            "--scope",
+            "1fffebe6-fd4b-44d3-a36c-fc58b4bb0180",
+            "--scope",
+            "5a3bd0bc-0000-4000-8000-0000000000e1",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("not sent"), "{}", stdout(&out));
+    let mut want = std::fs::read(fx.path("two.yaml.sig")).unwrap();
+    want.push(b'&');
+    want.extend_from_slice(TWO_SCOPES.as_bytes());
+    assert_eq!(seen.requests.lock().unwrap()[0].1.as_ref(), want.as_slice());
+}
+
+#[tokio::test]
+async fn upload_scope_of_part_without_key_and_unknown_scope_exit_2_sending_nothing() {
+    let fx = two_scope_fixture();
+    let (url, seen) = monitor(StatusCode::OK, "").await;
+    let out = upload_with(&fx, &url, &["--scope", "SCS-compatible KaaS"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--scope selects 1 of the 2 documents")
+            && stderr(&out).contains("add --sign-key KEY"),
+        "{}",
+        stderr(&out)
+    );
+    let out = upload_with(
+        &fx,
+        &url,
+        &["--scope", "SCS-compatible IaaS", "--sign-key", &fx.key],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "--scope SCS-compatible IaaS: the report has no document for this scope; its scopes are: \
+             SCS-compatible KaaS (1fffebe6-fd4b-44d3-a36c-fc58b4bb0180), \
+             scs-kaas extended KaaS (5a3bd0bc-0000-4000-8000-0000000000e1)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert!(seen.requests.lock().unwrap().is_empty());
+}

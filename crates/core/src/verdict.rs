@@ -22,6 +22,31 @@ pub struct TestcaseResult {
     pub findings: Vec<Finding>,
     /// Why the result is missing or aborted, in one sentence.
     pub reason: Option<String>,
+    /// What decided it, or was to when a stop cut the run short (`None`: nothing could), so a
+    /// verdict can be compared with SCS's runner, which only runs the scope's programs.
+    pub implementation: Option<Implementation>,
+}
+
+/// Which implementation decided a testcase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Implementation {
+    /// A native check of scs-kaas (report invocation `cmd`: `scs-kaas native:<id>`).
+    Native,
+    /// The scope's program, as its `executable` is written in the scope.
+    Program {
+        /// The scope's `executable`.
+        executable: String,
+    },
+}
+
+impl std::fmt::Display for Implementation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Implementation::Native => f.write_str("native check"),
+            Implementation::Program { executable } => write!(f, "program {executable}"),
+        }
+    }
 }
 
 /// The judgement on one target.

@@ -37,10 +37,23 @@ pub struct ProgramSpec {
 /// What a program run produced: the report invocation and why ids were aborted.
 #[derive(Debug, Clone)]
 pub struct ProgramRun {
-    /// The invocation as it goes into the report.
+    /// The invocation as it goes into the report: its `results` hold only what the program
+    /// printed, so an id it left undecided is missing there, as in the reference's report.
     pub invocation: Invocation,
     /// Per requested id, the reason it was turned into ABORT by us (not by the program).
     pub forced_aborts: BTreeMap<String, String>,
+}
+
+impl ProgramRun {
+    /// scs-kaas's own result for a requested id: ABORT where the program decided nothing
+    /// (never a silent pass or a silent gap), else what it printed.
+    pub fn status(&self, id: &str) -> Option<Status> {
+        if self.forced_aborts.contains_key(id) {
+            Some(Status::Abort)
+        } else {
+            self.invocation.results.get(id).map(|r| r.0)
+        }
+    }
 }
 
 /// Render `args` and `env` templates for a script.
@@ -206,14 +219,13 @@ fn kill_group(pid: Option<u32>) {
     }
 }
 
-/// The invocation of a program that could not be started: rc 127, a `CRITICAL:` line, and
-/// ABORT for every requested id.
+/// The invocation of a program that could not be started: rc 127, a `CRITICAL:` line, no
+/// results (as the reference records it), and ABORT for every requested id in our own verdict.
 pub fn not_started(spec: &ProgramSpec, reason: String) -> ProgramRun {
     let cmd = command_line(spec);
-    let mut results = OrderedMap::new();
+    let results = OrderedMap::new();
     let mut forced = BTreeMap::new();
     for id in &spec.ids {
-        results.insert(id.clone(), ResultValue(Status::Abort));
         forced.insert(id.clone(), reason.clone());
     }
     ProgramRun {
@@ -295,14 +307,13 @@ fn judge(spec: &ProgramSpec, cmd: String, mut done: Finished) -> ProgramRun {
     for note in &notes {
         done.stderr.counts.add_line(note);
     }
+    // Like the reference, the report holds only what the program printed; a forced ABORT stays
+    // in scs-kaas's own verdict (`forced_aborts`).
     let mut results = OrderedMap::new();
     for id in &spec.ids {
-        let status = if forced.contains_key(id) {
-            Status::Abort
-        } else {
-            reported[id]
-        };
-        results.insert(id.clone(), ResultValue(status));
+        if let (false, Some(status)) = (forced.contains_key(id), reported.get(id)) {
+            results.insert(id.clone(), ResultValue(*status));
+        }
     }
     let mut stderr = done.stderr.lines();
     stderr.extend(notes);

@@ -11,6 +11,7 @@
 //!   killed.
 //! - [`exec`] runs one program, [`native`] one native check, [`output`] captures output.
 
+pub mod choice;
 pub mod descendants;
 pub mod exec;
 pub mod native;
@@ -32,6 +33,8 @@ use scs_kaas_core::verdict::TestcaseResult;
 
 use crate::check::{Check, CheckContext};
 
+pub use choice::ImplementationChoice;
+pub use scs_kaas_core::verdict::Implementation;
 pub use tokio_util::sync::CancellationToken;
 
 /// Rule id of pre-flight permission findings (CHECKS.md HARN-04).
@@ -52,6 +55,8 @@ pub struct Selection {
     pub sections: Option<Vec<String>>,
     /// `--tests`: only ids the regex matches completely.
     pub tests: Option<Regex>,
+    /// `--implementation`: native checks or the scope's programs.
+    pub implementation: ImplementationChoice,
 }
 
 /// How a selected testcase will be decided.
@@ -247,25 +252,44 @@ pub fn plan(
     let mut by_script: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     let mut native_jobs = Vec::new();
     let mut missing = BTreeMap::new();
+    let choice = sel.implementation;
     for id in &selected {
-        if let Some(check) = natives.iter().find(|c| c.id() == id) {
+        let native = natives.iter().find(|c| c.id() == id);
+        let tc = scope.testcase(id);
+        let executable = tc.and_then(|tc| scope.scripts[tc.script].executable.as_ref());
+        let use_native = match choice {
+            ImplementationChoice::PreferNative | ImplementationChoice::Native => native.is_some(),
+            ImplementationChoice::Programs => native.is_some() && executable.is_none(),
+        };
+        if let (true, Some(check)) = (use_native, native) {
             native_jobs.push(Job::Native(check.clone()));
             continue;
         }
-        let Some(tc) = scope.testcase(id) else {
+        let Some(tc) = tc else {
             missing.insert(id.clone(), "the scope does not define this testcase".into());
             continue;
         };
-        let script = &scope.scripts[tc.script];
-        match (&script.executable, program_dir) {
-            (Some(_), Some(_)) => by_script.entry(tc.script).or_default().push(id.clone()),
-            (Some(exe), None) => {
+        match (executable, program_dir) {
+            (Some(exe), _) if choice == ImplementationChoice::Native => {
                 missing.insert(
                     id.clone(),
                     format!(
-                        "this build has no native check for it, and the built-in scope's program `{exe}` is not shipped; pass --scope with the scope file of an SCS standards checkout to run it"
+                        "--implementation native: this build has no native check for it, and the scope's program `{exe}` is not started; use --implementation prefer-native to run it"
                     ),
                 );
+            }
+            (Some(_), Some(_)) => by_script.entry(tc.script).or_default().push(id.clone()),
+            (Some(exe), None) => {
+                let reason = if choice == ImplementationChoice::Programs {
+                    format!(
+                        "--implementation programs: the built-in scope's program `{exe}` is not shipped; pass --scope with the scope file of an SCS standards checkout to run it"
+                    )
+                } else {
+                    format!(
+                        "this build has no native check for it, and the built-in scope's program `{exe}` is not shipped; pass --scope with the scope file of an SCS standards checkout to run it"
+                    )
+                };
+                missing.insert(id.clone(), reason);
             }
             (None, _) => {
                 missing.insert(
@@ -420,6 +444,7 @@ pub async fn execute_until(
                 status: None,
                 findings: Vec::new(),
                 reason: Some(reason.clone()),
+                implementation: None,
             },
         );
     }
@@ -456,6 +481,7 @@ fn interrupted(scope: &Scope, job: &Job, opts: &Options, started: bool) -> Done 
                     status: Some(outcome.status),
                     findings: outcome.findings,
                     reason: None,
+                    implementation: Some(Implementation::Native),
                 }],
             }
         }
@@ -483,9 +509,12 @@ fn interrupted(scope: &Scope, job: &Job, opts: &Options, started: bool) -> Done 
                 .iter()
                 .map(|id| TestcaseResult {
                     id: id.clone(),
-                    status: run.invocation.results.get(id).map(|r| r.0),
+                    status: run.status(id),
                     findings: Vec::new(),
                     reason: run.forced_aborts.get(id).cloned(),
+                    implementation: Some(Implementation::Program {
+                        executable: spec.executable.clone(),
+                    }),
                 })
                 .collect();
             Done {
@@ -541,6 +570,7 @@ async fn run_native(
             status: Some(outcome.status),
             findings: outcome.findings,
             reason: None,
+            implementation: Some(Implementation::Native),
         }],
     }
 }
@@ -596,9 +626,12 @@ async fn run_program(
         .iter()
         .map(|id| TestcaseResult {
             id: id.clone(),
-            status: run.invocation.results.get(id).map(|r| r.0),
+            status: run.status(id),
             findings: findings.clone(),
             reason: run.forced_aborts.get(id).cloned(),
+            implementation: Some(Implementation::Program {
+                executable: script.executable.clone().unwrap_or_default(),
+            }),
         })
         .collect();
     Done {

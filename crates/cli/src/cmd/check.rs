@@ -19,7 +19,7 @@ use anyhow::{Context, anyhow, bail};
 use clap::{Args, Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use scs_kaas_checks::native::conformance::ARTIFACTS_ARG;
-use scs_kaas_checks::runner::{self, Event, Job, Options, Selection};
+use scs_kaas_checks::runner::{self, Event, ImplementationChoice, Job, Options, Selection};
 use scs_kaas_checks::{Check, CheckContext, registry, release_data};
 use scs_kaas_core::report::{OrderedMap, Report, ReportSpec, Run, junit};
 use scs_kaas_core::scope::Scope;
@@ -113,6 +113,37 @@ pub struct CheckArgs {
     /// Interpreter for `.py` scope programs.
     #[arg(long, value_name = "PROGRAM", default_value = "python3")]
     python: String,
+    /// Which implementation decides a testcase that has a native check and a scope program
+    /// (only a --scope FILE's programs can run; the output names per testcase what ran).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHICH",
+        default_value = "prefer-native"
+    )]
+    implementation: ImplementationArg,
+}
+
+/// `--implementation` values (see [`ImplementationChoice`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImplementationArg {
+    /// The native check where this build has one, else the scope's program.
+    PreferNative,
+    /// Native checks only: no program is started; testcases without a native check are missing.
+    Native,
+    /// The scope's programs, as SCS's runner runs them; native checks only for testcases whose
+    /// scope names no program.
+    Programs,
+}
+
+impl From<ImplementationArg> for ImplementationChoice {
+    fn from(arg: ImplementationArg) -> Self {
+        match arg {
+            ImplementationArg::PreferNative => ImplementationChoice::PreferNative,
+            ImplementationArg::Native => ImplementationChoice::Native,
+            ImplementationArg::Programs => ImplementationChoice::Programs,
+        }
+    }
 }
 
 /// The JSON output: the report plus what people and tools need beyond it.
@@ -306,6 +337,7 @@ pub async fn evaluate(
         version: args.scope_version.clone(),
         sections: args.sections.clone(),
         tests,
+        implementation: args.implementation.into(),
     };
     let plan = runner::plan(&scope, loaded.dir.as_deref(), &selection, &natives)?;
     let every: Vec<&dyn Check> = natives.iter().map(|c| c.as_ref()).collect();

@@ -121,6 +121,9 @@ pub fn table(
         if let Some(reason) = r.and_then(|r| r.reason.as_ref()) {
             out.push_str(&format!("    reason: {reason}\n"));
         }
+        if let Some(by) = r.and_then(|r| r.implementation.as_ref()) {
+            out.push_str(&format!("    decided by: {by}\n"));
+        }
         for f in r.map(|r| r.findings.as_slice()).unwrap_or(&[]) {
             if f.severity == Severity::Info {
                 continue;
@@ -142,6 +145,7 @@ pub fn table(
             }
         }
     }
+    out.push_str(&decided_by(results));
     let overall = scs_kaas_core::verdict::judge_overall(verdicts);
     let total: usize = listed.iter().map(|id| warnings(results, id)).sum();
     let warned = match total {
@@ -165,4 +169,23 @@ fn warnings(results: &BTreeMap<String, TestcaseResult>, id: &str) -> usize {
             .filter(|f| f.severity == Severity::Warn)
             .count()
     })
+}
+
+/// Which implementation decided which testcases, one line each (`  native check: a, b`), under
+/// a `Decided by:` heading; empty when nothing ran.
+fn decided_by(results: &BTreeMap<String, TestcaseResult>) -> String {
+    let mut groups: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for (id, r) in results {
+        if let Some(by) = &r.implementation {
+            groups.entry(by.to_string()).or_default().push(id);
+        }
+    }
+    if groups.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nDecided by:\n");
+    for (by, ids) in groups {
+        out.push_str(&format!("  {by}: {}\n", ids.join(", ")));
+    }
+    out
 }

@@ -510,6 +510,7 @@ mod e2e_note_tests {
                 status,
                 findings: Vec::new(),
                 reason: None,
+                implementation: None,
             },
         )
     }

@@ -10,6 +10,7 @@ pub mod interrupt;
 pub mod monitor;
 pub mod passphrase;
 pub mod report;
+pub mod report_scope;
 pub mod scope;
 pub mod sim;
 pub mod sim_generate;

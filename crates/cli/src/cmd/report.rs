@@ -21,6 +21,7 @@ use scs_kaas_core::signature::{
     self, AllowedSigners, PrivateKey, REPORT_NAMESPACE, SignatureError,
 };
 
+use crate::cmd::report_scope;
 use crate::exit;
 
 /// Environment variable holding the passphrase of an encrypted signing key.
@@ -107,7 +108,18 @@ pub struct UploadArgs {
     /// Seconds to wait for the monitor's answer.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     timeout: u64,
-    /// The report (.yaml/.yml or .json); REPORT.sig must exist next to it.
+    /// Send only the documents of this scope (name or uuid, as in the report's `spec`);
+    /// repeat for several. Sending a part of the report needs --sign-key, because REPORT.sig
+    /// covers the whole file. A scope the report does not hold is a usage error listing its scopes.
+    #[arg(long = "scope", value_name = "NAME|UUID")]
+    scopes: Vec<String>,
+    /// Sign the bytes sent with this OpenSSH private key (the one registered at the monitor)
+    /// instead of using REPORT.sig; needed with --scope when only part of the report is sent.
+    /// Nothing is written to disk. An encrypted key's passphrase is read from
+    /// SCS_KAAS_KEY_PASSPHRASE or asked for on a terminal.
+    #[arg(long, value_name = "KEY")]
+    sign_key: Option<PathBuf>,
+    /// The report (.yaml/.yml or .json); REPORT.sig must exist next to it unless --sign-key is given.
     #[arg(value_name = "REPORT")]
     report: PathBuf,
 }
@@ -320,9 +332,63 @@ fn https_connector(
     Ok(builder.https_or_http().enable_http1().build())
 }
 
+/// What `report upload` sends: the payload and the scopes of the documents left out.
+struct Payload {
+    data: Vec<u8>,
+    not_sent: Vec<String>,
+}
+
+/// The bytes to send: the whole report, or with `--scope` its documents of those scopes.
+fn payload(args: &UploadArgs, data: Vec<u8>) -> anyhow::Result<Payload> {
+    if args.scopes.is_empty() {
+        return Ok(Payload {
+            data,
+            not_sent: Vec::new(),
+        });
+    }
+    let report = args.report.display();
+    let text = std::str::from_utf8(&data)
+        .with_context(|| format!("report {report} is not UTF-8, so --scope cannot split it"))?;
+    let json = content_type(&args.report, &data) == "application/x-signed-json";
+    let docs = report_scope::documents(text, json);
+    let selected = report_scope::select(&docs, &args.scopes)?;
+    if selected.len() == docs.len() {
+        return Ok(Payload {
+            data,
+            not_sent: Vec::new(),
+        });
+    }
+    let not_sent = docs
+        .iter()
+        .filter(|d| !selected.contains(d))
+        .map(report_scope::ScopeDocument::label)
+        .collect();
+    if args.sign_key.is_none() {
+        bail!(
+            "--scope selects {} of the {} documents of {report}, and {report}.sig covers the whole \
+             file, so the documents sent must be signed again: add --sign-key KEY (the private key \
+             registered at the monitor)",
+            selected.len(),
+            docs.len()
+        );
+    }
+    Ok(Payload {
+        data: selected
+            .iter()
+            .map(|d| d.text)
+            .collect::<String>()
+            .into_bytes(),
+        not_sent,
+    })
+}
+
 async fn upload(args: UploadArgs) -> anyhow::Result<ExitCode> {
-    let data = read(InputKind::Report, &args.report)?;
-    let sig = read_signature(&args.report)?;
+    let payload = payload(&args, read(InputKind::Report, &args.report)?)?;
+    let data = payload.data;
+    let sig = match &args.sign_key {
+        Some(key) => signature::sign_report(&load_signing_key(key)?, &data)?.into_bytes(),
+        None => read_signature(&args.report)?,
+    };
     let body = signature::join_upload(&sig, &data).with_context(|| {
         format!(
             "{} cannot be sent (re-create it with scs-kaas report sign)",
@@ -372,6 +438,9 @@ async fn upload(args: UploadArgs) -> anyhow::Result<ExitCode> {
             scopes_sent(&String::from_utf8_lossy(&data)),
             args.subject
         );
+        if !payload.not_sent.is_empty() {
+            println!("not sent: {}", payload.not_sent.join(", "));
+        }
         return Ok(ExitCode::from(exit::OK));
     }
     let message = server_message(&answer);

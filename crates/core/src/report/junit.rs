@@ -184,6 +184,7 @@ mod tests {
                 status: Some(Status::Fail),
                 findings: vec![Finding::error("VER-01", "1.27 < 1.28 & old").with_fix("upgrade")],
                 reason: None,
+                implementation: Some(crate::verdict::Implementation::Native),
             },
         );
         results.insert(
@@ -193,6 +194,7 @@ mod tests {
                 status: None,
                 findings: vec![],
                 reason: Some("manual check".into()),
+                implementation: None,
             },
         );
         let xml = render("Scope <x>", &verdicts, &results);
