@@ -48,6 +48,7 @@ mod tests {
             "networkpolicy-enforcement-check" => {
                 &["networkpolicy_enforcement.rs", "networkpolicy_enforcement/"]
             }
+            "cncf-k8s-conformance" | "kaas-networking-check" => &["conformance.rs", "conformance/"],
             other => panic!("list the source files of {other} in registry::tests::sources"),
         }
     }
