@@ -2,12 +2,13 @@
 //! namespaces labelled `app.kubernetes.io/managed-by=scs-kaas` and lists them; `--older-than`
 //! keeps younger ones (age from the `scs-kaas.io/started-at` annotation); `--dry-run` removes
 //! nothing; a namespace merely named like a probe namespace, or managed by another tool, is never
-//! touched; it needs no more than `deploy/rbac.yaml` grants; bad arguments exit 2.
+//! touched; it needs no more than `deploy/rbac.yaml` grants; bad arguments exit 2; the e2e runner's ClusterRoles/Bindings go by the same rules; a namespace stuck
+//! on a finalizer is reported `NOT removed` naming the holder and the fix.
 
 use std::collections::BTreeMap;
 use std::process::Output;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServicePort, ServiceSpec};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef};
 use kube::Api;
 use kube::api::{ObjectMeta, PostParams};
@@ -608,4 +609,79 @@ async fn removes_e2e_cluster_roles_and_bindings_left_by_a_killed_run_and_nothing
             "{name} survives"
         );
     }
+}
+
+#[tokio::test]
+async fn a_probe_namespace_stuck_on_a_finalizer_is_not_removed_and_the_holder_is_named_with_the_fix()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, kc) = sim(dir.path()).await;
+    let kc = kc.to_str().unwrap();
+    let admin = common::client_for(&sim, "admin").await;
+    let ns = probe_namespace(
+        &admin,
+        "loadbalancer-check",
+        "4d4d4d4d",
+        jiff::SignedDuration::from_hours(2),
+    )
+    .await;
+    // A load balancer Service whose controller died: its finalizer is never released.
+    let finalizer = "example.com/never-released";
+    let svc = Service {
+        metadata: ObjectMeta {
+            name: Some("echo".into()),
+            finalizers: Some(vec![finalizer.into()]),
+            ..ObjectMeta::default()
+        },
+        spec: Some(ServiceSpec {
+            ports: Some(vec![ServicePort {
+                port: 80,
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    };
+    Api::<Service>::namespaced(admin.clone(), &ns)
+        .create(&PostParams::default(), &svc)
+        .await
+        .unwrap();
+
+    let out = cleanup(&["--kubeconfig", kc, "--timeout", "2s"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let line = line_for(&out, &ns).unwrap_or_else(|| text(&out));
+    assert!(line.starts_with("NOT removed"), "{line}");
+    for part in [
+        format!("held by service/echo in {ns} (finalizer {finalizer})"),
+        format!("kubectl -n {ns} patch service echo --type=merge"),
+        "scs-kaas cleanup` again".to_string(),
+    ] {
+        assert!(line.contains(&part), "{part:?} missing in {line}");
+    }
+    let left = Api::<Namespace>::all(admin.clone()).get(&ns).await.unwrap();
+    assert!(
+        left.metadata.deletion_timestamp.is_some(),
+        "still Terminating"
+    );
+
+    // Once the finalizer is released, cleanup finishes the job.
+    Api::<Service>::namespaced(admin.clone(), &ns)
+        .patch(
+            "echo",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(serde_json::json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .unwrap();
+    let out = cleanup(&["--kubeconfig", kc, "--timeout", "30s"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        Api::<Namespace>::all(admin.clone())
+            .get_opt(&ns)
+            .await
+            .unwrap()
+            .is_none(),
+        "{}",
+        text(&out)
+    );
 }
