@@ -2,12 +2,14 @@
 //! namespaces labelled `app.kubernetes.io/managed-by=scs-kaas` and lists them; `--older-than`
 //! keeps younger ones (age from the `scs-kaas.io/started-at` annotation); `--dry-run` removes
 //! nothing; a namespace merely named like a probe namespace, or managed by another tool, is never
-//! touched; it needs no more than `deploy/rbac.yaml` grants; bad arguments exit 2.
+//! touched; it needs no more than `deploy/rbac.yaml` grants; bad arguments exit 2; the e2e runner's ClusterRoles/Bindings go by the same rules; a namespace stuck
+//! on a finalizer is reported `NOT removed` naming the holder and the fix.
 
 use std::collections::BTreeMap;
 use std::process::Output;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServicePort, ServiceSpec};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef};
 use kube::Api;
 use kube::api::{ObjectMeta, PostParams};
 use scs_kaas_sim::server::RunningSim;
@@ -368,6 +370,317 @@ async fn labelled_system_and_foreign_namespaces_survive_and_are_listed_as_skippe
     }
     assert!(
         line_for(&out, &probe).is_some_and(|l| l.starts_with("removed")),
+        "{}",
+        text(&out)
+    );
+}
+
+/// Metadata of a cluster-scoped object `name` with `labels` and `annotations`.
+fn cluster_meta(name: &str, labels: &[(&str, &str)], annotations: &[(&str, &str)]) -> ObjectMeta {
+    let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    ObjectMeta {
+        name: Some(name.into()),
+        labels: Some(map(labels)),
+        annotations: Some(map(annotations)),
+        ..ObjectMeta::default()
+    }
+}
+
+/// A ClusterRole `name` and a ClusterRoleBinding of the same name binding it, as the e2e runner
+/// creates them (crates/checks/src/native/conformance/pod.rs), with `labels` and `annotations`.
+async fn cluster_rbac(
+    client: &kube::Client,
+    name: &str,
+    labels: &[(&str, &str)],
+    annotations: &[(&str, &str)],
+) {
+    let role = ClusterRole {
+        metadata: cluster_meta(name, labels, annotations),
+        rules: Some(vec![PolicyRule {
+            api_groups: Some(vec![String::new()]),
+            resources: Some(vec!["configmaps".into()]),
+            verbs: vec!["get".into()],
+            ..PolicyRule::default()
+        }]),
+        ..ClusterRole::default()
+    };
+    Api::<ClusterRole>::all(client.clone())
+        .create(&PostParams::default(), &role)
+        .await
+        .unwrap();
+    let binding = ClusterRoleBinding {
+        metadata: cluster_meta(name, labels, annotations),
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".into(),
+            kind: "ClusterRole".into(),
+            name: name.into(),
+        },
+        subjects: None,
+    };
+    Api::<ClusterRoleBinding>::all(client.clone())
+        .create(&PostParams::default(), &binding)
+        .await
+        .unwrap();
+}
+
+/// The e2e runner's ClusterRole and Binding of `check`, run `id`, started `ago` before now.
+async fn probe_cluster_rbac(
+    client: &kube::Client,
+    check: &str,
+    id: &str,
+    ago: jiff::SignedDuration,
+) -> String {
+    let name = format!("scs-kaas-{check}-{id}");
+    let started = (jiff::Timestamp::now() - ago).to_string();
+    cluster_rbac(
+        client,
+        &name,
+        &[
+            ("app.kubernetes.io/managed-by", "scs-kaas"),
+            ("scs-kaas.io/run-id", id),
+            ("scs-kaas.io/check", check),
+        ],
+        &[("scs-kaas.io/started-at", &started)],
+    )
+    .await;
+    name
+}
+
+/// Whether the ClusterRole and ClusterRoleBinding `name` both exist (`Some(true)`), both are gone
+/// (`Some(false)`), or only one of them exists (`None`).
+async fn rbac_present(client: &kube::Client, name: &str) -> Option<bool> {
+    let role = Api::<ClusterRole>::all(client.clone())
+        .get_opt(name)
+        .await
+        .unwrap()
+        .is_some();
+    let binding = Api::<ClusterRoleBinding>::all(client.clone())
+        .get_opt(name)
+        .await
+        .unwrap()
+        .is_some();
+    (role == binding).then_some(role)
+}
+
+/// The output line naming `kind/name`.
+fn kind_line(o: &Output, kind: &str, name: &str) -> Option<String> {
+    let object = format!("{kind}/{name}");
+    stdout(o)
+        .lines()
+        .find(|l| {
+            l.contains(&format!("{object} "))
+                || l.contains(&format!("{object}:"))
+                || l.ends_with(&object)
+        })
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn removes_e2e_cluster_roles_and_bindings_left_by_a_killed_run_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, kc) = sim(dir.path()).await;
+    let kc = kc.to_str().unwrap();
+    let admin = common::client_for(&sim, "admin").await;
+    let hours = jiff::SignedDuration::from_hours;
+    // What a SIGKILLed e2e run leaves: its namespace and its cluster-scoped RBAC objects.
+    let old_ns = probe_namespace(&admin, "cncf-k8s-conformance", "0f0f0f0f", hours(3)).await;
+    let old = probe_cluster_rbac(&admin, "cncf-k8s-conformance", "0f0f0f0f", hours(3)).await;
+    let young = probe_cluster_rbac(
+        &admin,
+        "kaas-networking-check",
+        "0f0f0f0f",
+        jiff::SignedDuration::from_mins(10),
+    )
+    .await;
+    // Labelled ours, but the labels name another run than the name does.
+    let wrong_labels = "scs-kaas-cncf-k8s-conformance-1a1a1a1a";
+    cluster_rbac(
+        &admin,
+        wrong_labels,
+        &[
+            ("app.kubernetes.io/managed-by", "scs-kaas"),
+            ("scs-kaas.io/run-id", "0f0f0f0f"),
+            ("scs-kaas.io/check", "cncf-k8s-conformance"),
+        ],
+        &[("scs-kaas.io/started-at", "2020-01-01T00:00:00Z")],
+    )
+    .await;
+    // A probe-like name with a suffix the runner never uses, labels and annotation matching.
+    let suffixed = "scs-kaas-cncf-k8s-conformance-2b2b2b2b-a";
+    cluster_rbac(
+        &admin,
+        suffixed,
+        &[
+            ("app.kubernetes.io/managed-by", "scs-kaas"),
+            ("scs-kaas.io/run-id", "2b2b2b2b"),
+            ("scs-kaas.io/check", "cncf-k8s-conformance"),
+        ],
+        &[("scs-kaas.io/started-at", "2020-01-01T00:00:00Z")],
+    )
+    .await;
+    // Exactly a probe name, managed by another tool: not even listed.
+    let foreign = "scs-kaas-cncf-k8s-conformance-3c3c3c3c";
+    cluster_rbac(
+        &admin,
+        foreign,
+        &[
+            ("app.kubernetes.io/managed-by", "helm"),
+            ("scs-kaas.io/run-id", "3c3c3c3c"),
+            ("scs-kaas.io/check", "cncf-k8s-conformance"),
+        ],
+        &[("scs-kaas.io/started-at", "2020-01-01T00:00:00Z")],
+    )
+    .await;
+    let survivors = [wrong_labels, suffixed, foreign];
+
+    // --dry-run lists both kinds and removes nothing.
+    let out = cleanup(&["--kubeconfig", kc, "--dry-run"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for name in [&old, &young] {
+        for kind in ["clusterrole", "clusterrolebinding"] {
+            let line = kind_line(&out, kind, name).unwrap_or_else(|| text(&out));
+            assert!(line.starts_with("would remove"), "{line}");
+        }
+        assert_eq!(rbac_present(&admin, name).await, Some(true), "{name}");
+    }
+
+    // --older-than keeps the young run's objects, removes the old run's.
+    let out = cleanup(&["--kubeconfig", kc, "--older-than", "1h"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for kind in ["clusterrole", "clusterrolebinding"] {
+        let line = kind_line(&out, kind, &old).unwrap_or_else(|| text(&out));
+        assert!(
+            line.starts_with("removed")
+                && line.contains("check cncf-k8s-conformance, run 0f0f0f0f"),
+            "{line}"
+        );
+        let line = kind_line(&out, kind, &young).unwrap_or_else(|| text(&out));
+        assert!(
+            line.starts_with("kept") && line.contains("younger than --older-than"),
+            "{line}"
+        );
+    }
+    assert!(
+        line_for(&out, &old_ns).is_some_and(|l| l.starts_with("removed")),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(rbac_present(&admin, &old).await, Some(false));
+    assert_eq!(rbac_present(&admin, &young).await, Some(true));
+
+    // Without a filter the young run goes too; nothing that is not provably ours is touched.
+    let out = cleanup(&["--kubeconfig", kc]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        rbac_present(&admin, &young).await,
+        Some(false),
+        "{}",
+        text(&out)
+    );
+    for (name, why) in [
+        (
+            wrong_labels,
+            "its name is not scs-kaas-cncf-k8s-conformance-0f0f0f0f",
+        ),
+        (
+            suffixed,
+            "its name is not scs-kaas-cncf-k8s-conformance-2b2b2b2b",
+        ),
+    ] {
+        for kind in ["clusterrole", "clusterrolebinding"] {
+            let line = kind_line(&out, kind, name).unwrap_or_else(|| text(&out));
+            assert!(line.starts_with("skipped") && line.contains(why), "{line}");
+        }
+    }
+    assert!(
+        kind_line(&out, "clusterrole", foreign).is_none(),
+        "{}",
+        text(&out)
+    );
+    for name in survivors {
+        assert_eq!(
+            rbac_present(&admin, name).await,
+            Some(true),
+            "{name} survives"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_probe_namespace_stuck_on_a_finalizer_is_not_removed_and_the_holder_is_named_with_the_fix()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, kc) = sim(dir.path()).await;
+    let kc = kc.to_str().unwrap();
+    let admin = common::client_for(&sim, "admin").await;
+    let ns = probe_namespace(
+        &admin,
+        "loadbalancer-check",
+        "4d4d4d4d",
+        jiff::SignedDuration::from_hours(2),
+    )
+    .await;
+    // A load balancer Service whose controller died: its finalizer is never released.
+    let finalizer = "example.com/never-released";
+    let svc = Service {
+        metadata: ObjectMeta {
+            name: Some("echo".into()),
+            finalizers: Some(vec![finalizer.into()]),
+            ..ObjectMeta::default()
+        },
+        spec: Some(ServiceSpec {
+            ports: Some(vec![ServicePort {
+                port: 80,
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    };
+    Api::<Service>::namespaced(admin.clone(), &ns)
+        .create(&PostParams::default(), &svc)
+        .await
+        .unwrap();
+
+    let out = cleanup(&["--kubeconfig", kc, "--timeout", "2s"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let line = line_for(&out, &ns).unwrap_or_else(|| text(&out));
+    assert!(line.starts_with("NOT removed"), "{line}");
+    for part in [
+        format!("held by service/echo in {ns} (finalizer {finalizer})"),
+        format!("kubectl -n {ns} patch service echo --type=merge"),
+        "scs-kaas cleanup` again".to_string(),
+    ] {
+        assert!(line.contains(&part), "{part:?} missing in {line}");
+    }
+    let left = Api::<Namespace>::all(admin.clone()).get(&ns).await.unwrap();
+    assert!(
+        left.metadata.deletion_timestamp.is_some(),
+        "still Terminating"
+    );
+
+    // Once the finalizer is released, cleanup finishes the job.
+    Api::<Service>::namespaced(admin.clone(), &ns)
+        .patch(
+            "echo",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(serde_json::json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .unwrap();
+    let out = cleanup(&["--kubeconfig", kc, "--timeout", "30s"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        Api::<Namespace>::all(admin.clone())
+            .get_opt(&ns)
+            .await
+            .unwrap()
+            .is_none(),
         "{}",
         text(&out)
     );

@@ -1,11 +1,17 @@
-//! Finding and removing leftovers of earlier runs (`scs-kaas cleanup`): only objects labelled
-//! `app.kubernetes.io/managed-by=scs-kaas`, optionally only those older than a given age.
+//! Finding and removing leftovers of earlier runs (`scs-kaas cleanup`): probe namespaces and the
+//! cluster-scoped ClusterRoles and ClusterRoleBindings of the e2e runner, only when labelled
+//! `app.kubernetes.io/managed-by=scs-kaas` and provably a probe run's, optionally only those older
+//! than a given age.
 
 use std::time::Duration;
 
+use std::fmt::Debug;
+
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolume};
-use kube::api::{DeleteParams, ListParams};
-use kube::{Api, Client};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use kube::api::{DeleteParams, ListParams, ObjectMeta};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
 
 use super::guard::is_not_found;
 use super::run::{CHECK_KEY, RUN_ID_KEY, STARTED_AT_KEY, managed_selector};
@@ -19,13 +25,86 @@ pub fn access() -> Vec<Access> {
         Access::active("watch", "", "namespaces"),
         Access::active("delete", "", "namespaces"),
         Access::active("list", "", "persistentvolumes"),
+        Access::active("list", "", "pods"),
+        Access::active("list", "", "services"),
+        Access::active("list", "", "persistentvolumeclaims"),
+        Access::active("list", "apps", "deployments"),
+        Access::active("list", "batch", "jobs"),
+        Access::active("list", "networking.k8s.io", "networkpolicies"),
+        Access::active("list", RBAC_GROUP, "clusterroles"),
+        Access::active("watch", RBAC_GROUP, "clusterroles"),
+        Access::active("delete", RBAC_GROUP, "clusterroles"),
+        Access::active("list", RBAC_GROUP, "clusterrolebindings"),
+        Access::active("watch", RBAC_GROUP, "clusterrolebindings"),
+        Access::active("delete", RBAC_GROUP, "clusterrolebindings"),
     ]
 }
 
-/// A probe namespace left by an earlier run.
+const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+
+/// The kinds of object a probe run can leave behind at cluster scope. Everything else a run
+/// creates lives inside its probe namespace and goes with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LeftoverKind {
+    /// A probe namespace `scs-kaas-<check>-<run id>[-<suffix>]`.
+    Namespace,
+    /// The e2e runner's ClusterRoleBinding `scs-kaas-<check>-<run id>`.
+    ClusterRoleBinding,
+    /// The e2e runner's ClusterRole `scs-kaas-<check>-<run id>`.
+    ClusterRole,
+}
+
+impl LeftoverKind {
+    /// Every kind, in removal order (a binding before the role it binds).
+    pub const ALL: [LeftoverKind; 3] = [
+        LeftoverKind::Namespace,
+        LeftoverKind::ClusterRoleBinding,
+        LeftoverKind::ClusterRole,
+    ];
+
+    /// The lower-case kind as kubectl names it (`namespace/NAME`, `kubectl delete clusterrole`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeftoverKind::Namespace => "namespace",
+            LeftoverKind::ClusterRoleBinding => "clusterrolebinding",
+            LeftoverKind::ClusterRole => "clusterrole",
+        }
+    }
+
+    /// The resource whose `list` right finding this kind needs.
+    pub fn resource(self) -> &'static str {
+        match self {
+            LeftoverKind::Namespace => "namespaces",
+            LeftoverKind::ClusterRoleBinding => "clusterrolebindings.rbac.authorization.k8s.io",
+            LeftoverKind::ClusterRole => "clusterroles.rbac.authorization.k8s.io",
+        }
+    }
+}
+
+impl std::fmt::Display for LeftoverKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Listing one kind of leftover failed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot list {} labelled {} (needs `list {}`): {source}", kind.resource(), managed_selector(), kind.resource())]
+pub struct FindError {
+    /// The kind that could not be listed.
+    pub kind: LeftoverKind,
+    /// The API error.
+    #[source]
+    pub source: kube::Error,
+}
+
+/// A probe namespace, or a ClusterRole or ClusterRoleBinding of the e2e runner, left by an earlier
+/// run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leftover {
-    /// Namespace name.
+    /// What kind of object it is.
+    pub kind: LeftoverKind,
+    /// Object name.
     pub name: String,
     /// The run id label, if present.
     pub run_id: Option<String>,
@@ -35,8 +114,8 @@ pub struct Leftover {
     pub started: Option<jiff::Timestamp>,
     /// Whether deletion has already begun (a `deletionTimestamp` is set).
     pub terminating: bool,
-    /// Why the namespace, though labelled, is not provably a probe namespace of scs-kaas
-    /// (`None`: it is, see [`provenance`]); such a namespace is never removed.
+    /// Why the object, though labelled, is not provably one a probe run of scs-kaas created
+    /// (`None`: it is, see [`provenance_of`]); such an object is never removed.
     pub not_ours: Option<String>,
 }
 
@@ -84,6 +163,29 @@ pub fn provenance(
     }
 }
 
+/// [`provenance`] for an object of `kind`: a ClusterRole or ClusterRoleBinding must moreover be
+/// named exactly `scs-kaas-<check>-<run id>` (the e2e runner never adds a suffix to them).
+pub fn provenance_of(
+    kind: LeftoverKind,
+    name: &str,
+    run_id: Option<&str>,
+    check: Option<&str>,
+    started_at: Option<&str>,
+) -> Result<(), String> {
+    provenance(name, run_id, check, started_at)?;
+    if kind != LeftoverKind::Namespace
+        && let (Some(run_id), Some(check)) = (run_id, check)
+    {
+        let base = format!("scs-kaas-{check}-{run_id}");
+        if name != base {
+            return Err(format!(
+                "its name is not {base} (the {kind} of the run and check its labels name)"
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl Leftover {
     /// Whether this leftover is at least `min_age` old at `now` (unknown age counts as old).
     pub fn older_than(&self, now: jiff::Timestamp, min_age: jiff::SignedDuration) -> bool {
@@ -102,46 +204,65 @@ pub struct RetainedVolume {
     pub claim_namespace: String,
 }
 
-/// Every scs-kaas probe namespace in the cluster.
-pub async fn find_leftovers(client: &Client) -> Result<Vec<Leftover>, kube::Error> {
-    let api: Api<Namespace> = Api::all(client.clone());
+/// Every object labelled as scs-kaas's of the kinds a probe run can leave at cluster scope
+/// (namespaces, ClusterRoleBindings, ClusterRoles, in that order), each with its provenance judged.
+pub async fn find_leftovers(client: &Client) -> Result<Vec<Leftover>, FindError> {
+    let mut all = Vec::new();
+    for kind in LeftoverKind::ALL {
+        let found = match kind {
+            LeftoverKind::Namespace => labelled::<Namespace>(client).await,
+            LeftoverKind::ClusterRoleBinding => labelled::<ClusterRoleBinding>(client).await,
+            LeftoverKind::ClusterRole => labelled::<ClusterRole>(client).await,
+        }
+        .map_err(|source| FindError { kind, source })?;
+        all.extend(found.into_iter().filter_map(|meta| leftover(kind, meta)));
+    }
+    Ok(all)
+}
+
+/// Metadata of every cluster-scoped `K` labelled `app.kubernetes.io/managed-by=scs-kaas`.
+async fn labelled<K>(client: &Client) -> Result<Vec<ObjectMeta>, kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+{
+    let api: Api<K> = Api::all(client.clone());
     let list = api
         .list_metadata(&ListParams::default().labels(&managed_selector()))
         .await?;
-    Ok(list
-        .items
-        .into_iter()
-        .filter_map(|ns| {
-            let meta = ns.metadata;
-            let label = |k: &str| meta.labels.as_ref().and_then(|l| l.get(k)).cloned();
-            let started_at = meta
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(STARTED_AT_KEY))
-                .cloned();
-            let started = started_at
-                .as_deref()
-                .and_then(|s| s.parse::<jiff::Timestamp>().ok())
-                .or_else(|| meta.creation_timestamp.as_ref().map(|t| t.0));
-            let name = meta.name?;
-            let (run_id, check) = (label(RUN_ID_KEY), label(CHECK_KEY));
-            let not_ours = provenance(
-                &name,
-                run_id.as_deref(),
-                check.as_deref(),
-                started_at.as_deref(),
-            )
-            .err();
-            Some(Leftover {
-                run_id,
-                check,
-                started,
-                terminating: meta.deletion_timestamp.is_some(),
-                name,
-                not_ours,
-            })
-        })
-        .collect())
+    Ok(list.items.into_iter().map(|o| o.metadata).collect())
+}
+
+/// The leftover described by `meta` (`None` when it has no name).
+fn leftover(kind: LeftoverKind, meta: ObjectMeta) -> Option<Leftover> {
+    let label = |k: &str| meta.labels.as_ref().and_then(|l| l.get(k)).cloned();
+    let started_at = meta
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(STARTED_AT_KEY))
+        .cloned();
+    let started = started_at
+        .as_deref()
+        .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+        .or_else(|| meta.creation_timestamp.as_ref().map(|t| t.0));
+    let name = meta.name?;
+    let (run_id, check) = (label(RUN_ID_KEY), label(CHECK_KEY));
+    let not_ours = provenance_of(
+        kind,
+        &name,
+        run_id.as_deref(),
+        check.as_deref(),
+        started_at.as_deref(),
+    )
+    .err();
+    Some(Leftover {
+        kind,
+        run_id,
+        check,
+        started,
+        terminating: meta.deletion_timestamp.is_some(),
+        name,
+        not_ours,
+    })
 }
 
 /// Volumes with reclaimPolicy `Retain` whose claims lived in one of `namespaces`.
@@ -175,15 +296,144 @@ pub enum Removal {
     Remains(String),
 }
 
-/// Delete the namespace `name` (foreground) and wait until it is gone.
+/// Delete the namespace `name` (foreground) and wait until it is gone; when it stays, say what
+/// holds it: the namespace's own conditions and the objects in it (of the kinds probes create)
+/// whose finalizers nobody released, with the fix.
 pub async fn remove_namespace(client: &Client, name: &str, timeout: Duration) -> Removal {
-    let api: Api<Namespace> = Api::all(client.clone());
+    match remove::<Namespace>(client, LeftoverKind::Namespace, name, timeout).await {
+        Removal::Removed => Removal::Removed,
+        Removal::Remains(why) => {
+            let last = Api::<Namespace>::all(client.clone())
+                .get_opt(name)
+                .await
+                .ok()
+                .flatten();
+            let Some(last) = last.filter(|ns| ns.metadata.deletion_timestamp.is_some()) else {
+                return Removal::Remains(why);
+            };
+            let conditions: Vec<String> = last
+                .status
+                .and_then(|s| s.conditions)
+                .into_iter()
+                .flatten()
+                .filter(|c| c.status == "True")
+                .map(|c| format!("{}: {}", c.type_, c.message.unwrap_or_default()))
+                .collect();
+            let holders = finalized_objects(client, name).await;
+            Removal::Remains(format!(
+                "{why}{}",
+                held_by_text(name, &conditions, &holders)
+            ))
+        }
+    }
+}
+
+/// An object inside a namespace being deleted that still carries finalizers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// `kind/name` as kubectl writes it, e.g. `service/echo`.
+    pub object: String,
+    /// The resource for `kubectl patch`, e.g. `service`.
+    pub resource: &'static str,
+    /// Object name.
+    pub name: String,
+    /// Its pending finalizers.
+    pub finalizers: Vec<String>,
+}
+
+/// Objects with pending finalizers in namespace `ns`, of the kinds probes create (the ones
+/// `deploy/rbac.yaml` lets cleanup list); a kind that cannot be listed is named as unknown.
+pub async fn finalized_objects(client: &Client, ns: &str) -> Result<Vec<Holder>, String> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::batch::v1::Job;
+    use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service};
+    use k8s_openapi::api::networking::v1::NetworkPolicy;
+    let mut out = Vec::new();
+    let mut unreadable = Vec::new();
+    macro_rules! scan {
+        ($k:ty, $res:literal) => {
+            match Api::<$k>::namespaced(client.clone(), ns)
+                .list_metadata(&ListParams::default())
+                .await
+            {
+                Ok(list) => out.extend(list.items.into_iter().filter_map(|o| {
+                    let finalizers = o.metadata.finalizers.filter(|f| !f.is_empty())?;
+                    let name = o.metadata.name?;
+                    Some(Holder {
+                        object: format!("{}/{name}", $res),
+                        resource: $res,
+                        name,
+                        finalizers,
+                    })
+                })),
+                Err(err) => unreadable.push(format!("{}s ({err})", $res)),
+            }
+        };
+    }
+    scan!(Pod, "pod");
+    scan!(Service, "service");
+    scan!(PersistentVolumeClaim, "persistentvolumeclaim");
+    scan!(Deployment, "deployment");
+    scan!(Job, "job");
+    scan!(NetworkPolicy, "networkpolicy");
+    if out.is_empty() && !unreadable.is_empty() {
+        return Err(unreadable.join(", "));
+    }
+    Ok(out)
+}
+
+/// What holds namespace `ns` and how to release it, appended to the reason it remains:
+/// `; NamespaceFinalizersRemaining: …; held by service/echo (finalizer example.com/x); fix: …`.
+pub fn held_by_text(
+    ns: &str,
+    conditions: &[String],
+    holders: &Result<Vec<Holder>, String>,
+) -> String {
+    let mut parts: Vec<String> = conditions.to_vec();
+    match holders {
+        Ok(holders) if !holders.is_empty() => {
+            for h in holders {
+                parts.push(format!(
+                    "held by {} in {ns} (finalizer {}); fix: make the controller that owns the finalizer release it, or if none will, remove it yourself: `kubectl -n {ns} patch {} {} --type=merge -p '{{\"metadata\":{{\"finalizers\":null}}}}'`, then run `scs-kaas cleanup` again",
+                    h.object,
+                    h.finalizers.join(", "),
+                    h.resource,
+                    h.name
+                ));
+            }
+        }
+        Ok(_) => parts.push(format!(
+            "no pod, service, claim, deployment, job or network policy in it holds a finalizer; fix: look for what remains (`kubectl api-resources --verbs=list --namespaced -o name | xargs -n1 kubectl get -n {ns} --ignore-not-found`) and release its finalizers"
+        )),
+        Err(unreadable) => parts.push(format!(
+            "cannot list its content to find what holds it: {unreadable}; fix: `kubectl get all -n {ns}` and release the finalizers found"
+        )),
+    }
+    format!("; {}", parts.join("; "))
+}
+
+/// Delete the leftover `l` (foreground) and wait until it is gone.
+pub async fn remove_leftover(client: &Client, l: &Leftover, timeout: Duration) -> Removal {
+    match l.kind {
+        LeftoverKind::Namespace => remove_namespace(client, &l.name, timeout).await,
+        LeftoverKind::ClusterRoleBinding => {
+            remove::<ClusterRoleBinding>(client, l.kind, &l.name, timeout).await
+        }
+        LeftoverKind::ClusterRole => remove::<ClusterRole>(client, l.kind, &l.name, timeout).await,
+    }
+}
+
+async fn remove<K>(client: &Client, kind: LeftoverKind, name: &str, timeout: Duration) -> Removal
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    let api: Api<K> = Api::all(client.clone());
     if let Err(err) = api.delete(name, &DeleteParams::foreground()).await
         && !is_not_found(&err)
     {
         return Removal::Remains(format!("delete failed: {err}"));
     }
-    match wait_gone(api, name, &format!("namespace {name} deleted"), timeout).await {
+    match wait_gone(api, name, &format!("{kind} {name} deleted"), timeout).await {
         Ok(()) => Removal::Removed,
         Err(err) => Removal::Remains(err.to_string()),
     }
@@ -195,6 +445,7 @@ mod tests {
 
     fn leftover(started: Option<&str>) -> Leftover {
         Leftover {
+            kind: LeftoverKind::Namespace,
             name: "scs-kaas-x-0a1b2c3d".into(),
             run_id: Some("0a1b2c3d".into()),
             check: Some("x".into()),
@@ -235,6 +486,66 @@ mod tests {
         assert!(provenance(name, Some("0a1b2c3d"), Some("x-check"), Some("soon")).is_err());
         let system = provenance("kube-x-0a1b2c3d", Some("0a1b2c3d"), Some("x"), at).unwrap_err();
         assert!(system.contains("system namespace"), "{system}");
+    }
+
+    #[test]
+    fn cluster_rbac_is_ours_only_under_the_exact_probe_name() {
+        let at = Some("2026-11-22T06:00:00Z");
+        for kind in [LeftoverKind::ClusterRole, LeftoverKind::ClusterRoleBinding] {
+            let ours = |name: &str| provenance_of(kind, name, Some("0a1b2c3d"), Some("x"), at);
+            assert_eq!(ours("scs-kaas-x-0a1b2c3d"), Ok(()), "{kind}");
+            for name in [
+                "scs-kaas-x-0a1b2c3d-a",
+                "scs-kaas-x-0a1b2c3e",
+                "cluster-admin",
+                "system:controller:x",
+            ] {
+                assert!(ours(name).is_err(), "{kind} {name}");
+            }
+            let name = "scs-kaas-x-0a1b2c3d";
+            assert!(provenance_of(kind, name, None, Some("x"), at).is_err());
+            assert!(provenance_of(kind, name, Some("0a1b2c3d"), None, at).is_err());
+            assert!(provenance_of(kind, name, Some("0a1b2c3d"), Some("x"), None).is_err());
+        }
+        let ns = provenance_of(
+            LeftoverKind::Namespace,
+            "scs-kaas-x-0a1b2c3d-a",
+            Some("0a1b2c3d"),
+            Some("x"),
+            at,
+        );
+        assert_eq!(ns, Ok(()), "namespaces may carry a suffix");
+    }
+
+    #[test]
+    fn a_held_namespace_names_each_holder_and_its_fix_or_says_why_it_cannot() {
+        let ns = "scs-kaas-x-0a1b2c3d";
+        let holders = Ok(vec![Holder {
+            object: "pod/p".into(),
+            resource: "pod",
+            name: "p".into(),
+            finalizers: vec!["a.io/x".into(), "b.io/y".into()],
+        }]);
+        let text = held_by_text(ns, &["NamespaceFinalizersRemaining: m".into()], &holders);
+        assert!(
+            text.starts_with("; NamespaceFinalizersRemaining: m; held by pod/p"),
+            "{text}"
+        );
+        assert!(text.contains("(finalizer a.io/x, b.io/y)"), "{text}");
+        assert!(
+            text.contains(&format!("kubectl -n {ns} patch pod p")),
+            "{text}"
+        );
+        let none = held_by_text(ns, &[], &Ok(Vec::new()));
+        assert!(
+            none.contains("holds a finalizer") && none.contains("fix:"),
+            "{none}"
+        );
+        let denied = held_by_text(ns, &[], &Err("pods (403)".into()));
+        assert!(
+            denied.contains("cannot list its content") && denied.contains("pods (403)"),
+            "{denied}"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! `scs-kaas cleanup`: remove what earlier runs left in a cluster — only namespaces labelled
-//! `app.kubernetes.io/managed-by=scs-kaas` (and everything inside them) — and list it.
+//! `scs-kaas cleanup`: remove what earlier runs left in a cluster — only probe namespaces (and
+//! everything inside them) and the e2e runner's ClusterRoles and ClusterRoleBindings, labelled
+//! `app.kubernetes.io/managed-by=scs-kaas` and provably a probe run's — and list it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use kube::config::KubeConfigOptions;
-use scs_kaas_checks::probe::sweep::{self, Removal};
+use scs_kaas_checks::probe::sweep::{self, LeftoverKind, Removal};
 
 use crate::exit;
 
@@ -19,7 +20,9 @@ use crate::exit;
 app.kubernetes.io/managed-by=scs-kaas, named scs-kaas-<check>-<run id>[-<suffix>] with matching \
 scs-kaas.io/check and scs-kaas.io/run-id labels, and annotated scs-kaas.io/started-at. A labelled \
 namespace that fails any of these (e.g. kube-public or prod-db labelled by hand) is listed as \
-skipped, never removed; kube-* and default never are. \
+skipped, never removed; kube-* and default never are. The same rules select the ClusterRoles and \
+ClusterRoleBindings of the e2e checks (cncf-k8s-conformance, kaas-networking-check), named exactly \
+scs-kaas-<check>-<run id>, which outlive their namespace when a run is killed. \
 Volumes with reclaimPolicy Retain whose claims lived in a removed probe namespace carry no label; \
 they are listed, not deleted.\n\nExit codes: 0 everything selected is gone (or --dry-run), \
 1 something is still present, 2 bad arguments or the cluster cannot be read."
@@ -67,10 +70,10 @@ pub async fn run(args: CleanupArgs) -> anyhow::Result<ExitCode> {
     let now = jiff::Timestamp::now();
     let leftovers = sweep::find_leftovers(&client)
         .await
-        .context("cannot list scs-kaas probe namespaces (needs `list namespaces`)")?;
+        .context("cannot look for leftovers of scs-kaas probe runs")?;
     if leftovers.is_empty() {
         outln!(
-            "nothing to clean up: no namespace is labelled app.kubernetes.io/managed-by=scs-kaas"
+            "nothing to clean up: no namespace, clusterrole or clusterrolebinding is labelled app.kubernetes.io/managed-by=scs-kaas"
         );
         return Ok(ExitCode::from(exit::OK));
     }
@@ -90,16 +93,19 @@ pub async fn run(args: CleanupArgs) -> anyhow::Result<ExitCode> {
             })
             .unwrap_or_else(|| "unknown".into());
         let about = format!(
-            "namespace/{} (check {}, run {}, age {age})",
+            "{}/{} (check {}, run {}, age {age})",
+            l.kind,
             l.name,
             l.check.as_deref().unwrap_or("?"),
             l.run_id.as_deref().unwrap_or("?"),
         );
         if let Some(why) = &l.not_ours {
             outln!(
-                "skipped      namespace/{}: labelled {}, but not provably a probe namespace of scs-kaas: {why}; never removed (delete it yourself if it really is a leftover)",
+                "skipped      {}/{}: labelled {}, but not provably a probe {} of scs-kaas: {why}; never removed (delete it yourself if it really is a leftover)",
+                l.kind,
                 l.name,
-                scs_kaas_checks::probe::run::managed_selector()
+                scs_kaas_checks::probe::run::managed_selector(),
+                l.kind
             );
             continue;
         }
@@ -115,10 +121,12 @@ pub async fn run(args: CleanupArgs) -> anyhow::Result<ExitCode> {
             );
             continue;
         }
-        match sweep::remove_namespace(&client, &l.name, timeout).await {
+        match sweep::remove_leftover(&client, l, timeout).await {
             Removal::Removed => {
                 outln!("removed      {about}");
-                removed.push(l.name.clone());
+                if l.kind == LeftoverKind::Namespace {
+                    removed.push(l.name.clone());
+                }
             }
             Removal::Remains(why) => {
                 remaining += 1;
