@@ -13,6 +13,7 @@ pub mod check;
 pub mod kubeconfig;
 pub mod native;
 pub mod probe;
+pub mod progress;
 pub mod registry;
 pub mod release_data;
 pub mod release_refresh;

@@ -421,6 +421,15 @@ impl Check for TestCheck {
                     futures::future::pending::<()>().await;
                     unreachable!()
                 }
+                "progress" => {
+                    let sink = scs_kaas_checks::progress::current().expect("a progress sink");
+                    sink.report("1/2 specs".into());
+                    // From a task of the check's own, as the e2e log follower does.
+                    tokio::spawn(async move { sink.report("2/2 specs".into()) })
+                        .await
+                        .unwrap();
+                    Outcome::from_findings(vec![])
+                }
                 "yield" => {
                     for _ in 0..50 {
                         tokio::task::yield_now().await;
@@ -964,4 +973,28 @@ async fn implementation_programs_runs_the_scopes_program_and_native_only_without
     );
     let cmds: Vec<&str> = out.invocations.iter().map(|i| i.cmd.as_str()).collect();
     assert_eq!(cmds, ["./result.sh pass ok ok2", "scs-kaas native:n-pass"]);
+}
+
+#[tokio::test]
+async fn progress_lines_of_a_native_check_reach_the_progress_callback() {
+    let (natives, _) = checks(&[("n-pass", "progress")]);
+    let s = scope("./result.sh", "pass {testcases}", "", &["n-pass"]);
+    let plan = runner::plan(&s, Some(&fixtures()), &selection(), &natives).unwrap();
+    let values = s.assignment(&BTreeMap::new()).unwrap();
+    let ctx = unreachable_context();
+    let opts = options(Duration::from_secs(60));
+    let seen = std::sync::Mutex::new(Vec::new());
+    let out = runner::execute(&s, &plan, Ok(&ctx), &values, &opts, &|e: Event| {
+        if let Event::Progress(label, line) = e {
+            seen.lock().unwrap().push(format!("{label}: {line}"));
+        }
+    })
+    .await;
+    assert_eq!(status(&out, "n-pass"), Some(Status::Pass));
+    let seen = seen.into_inner().unwrap();
+    assert!(
+        seen.iter().any(|l| l.ends_with("1/2 specs"))
+            && seen.iter().any(|l| l.ends_with("2/2 specs")),
+        "{seen:?}"
+    );
 }

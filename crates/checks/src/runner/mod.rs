@@ -335,6 +335,8 @@ pub enum Event {
     Started(String),
     /// A job finished.
     Finished(String),
+    /// A running job's progress line (label, line), e.g. e2e specs done / total with an ETA.
+    Progress(String, String),
 }
 
 /// Everything a run produced.
@@ -389,8 +391,10 @@ pub async fn execute_until(
     stop: &CancellationToken,
 ) -> RunOutcome {
     let preflight = preflight::Preflight::default();
+    let (progress_tx, mut progress_rx) = tokio::sync::mpsc::unbounded_channel();
     let futures = plan.jobs.iter().enumerate().map(|(index, job)| {
         let preflight = &preflight;
+        let progress_tx = progress_tx.clone();
         async move {
             if stop.is_cancelled() {
                 return (index, interrupted(scope, job, opts, false), Some(false));
@@ -399,7 +403,10 @@ pub async fn execute_until(
             progress(Event::Started(label.clone()));
             let work = async {
                 match job {
-                    Job::Native(check) => run_native(check.clone(), ctx, opts, preflight).await,
+                    Job::Native(check) => {
+                        let run = run_native(check.clone(), ctx, opts, preflight);
+                        crate::progress::scoped(label.clone(), progress_tx, run).await
+                    }
                     Job::Program { script, ids } => {
                         run_program(scope, *script, ids, values, opts).await
                     }
@@ -415,10 +422,17 @@ pub async fn execute_until(
         }
     });
     // Per job: its index, what it did, and whether it was cut (`Some(true)`: while running).
-    let mut done: Vec<(usize, Done, Option<bool>)> = futures::stream::iter(futures)
+    let jobs = futures::stream::iter(futures)
         .buffer_unordered(opts.jobs.max(1))
-        .collect()
-        .await;
+        .collect::<Vec<(usize, Done, Option<bool>)>>();
+    tokio::pin!(jobs);
+    // Pass progress lines on while the jobs run.
+    let mut done = loop {
+        tokio::select! {
+            done = &mut jobs => break done,
+            Some((label, line)) = progress_rx.recv() => progress(Event::Progress(label, line)),
+        }
+    };
     done.sort_by_key(|(i, _, _)| *i);
     let mut out = RunOutcome {
         invocations: Vec::new(),

@@ -37,7 +37,14 @@ pub async fn run(check: Arc<dyn Check>, mut ctx: CheckContext, deadline: Duratio
 
 async fn run_unwatched(check: Arc<dyn Check>, ctx: CheckContext, deadline: Duration) -> Outcome {
     let id = check.id();
-    let task = tokio::spawn(async move { check.run(&ctx).await });
+    // The check runs on a task of its own; its progress sink goes with it.
+    let sink = crate::progress::current();
+    let task = tokio::spawn(async move {
+        match sink {
+            Some(sink) => crate::progress::rescoped(sink, check.run(&ctx)).await,
+            None => check.run(&ctx).await,
+        }
+    });
     let abort = task.abort_handle();
     let _stop_on_drop = AbortOnDrop(abort.clone());
     match tokio::time::timeout(deadline, task).await {

@@ -419,6 +419,7 @@ pub async fn evaluate(
                     pb.inc(1);
                     pb.println(format!("done: {label}"));
                 }
+                Event::Progress(label, line) => pb.set_message(format!("{label}: {line}")),
             }
         }
     };

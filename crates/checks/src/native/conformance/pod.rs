@@ -428,7 +428,11 @@ async fn drive(
         return Err(pull_failed(&image, &why));
     }
     // Follow the log for progress while waiting for the end.
-    let follower = tokio::spawn(follow(pods.clone(), run.check().to_string()));
+    let follower = tokio::spawn(follow(
+        pods.clone(),
+        run.check().to_string(),
+        crate::progress::current(),
+    ));
     let what = format!("the e2e suite in pod {ns}/{POD} to finish");
     let finished = wait_for(pods.clone(), POD, &what, left(), |p| {
         p.is_some_and(|p| matches!(phase(p), Phase::Terminated(_) | Phase::PullFailed(_)))
@@ -485,7 +489,7 @@ fn describe_wait(e: WaitError<Pod>, image: &str) -> String {
 }
 
 /// Follow the conformance container's log and report progress (specs done / total, ETA).
-async fn follow(pods: Api<Pod>, check: String) {
+async fn follow(pods: Api<Pod>, check: String, sink: Option<crate::progress::ProgressSink>) {
     let lp = LogParams {
         container: Some(CONFORMANCE_CONTAINER.into()),
         follow: true,
@@ -503,10 +507,11 @@ async fn follow(pods: Api<Pod>, check: String) {
         let h = scanner.header();
         if h.done != shown {
             shown = h.done;
-            tracing::info!(
-                "{check}: {}",
-                progress_line(h.done, h.will_run.map(|(n, _)| n), started.elapsed())
-            );
+            let line = progress_line(h.done, h.will_run.map(|(n, _)| n), started.elapsed());
+            tracing::info!("{check}: {line}");
+            if let Some(sink) = &sink {
+                sink.report(line);
+            }
         }
     }
 }
