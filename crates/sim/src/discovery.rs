@@ -98,13 +98,20 @@ pub fn resources(group: &str, version: &str) -> Option<Value> {
                 "exec" => (json!(["create", "get"]), "PodExecOptions"),
                 _ => (json!(["get", "patch", "update"]), r.kind),
             };
-            list.push(json!({
+            let mut entry = json!({
                 "name": format!("{}/{sub}", r.plural),
                 "singularName": "",
                 "namespaced": r.namespaced,
                 "kind": kind,
                 "verbs": verbs,
-            }));
+            });
+            if *sub == "scale" {
+                // Scale lives in another group than its parent; discovery says which.
+                entry["kind"] = json!("Scale");
+                entry["group"] = json!("autoscaling");
+                entry["version"] = json!("v1");
+            }
+            list.push(entry);
         }
     }
     if list.is_empty() {

@@ -68,6 +68,12 @@ const fn with_status(mut r: ResourceType) -> ResourceType {
     r
 }
 
+/// Workload kinds with replicas: `status` and the `autoscaling/v1` `scale` subresource.
+const fn scalable(mut r: ResourceType) -> ResourceType {
+    r.subresources = &["status", "scale"];
+    r
+}
+
 const fn review(mut r: ResourceType) -> ResourceType {
     r.review = true;
     r
@@ -137,7 +143,7 @@ pub static RESOURCES: &[ResourceType] = &[
             &["sa"],
         )
     },
-    with_status(in_all(short(
+    scalable(in_all(short(
         kind(
             "apps",
             "v1",
@@ -148,7 +154,7 @@ pub static RESOURCES: &[ResourceType] = &[
         ),
         &["deploy"],
     ))),
-    with_status(in_all(short(
+    scalable(in_all(short(
         kind(
             "apps",
             "v1",
@@ -163,7 +169,7 @@ pub static RESOURCES: &[ResourceType] = &[
         kind("apps", "v1", "DaemonSet", "daemonsets", "daemonset", true),
         &["ds"],
     ))),
-    with_status(in_all(short(
+    scalable(in_all(short(
         kind(
             "apps",
             "v1",

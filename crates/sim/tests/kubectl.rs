@@ -606,3 +606,124 @@ async fn typed_create_commands_send_protobuf_and_work() {
     assert_eq!(ready, "3");
     drop(f.sim);
 }
+
+/// Waits (through `kubectl wait`, no sleeping) until `jsonpath` of `object` equals `value`.
+async fn wait_for(f: &Fixture, ns: &str, object: &str, jsonpath: &str, value: &str) {
+    let cond = format!("--for=jsonpath={jsonpath}={value}");
+    f.ok(&["wait", &cond, object, "-n", ns, "--timeout=60s"])
+        .await;
+}
+
+#[tokio::test]
+async fn scale_subresource_scales_deployments_replicasets_and_statefulsets() {
+    let f = Fixture::scenario("compliant.yaml").await;
+    f.ok(&["create", "namespace", "t1"]).await;
+    f.ok(&[
+        "-n",
+        "t1",
+        "create",
+        "deployment",
+        "web",
+        "--image=registry.k8s.io/pause:3.10",
+        "--replicas=3",
+    ])
+    .await;
+    wait_for(&f, "t1", "deployment/web", "{.status.readyReplicas}", "3").await;
+    let out = f
+        .ok(&["-n", "t1", "scale", "deployment", "web", "--replicas=5"])
+        .await;
+    assert!(out.contains("deployment.apps/web scaled"), "{out}");
+    wait_for(&f, "t1", "deployment/web", "{.status.readyReplicas}", "5").await;
+    let pods = f
+        .ok(&["-n", "t1", "get", "pods", "-l", "app=web", "-o", "name"])
+        .await;
+    assert_eq!(pods.lines().count(), 5, "{pods}");
+    // The Scale object itself, as `autoscaling/v1` clients (HPA, kubectl) read it.
+    let scale: serde_json::Value = serde_json::from_str(
+        &f.ok(&[
+            "get",
+            "--raw",
+            "/apis/apps/v1/namespaces/t1/deployments/web/scale",
+        ])
+        .await,
+    )
+    .unwrap();
+    assert_eq!(scale["kind"], "Scale");
+    assert_eq!(scale["apiVersion"], "autoscaling/v1");
+    assert_eq!(scale["spec"]["replicas"], 5);
+    assert_eq!(scale["status"]["replicas"], 5);
+    assert_eq!(scale["status"]["selector"], "app=web");
+    // A precondition that does not hold is refused (GET, then PUT with the resourceVersion).
+    let (ok, _, err) = f
+        .kubectl(
+            "admin",
+            &[
+                "-n",
+                "t1",
+                "scale",
+                "deployment",
+                "web",
+                "--current-replicas=2",
+                "--replicas=1",
+            ],
+        )
+        .await;
+    assert!(!ok && err.contains("Expected replicas to be 2"), "{err}");
+    f.ok(&[
+        "-n",
+        "t1",
+        "scale",
+        "deployment",
+        "web",
+        "--current-replicas=5",
+        "--replicas=2",
+    ])
+    .await;
+    wait_for(&f, "t1", "deployment/web", "{.status.replicas}", "2").await;
+    // Scaling to zero is a scale too.
+    f.ok(&["-n", "t1", "scale", "deployment/web", "--replicas=0"])
+        .await;
+    wait_for(&f, "t1", "deployment/web", "{.spec.replicas}", "0").await;
+    // A StatefulSet, and the Scale of something that does not exist.
+    let sts = f.path("sts.yaml");
+    write(
+        &sts,
+        "apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: t1}
+spec:
+  replicas: 1
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: registry.k8s.io/pause:3.10}]}
+",
+    );
+    f.ok(&["apply", "-f", sts.to_str().unwrap()]).await;
+    assert!(
+        f.ok(&["-n", "t1", "scale", "statefulset", "db", "--replicas=4"])
+            .await
+            .contains("scaled")
+    );
+    let replicas = f
+        .ok(&[
+            "-n",
+            "t1",
+            "get",
+            "sts",
+            "db",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ])
+        .await;
+    assert_eq!(replicas, "4");
+    let (ok, _, err) = f
+        .kubectl(
+            "admin",
+            &["-n", "t1", "scale", "replicaset", "nope", "--replicas=1"],
+        )
+        .await;
+    assert!(!ok && err.contains("not found"), "{err}");
+    drop(f.sim);
+}

@@ -280,6 +280,12 @@ where
             "serviceaccounts/token only supports create",
         ));
     }
+    if t.sub.as_deref() == Some("scale") && !matches!(verb, "get" | "update" | "patch") {
+        return Err(ApiError::method_not_allowed(format!(
+            "{}/scale only supports get, update and patch",
+            rt.plural
+        )));
+    }
     if t.sub.as_deref() == Some("log") && verb != "get" {
         return Err(ApiError::method_not_allowed("pods/log only supports get"));
     }
@@ -322,6 +328,10 @@ where
         "list" => list(&shared, rt, &t, &params, as_table, proto),
         "watch" => watch_response(shared, rt, &t, &params, proto),
         "get" if t.sub.as_deref() == Some("log") => pod_log(&shared, &t, &params),
+        "get" | "update" | "patch" if t.sub.as_deref() == Some("scale") => {
+            let dry = params.dry_run()?;
+            super::scale::handle(&shared, rt, &t, verb, dry, &content_type, &body, proto)
+        }
         "get" => {
             let store = shared.read();
             let entry = store
@@ -347,7 +357,7 @@ where
     }
 }
 
-fn key(rt: &ResourceType, t: &Target) -> Key {
+pub(super) fn key(rt: &ResourceType, t: &Target) -> Key {
     let ns = if rt.namespaced {
         t.namespace.clone().unwrap_or_default()
     } else {
@@ -356,7 +366,7 @@ fn key(rt: &ResourceType, t: &Target) -> Key {
     (ns, t.name.clone().unwrap_or_default())
 }
 
-fn not_found(rt: &ResourceType, t: &Target) -> ApiError {
+pub(super) fn not_found(rt: &ResourceType, t: &Target) -> ApiError {
     ApiError::not_found(rt.group, rt.plural, t.name.as_deref().unwrap_or(""))
 }
 

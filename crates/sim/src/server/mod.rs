@@ -13,6 +13,7 @@ mod api;
 mod exec;
 mod log_follow;
 mod route;
+mod scale;
 mod service_accounts;
 
 use std::net::SocketAddr;

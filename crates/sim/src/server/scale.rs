@@ -1,0 +1,179 @@
+//! The `scale` subresource (`autoscaling/v1` `Scale`) of Deployments, ReplicaSets and
+//! StatefulSets: what `kubectl scale` and autoscalers read and write instead of the whole
+//! object. A Scale is a view: writing it changes only the parent's `spec.replicas`.
+
+use axum::body::Body;
+use http::{Response, StatusCode};
+use serde_json::{Value, json};
+
+use super::Shared;
+use super::api::{decode_body, key, not_found, object_response};
+use super::route::Target;
+use crate::patch::{self, PatchType};
+use crate::resources::ResourceType;
+use crate::status::ApiError;
+use crate::store::Entry;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// Answer `get`, `update` or `patch` on `<kind>/<name>/scale`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn handle(
+    shared: &Shared,
+    rt: &ResourceType,
+    t: &Target,
+    verb: &str,
+    dry: bool,
+    content_type: &str,
+    body: &[u8],
+    proto: bool,
+) -> Result<Response<Body>> {
+    if verb == "get" {
+        let store = shared.read();
+        let entry = store
+            .get(t.res, &key(rt, t))
+            .ok_or_else(|| not_found(rt, t))?;
+        return Ok(scale_response(&scale_of(entry), proto));
+    }
+    let entry = shared.write(|s| -> Result<Entry> {
+        let stored = s
+            .get(t.res, &key(rt, t))
+            .ok_or_else(|| not_found(rt, t))?
+            .clone();
+        let wanted = if verb == "patch" {
+            let mut doc = scale_of(&stored);
+            patch::apply(&mut doc, PatchType::from_content_type(content_type)?, body)?;
+            doc
+        } else {
+            decode_body(content_type, body)?
+        };
+        let replicas = requested_replicas(rt, t, &wanted)?;
+        let given_rv = wanted
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if !given_rv.is_empty() && given_rv != stored.rv.to_string() {
+            return Err(ApiError::conflict(
+                rt.group,
+                rt.plural,
+                t.name.as_deref().unwrap_or(""),
+                "the object has been modified; please apply your changes to the latest version and try again",
+            ));
+        }
+        let mut obj = stored.value();
+        obj["spec"]["replicas"] = json!(replicas);
+        s.update(t.res, obj, !dry)
+    })?;
+    Ok(scale_response(&scale_of(&entry), proto))
+}
+
+/// `spec.replicas` of a Scale body: present, a whole number, not negative (422 otherwise).
+fn requested_replicas(rt: &ResourceType, t: &Target, scale: &Value) -> Result<i64> {
+    let name = t.name.as_deref().unwrap_or("");
+    let kind = scale.get("kind").and_then(Value::as_str).unwrap_or("Scale");
+    if kind != "Scale" {
+        return Err(ApiError::invalid(
+            rt.kind,
+            name,
+            format!(
+                "the body has kind {kind:?}; the scale subresource takes an autoscaling/v1 Scale"
+            ),
+        ));
+    }
+    match scale.pointer("/spec/replicas") {
+        None | Some(Value::Null) => Ok(0),
+        Some(v) => match v.as_i64() {
+            Some(n) if n >= 0 => Ok(n),
+            _ => Err(ApiError::invalid(
+                "Scale",
+                name,
+                format!("spec.replicas: Invalid value: {v}: must be greater than or equal to 0"),
+            )),
+        },
+    }
+}
+
+fn scale_response(scale: &Value, proto: bool) -> Response<Body> {
+    object_response(StatusCode::OK, scale.to_string().into(), proto)
+}
+
+/// The Scale view of a stored object.
+fn scale_of(entry: &Entry) -> Value {
+    let obj = entry.value();
+    let meta = |f: &str| obj.pointer(&format!("/metadata/{f}")).cloned();
+    let mut metadata = json!({"resourceVersion": entry.rv.to_string()});
+    for field in ["name", "namespace", "uid", "creationTimestamp"] {
+        if let Some(v) = meta(field) {
+            metadata[field] = v;
+        }
+    }
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": metadata,
+        "spec": {"replicas": obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)},
+        "status": {
+            "replicas": obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0),
+            "selector": selector_string(obj.pointer("/spec/selector")),
+        },
+    })
+}
+
+/// A `LabelSelector` object in the string form (`app=web,tier in (a,b)`) Scale reports.
+fn selector_string(selector: Option<&Value>) -> String {
+    let Some(selector) = selector else {
+        return String::new();
+    };
+    let mut parts: Vec<(String, String)> = selector
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), format!("{k}={}", v.as_str().unwrap_or(""))))
+                .collect()
+        })
+        .unwrap_or_default();
+    for expr in selector
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = expr.get("key").and_then(Value::as_str).unwrap_or("");
+        let mut values: Vec<&str> = expr
+            .get("values")
+            .and_then(Value::as_array)
+            .map(|v| v.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        values.sort_unstable();
+        let values = values.join(",");
+        let text = match expr.get("operator").and_then(Value::as_str) {
+            Some("In") => format!("{key} in ({values})"),
+            Some("NotIn") => format!("{key} notin ({values})"),
+            Some("DoesNotExist") => format!("!{key}"),
+            _ => key.to_string(),
+        };
+        parts.push((key.to_string(), text));
+    }
+    // Upstream orders the requirements by key.
+    parts.sort();
+    let texts: Vec<String> = parts.into_iter().map(|(_, t)| t).collect();
+    texts.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors_print_like_upstream() {
+        let sel = json!({"matchLabels": {"app": "web", "a": "b"},
+            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["y", "x"]},
+                                 {"key": "gone", "operator": "DoesNotExist"}]});
+        assert_eq!(
+            selector_string(Some(&sel)),
+            "a=b,app=web,!gone,tier in (x,y)"
+        );
+        assert_eq!(selector_string(None), "");
+    }
+}
