@@ -727,3 +727,134 @@ spec:
     assert!(!ok && err.contains("not found"), "{err}");
     drop(f.sim);
 }
+
+/// The `REVISION` numbers `kubectl rollout history` lists.
+async fn revisions(f: &Fixture, ns: &str, object: &str) -> Vec<String> {
+    let out = f.ok(&["-n", ns, "rollout", "history", object]).await;
+    out.lines()
+        .skip_while(|l| !l.starts_with("REVISION"))
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .collect()
+}
+
+#[tokio::test]
+async fn rollout_history_and_undo_follow_deployment_revisions() {
+    let f = Fixture::scenario("compliant.yaml").await;
+    f.ok(&["create", "namespace", "t1"]).await;
+    f.ok(&[
+        "-n",
+        "t1",
+        "create",
+        "deployment",
+        "web",
+        "--image=registry.k8s.io/pause:3.10",
+        "--replicas=2",
+    ])
+    .await;
+    let status = [
+        "-n",
+        "t1",
+        "rollout",
+        "status",
+        "deployment/web",
+        "--timeout=60s",
+    ];
+    f.ok(&status).await;
+    assert_eq!(revisions(&f, "t1", "deployment/web").await, ["1"]);
+    f.ok(&[
+        "-n",
+        "t1",
+        "set",
+        "image",
+        "deployment/web",
+        "pause=registry.k8s.io/pause:3.9",
+    ])
+    .await;
+    f.ok(&status).await;
+    assert_eq!(revisions(&f, "t1", "deployment/web").await, ["1", "2"]);
+    let two = f
+        .ok(&[
+            "-n",
+            "t1",
+            "rollout",
+            "history",
+            "deployment/web",
+            "--revision=2",
+        ])
+        .await;
+    assert!(two.contains("registry.k8s.io/pause:3.9"), "{two}");
+    let one = f
+        .ok(&[
+            "-n",
+            "t1",
+            "rollout",
+            "history",
+            "deployment/web",
+            "--revision=1",
+        ])
+        .await;
+    assert!(one.contains("registry.k8s.io/pause:3.10"), "{one}");
+    // Undo goes back to the previous template: its ReplicaSet comes back as revision 3.
+    let out = f
+        .ok(&["-n", "t1", "rollout", "undo", "deployment/web"])
+        .await;
+    assert!(out.contains("rolled back"), "{out}");
+    f.ok(&status).await;
+    let image = "jsonpath={.spec.template.spec.containers[0].image}";
+    assert_eq!(
+        f.ok(&["-n", "t1", "get", "deployment", "web", "-o", image])
+            .await,
+        "registry.k8s.io/pause:3.10"
+    );
+    assert_eq!(revisions(&f, "t1", "deployment/web").await, ["2", "3"]);
+    let sets = f
+        .ok(&["-n", "t1", "get", "rs", "-l", "app=web", "-o", "name"])
+        .await;
+    assert_eq!(sets.lines().count(), 2, "{sets}");
+    // --to-revision picks one; a revision that does not exist is refused.
+    f.ok(&[
+        "-n",
+        "t1",
+        "rollout",
+        "undo",
+        "deployment/web",
+        "--to-revision=2",
+    ])
+    .await;
+    f.ok(&status).await;
+    assert_eq!(
+        f.ok(&["-n", "t1", "get", "deployment", "web", "-o", image])
+            .await,
+        "registry.k8s.io/pause:3.9"
+    );
+    let revision = "jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}";
+    assert_eq!(
+        f.ok(&["-n", "t1", "get", "deployment", "web", "-o", revision])
+            .await,
+        "4"
+    );
+    let (ok, _, err) = f
+        .kubectl(
+            "admin",
+            &[
+                "-n",
+                "t1",
+                "rollout",
+                "undo",
+                "deployment/web",
+                "--to-revision=9",
+            ],
+        )
+        .await;
+    assert!(
+        !ok && err.contains("unable to find specified revision"),
+        "{err}"
+    );
+    // A restart is a new template, so a new revision.
+    f.ok(&["-n", "t1", "rollout", "restart", "deployment/web"])
+        .await;
+    f.ok(&status).await;
+    assert_eq!(revisions(&f, "t1", "deployment/web").await, ["3", "4", "5"]);
+    drop(f.sim);
+}

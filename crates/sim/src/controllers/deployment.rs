@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::object::{self, condition, i64_at, is_terminating, name, namespace, owner_ref};
 use super::replicaset::index_by_controller;
+use super::revisions;
 use crate::world::{Action, Controller, Index, World};
 
 /// The label that ties a ReplicaSet and its pods to one template of a Deployment.
@@ -34,12 +35,6 @@ impl Controller for DeploymentController {
         let owned = index_by_controller(&sets, "Deployment");
         let now = now.to_string();
         let mut actions = Vec::new();
-        let scale = |rs: &Index, replicas: i64, actions: &mut Vec<Action>| {
-            if let Some(mut rs) = world.get("ReplicaSet", Some(rs.namespace()), rs.name()) {
-                rs["spec"]["replicas"] = json!(replicas);
-                actions.push(Action::Update(rs));
-            }
-        };
         for entry in deployments.iter().filter(|d| !d.deleting()) {
             let mine = owned
                 .get(&(entry.namespace(), entry.name()))
@@ -61,20 +56,47 @@ impl Controller for DeploymentController {
                 .iter()
                 .copied()
                 .find(|rs| rs.label(HASH_LABEL) == Some(&hash));
+            let sets: Vec<Value> = mine
+                .iter()
+                .filter_map(|rs| world.get("ReplicaSet", Some(rs.namespace()), rs.name()))
+                .collect();
+            let plan = revisions::plan(&d, &hash, &sets);
             match current {
-                None => actions.push(Action::Create(replica_set(&d, &hash, desired))),
-                Some(rs) if rs.replicas() != Some(desired) => scale(rs, desired, &mut actions),
+                None => {
+                    let mut rs = replica_set(&d, &hash, desired);
+                    revisions::stamp_new(&mut rs, &d, plan.current);
+                    actions.push(Action::Create(rs));
+                }
+                Some(rs) if rs.replicas() != Some(desired) || plan.bump_current => {
+                    if let Some(mut rs) = sets.iter().find(|s| name(s) == rs.name()).cloned() {
+                        rs["spec"]["replicas"] = json!(desired);
+                        revisions::stamp_new(&mut rs, &d, plan.current);
+                        actions.push(Action::Update(rs));
+                    }
+                }
                 Some(_) => {}
             }
             for old in mine.iter().filter(|rs| rs.label(HASH_LABEL) != Some(&hash)) {
-                if old.replicas() != Some(0) {
-                    scale(old, 0, &mut actions);
+                if plan.prune.iter().any(|n| n == old.name()) {
+                    actions.push(Action::Delete {
+                        kind: "ReplicaSet".into(),
+                        namespace: Some(old.namespace().to_string()),
+                        name: old.name().to_string(),
+                    });
+                } else if old.replicas() != Some(0)
+                    && let Some(mut rs) = sets.iter().find(|s| name(s) == old.name()).cloned()
+                {
+                    rs["spec"]["replicas"] = json!(0);
+                    actions.push(Action::Update(rs));
                 }
             }
             let status = status(&d, current, &mine, &now);
-            if d.get("status") != Some(&status) {
+            let revision = plan.current.to_string();
+            let stamped = object::annotation(&d, revisions::REVISION) == Some(revision.as_str());
+            if d.get("status") != Some(&status) || !stamped {
                 let mut updated = d.clone();
                 updated["status"] = status;
+                object::set_annotation(&mut updated, revisions::REVISION, &revision);
                 actions.push(Action::Update(updated));
             }
         }

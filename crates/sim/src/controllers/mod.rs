@@ -23,6 +23,7 @@ pub mod pod_lifecycle;
 pub mod pod_status;
 pub mod probe;
 pub mod replicaset;
+pub mod revisions;
 pub mod scheduler;
 pub mod volume;
 

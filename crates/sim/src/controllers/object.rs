@@ -165,8 +165,38 @@ pub fn suffix(seed: &str, len: usize) -> String {
 }
 
 /// `pod-template-hash` of a pod template, as the Deployment controller and the loader compute it.
+///
+/// Zero values (`false`, `0`, `""`, `null`, empty objects and lists) do not count: upstream
+/// hashes the decoded Go struct, where an absent field and its zero value are the same, and
+/// clients send the same template both ways (a protobuf body carries `stdin: false`, the JSON
+/// patch of `kubectl rollout undo` leaves it out).
 pub fn template_hash(template: &Value) -> String {
-    suffix(&template.to_string(), 10)
+    let normal = without_zero_values(template).unwrap_or(Value::Null);
+    suffix(&normal.to_string(), 10)
+}
+
+/// `value` without its zero values, or `None` if nothing else is left.
+fn without_zero_values(value: &Value) -> Option<Value> {
+    match value {
+        Value::Null | Value::Bool(false) => None,
+        Value::Number(n) if n.as_f64() == Some(0.0) => None,
+        Value::String(s) if s.is_empty() => None,
+        Value::Object(map) => {
+            let kept: serde_json::Map<String, Value> = map
+                .iter()
+                .filter_map(|(k, v)| without_zero_values(v).map(|v| (k.clone(), v)))
+                .collect();
+            (!kept.is_empty()).then_some(Value::Object(kept))
+        }
+        Value::Array(items) if items.is_empty() => None,
+        Value::Array(items) => Some(Value::Array(
+            items
+                .iter()
+                .map(|v| without_zero_values(v).unwrap_or(Value::Null))
+                .collect(),
+        )),
+        other => Some(other.clone()),
+    }
 }
 
 /// An IPv4 address in 10.128.0.0/9 derived from `seed`, for pods created at run time.
