@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod commands;
 pub mod controllers;
+pub mod defaults;
 pub mod discovery;
 pub mod kubeconfig;
 pub mod openapi;

@@ -858,3 +858,90 @@ async fn rollout_history_and_undo_follow_deployment_revisions() {
     assert_eq!(revisions(&f, "t1", "deployment/web").await, ["3", "4", "5"]);
     drop(f.sim);
 }
+
+#[tokio::test]
+async fn written_objects_get_the_defaults_of_a_real_api_server() {
+    let f = Fixture::new().await;
+    // Typed create (protobuf body) and apply (JSON body) are defaulted alike.
+    f.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=registry.k8s.io/pause:3.10",
+    ])
+    .await;
+    let file = f.path("deploy.yaml");
+    write(
+        &file,
+        &DEPLOYMENT
+            .replace("name: web\n", "name: api\n")
+            .replace("nginx:1", "nginx"),
+    );
+    f.ok(&["apply", "-f", file.to_str().unwrap()]).await;
+    for (name, pull) in [("web", "IfNotPresent"), ("api", "Always")] {
+        let got = f
+            .ok(&[
+                "get",
+                "deployment",
+                name,
+                "-o",
+                "jsonpath={.spec.strategy.type} {.spec.strategy.rollingUpdate.maxSurge} \
+                 {.spec.revisionHistoryLimit} {.spec.progressDeadlineSeconds} \
+                 {.spec.template.spec.restartPolicy} {.spec.template.spec.dnsPolicy} \
+                 {.spec.template.spec.schedulerName} {.spec.template.spec.terminationGracePeriodSeconds} \
+                 {.spec.template.spec.containers[0].terminationMessagePath} \
+                 {.spec.template.spec.containers[0].imagePullPolicy}",
+            ])
+            .await;
+        assert_eq!(
+            got,
+            format!(
+                "RollingUpdate 25% 10 600 Always ClusterFirst default-scheduler 30 \
+                 /dev/termination-log {pull}"
+            ),
+            "{name}"
+        );
+    }
+    let described = f.ok(&["describe", "deployment", "web"]).await;
+    assert!(
+        described.contains("StrategyType:           RollingUpdate"),
+        "{described}"
+    );
+    assert!(
+        described.contains("RollingUpdateStrategy:  25% max unavailable, 25% max surge"),
+        "{described}"
+    );
+    f.ok(&["create", "service", "clusterip", "web", "--tcp=80:8080"])
+        .await;
+    let svc = f
+        .ok(&[
+            "get",
+            "service",
+            "web",
+            "-o",
+            "jsonpath={.spec.type} {.spec.sessionAffinity} {.spec.ipFamilies[0]} \
+             {.spec.ports[0].protocol}",
+        ])
+        .await;
+    assert_eq!(svc, "ClusterIP None IPv4 TCP");
+    f.ok(&[
+        "create",
+        "cronjob",
+        "nightly",
+        "--image=registry.k8s.io/pause:3.10",
+        "--schedule=0 3 * * *",
+    ])
+    .await;
+    let cj = f
+        .ok(&[
+            "get",
+            "cronjob",
+            "nightly",
+            "-o",
+            "jsonpath={.spec.concurrencyPolicy} {.spec.successfulJobsHistoryLimit} \
+             {.spec.jobTemplate.spec.template.spec.dnsPolicy}",
+        ])
+        .await;
+    assert_eq!(cj, "Allow 3 ClusterFirst");
+    drop(f.sim);
+}

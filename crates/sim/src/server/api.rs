@@ -696,6 +696,7 @@ fn create(
             rt.plural, rt.plural
         )));
     }
+    crate::defaults::apply(rt.kind, &mut obj, None);
     let now = jiff::Timestamp::now();
     let entry = shared.write(|s| s.create(t.res, obj, now, !dry))?;
     Ok(object_response(StatusCode::CREATED, entry.bytes, proto))
@@ -742,7 +743,8 @@ fn update(
             .get(t.res, &key(rt, t))
             .ok_or_else(|| not_found(rt, t))?
             .value();
-        let obj = split_status(rt, t, &stored, obj);
+        let mut obj = split_status(rt, t, &stored, obj);
+        crate::defaults::apply(rt.kind, &mut obj, Some(&stored));
         s.update(t.res, obj, !dry)
     })?;
     Ok(object_response(StatusCode::OK, entry.bytes, proto))
@@ -774,7 +776,8 @@ fn patch_object(
             ));
         }
         check_body(rt, &mut doc, t)?;
-        let doc = split_status(rt, t, &stored, doc);
+        let mut doc = split_status(rt, t, &stored, doc);
+        crate::defaults::apply(rt.kind, &mut doc, Some(&stored));
         s.update(t.res, doc, !dry)
     })?;
     Ok(object_response(StatusCode::OK, entry.bytes, proto))
