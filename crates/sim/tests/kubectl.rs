@@ -945,3 +945,79 @@ async fn written_objects_get_the_defaults_of_a_real_api_server() {
     assert_eq!(cj, "Allow 3 ClusterFirst");
     drop(f.sim);
 }
+
+#[tokio::test]
+async fn server_side_apply_creates_updates_and_dry_runs() {
+    let f = Fixture::new().await;
+    let file = f.path("deploy.yaml");
+    write(&file, DEPLOYMENT);
+    let file = file.to_str().unwrap();
+    let out = f.ok(&["apply", "--server-side", "-f", file]).await;
+    assert!(
+        out.contains("deployment.apps/web serverside-applied"),
+        "{out}"
+    );
+    let managers =
+        "jsonpath={.metadata.managedFields[*].manager} {.metadata.managedFields[*].operation}";
+    assert_eq!(
+        f.ok(&["get", "deployment", "web", "-o", managers]).await,
+        "kubectl Apply"
+    );
+    // The applied fields are recorded in upstream's FieldsV1 form.
+    let fields = f
+        .ok(&[
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.metadata.managedFields[0].fieldsV1}",
+        ])
+        .await;
+    assert!(fields.contains(r#""f:replicas":{}"#), "{fields}");
+    assert!(fields.contains(r#""k:{\"name\":\"web\"}""#), "{fields}");
+    // An update merges into the stored object; a dry run changes nothing.
+    write(Path::new(file), &DEPLOYMENT.replace("nginx:1", "nginx:2"));
+    assert!(
+        f.ok(&["apply", "--server-side", "-f", file])
+            .await
+            .contains("serverside-applied")
+    );
+    write(Path::new(file), &DEPLOYMENT.replace("nginx:1", "nginx:3"));
+    let out = f
+        .ok(&["apply", "--server-side", "--dry-run=server", "-f", file])
+        .await;
+    assert!(out.contains("serverside-applied (server dry run)"), "{out}");
+    let image = "jsonpath={.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].ports[0].containerPort} {.metadata.generation}";
+    assert_eq!(
+        f.ok(&["get", "deployment", "web", "-o", image]).await,
+        "nginx:2 80 2"
+    );
+    // A second manager is recorded next to the first; a new object by dry run is not stored.
+    let cm = f.path("cm.yaml");
+    write(
+        &cm,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: default}\ndata: {a: b}\n",
+    );
+    let cm = cm.to_str().unwrap();
+    let out = f
+        .ok(&["apply", "--server-side", "--dry-run=server", "-f", cm])
+        .await;
+    assert!(out.contains("configmap/cfg serverside-applied"), "{out}");
+    let (ok, _, err) = f.kubectl("admin", &["get", "configmap", "cfg"]).await;
+    assert!(!ok && err.contains("not found"), "{err}");
+    f.ok(&["apply", "--server-side", "-f", cm]).await;
+    f.ok(&["apply", "--server-side", "--field-manager=ops", "-f", cm])
+        .await;
+    assert_eq!(
+        f.ok(&[
+            "get",
+            "configmap",
+            "cfg",
+            "-o",
+            "jsonpath={.metadata.managedFields[*].manager} {.data.a}"
+        ])
+        .await,
+        "kubectl ops b"
+    );
+    drop(f.sim);
+}

@@ -351,6 +351,16 @@ where
         }
         "create" => create(&shared, rt, &t, &params, &content_type, &body, proto),
         "update" => update(&shared, rt, &t, &params, &content_type, &body, proto),
+        "patch" if super::apply::is_apply(&content_type) => {
+            let options = super::apply::ApplyOptions {
+                field_manager: params.get("fieldManager"),
+                dry: params.dry_run()?,
+                proto,
+            };
+            // `force` resolves conflicts between managers; the sim has none (see apply.rs).
+            params.flag("force")?;
+            super::apply::handle(&shared, rt, &t, options, &body)
+        }
         "patch" => patch_object(&shared, rt, &t, &params, &content_type, &body, proto),
         "delete" => delete(&shared, rt, &t, &params, &body, proto),
         _ => delete_collection(&shared, rt, &t, &params),
@@ -391,7 +401,7 @@ fn require_json(content_type: &str) -> Result<()> {
 
 /// Check a request body against the URL: kind and apiVersion must match (422), the namespace
 /// defaults from the URL and must agree with it (400), the name must match the URL's (422).
-fn check_body(rt: &ResourceType, obj: &mut Value, t: &Target) -> Result<()> {
+pub(super) fn check_body(rt: &ResourceType, obj: &mut Value, t: &Target) -> Result<()> {
     let kind = obj
         .get("kind")
         .and_then(Value::as_str)
@@ -704,7 +714,7 @@ fn create(
 
 /// For a main-resource write keep the stored status; for a `status` write keep everything but
 /// the status (like the real server's status subresource strategy).
-fn split_status(rt: &ResourceType, t: &Target, stored: &Value, mut new: Value) -> Value {
+pub(super) fn split_status(rt: &ResourceType, t: &Target, stored: &Value, mut new: Value) -> Value {
     if t.sub.as_deref() == Some("status") {
         let mut merged = stored.clone();
         merged["status"] = new.get("status").cloned().unwrap_or(Value::Null);

@@ -10,6 +10,7 @@
 //! ```
 
 mod api;
+mod apply;
 mod exec;
 mod log_follow;
 mod route;
