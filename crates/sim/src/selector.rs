@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use serde_json::Value;
+
 use crate::status::ApiError;
 
 /// One label requirement.
@@ -266,6 +268,48 @@ pub fn labels_of(obj: &serde_json::Value) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// A `LabelSelector` object in the string form (`app=web,tier in (a,b)`) Scale reports.
+pub fn format_label_selector(selector: Option<&Value>) -> String {
+    let Some(selector) = selector else {
+        return String::new();
+    };
+    let mut parts: Vec<(String, String)> = selector
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), format!("{k}={}", v.as_str().unwrap_or(""))))
+                .collect()
+        })
+        .unwrap_or_default();
+    for expr in selector
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = expr.get("key").and_then(Value::as_str).unwrap_or("");
+        let mut values: Vec<&str> = expr
+            .get("values")
+            .and_then(Value::as_array)
+            .map(|v| v.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        values.sort_unstable();
+        let values = values.join(",");
+        let text = match expr.get("operator").and_then(Value::as_str) {
+            Some("In") => format!("{key} in ({values})"),
+            Some("NotIn") => format!("{key} notin ({values})"),
+            Some("DoesNotExist") => format!("!{key}"),
+            _ => key.to_string(),
+        };
+        parts.push((key.to_string(), text));
+    }
+    // Upstream orders the requirements by key.
+    parts.sort();
+    let texts: Vec<String> = parts.into_iter().map(|(_, t)| t).collect();
+    texts.join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,5 +364,17 @@ mod tests {
             400
         );
         assert_eq!(FieldSelector::parse("bogus", "Pod").unwrap_err().code, 400);
+    }
+
+    #[test]
+    fn label_selectors_print_like_upstream() {
+        let sel = serde_json::json!({"matchLabels": {"app": "web", "a": "b"},
+            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["y", "x"]},
+                                 {"key": "gone", "operator": "DoesNotExist"}]});
+        assert_eq!(
+            format_label_selector(Some(&sel)),
+            "a=b,app=web,!gone,tier in (x,y)"
+        );
+        assert_eq!(format_label_selector(None), "");
     }
 }

@@ -1,11 +1,13 @@
 //! Server-side printing: `meta.k8s.io/v1` `Table` responses, which `kubectl get` asks for
 //! (`Accept: application/json;as=Table;...`) to show the same columns as a real cluster.
 //!
-//! Columns follow upstream's printers for the kinds people look at (nodes, pods, namespaces,
-//! deployments, persistent volume claims); every other kind gets Name and Age. Priority-1
-//! columns are what `-o wide` adds.
+//! Columns follow upstream's printers: nodes, pods, namespaces, deployments and persistent
+//! volume claims here, the other built-in kinds in [`rows`]; custom kinds get Name and Age.
+//! Priority-1 columns are what `-o wide` adds.
 
 use serde_json::{Value, json};
+
+mod rows;
 
 /// Whether the `Accept` header asks for a Table.
 pub fn wanted(accept: &str) -> bool {
@@ -40,7 +42,7 @@ pub fn age(created: &str, now: jiff::Timestamp) -> String {
     }
 }
 
-fn text(obj: &Value, pointer: &str) -> String {
+pub(crate) fn text(obj: &Value, pointer: &str) -> String {
     match obj.pointer(pointer) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Null) | None => String::new(),
@@ -48,11 +50,11 @@ fn text(obj: &Value, pointer: &str) -> String {
     }
 }
 
-fn or_none(s: String) -> String {
+pub(crate) fn or_none(s: String) -> String {
     if s.is_empty() { "<none>".into() } else { s }
 }
 
-fn column(name: &str, kind: &str, priority: u8) -> Value {
+pub(crate) fn column(name: &str, kind: &str, priority: u8) -> Value {
     json!({"name": name, "type": kind, "format": if name == "Name" { "name" } else { "" }, "description": name, "priority": priority})
 }
 
@@ -158,7 +160,8 @@ fn deployment_row(obj: &Value) -> Vec<Value> {
     ]
 }
 
-fn pvc_row(obj: &Value) -> Vec<Value> {
+/// `spec.accessModes` abbreviated as kubectl prints them (`RWO,ROX`).
+pub(crate) fn access_modes(obj: &Value) -> String {
     let modes: Vec<String> = obj
         .pointer("/spec/accessModes")
         .and_then(Value::as_array)
@@ -175,22 +178,50 @@ fn pvc_row(obj: &Value) -> Vec<Value> {
                 .collect()
         })
         .unwrap_or_default();
+    modes.join(",")
+}
+
+fn pvc_row(obj: &Value) -> Vec<Value> {
+    let modes = access_modes(obj);
     vec![
         json!(text(obj, "/status/phase")),
         json!(text(obj, "/spec/volumeName")),
         json!(text(obj, "/status/capacity/storage")),
-        json!(modes.join(",")),
+        json!(modes),
         json!(or_none(text(obj, "/spec/storageClassName"))),
     ]
 }
 
-/// Columns after Name (Age where upstream prints it) and the row cells except name and age.
-/// Cells of one row except name and age.
-type RowFn = fn(&Value) -> Vec<Value>;
+/// Cells of one row except name and age, given "now" (for durations).
+pub(crate) type RowFn = fn(&Value, jiff::Timestamp) -> Vec<Value>;
 
-fn layout(kind: &str) -> (Vec<Value>, Option<RowFn>) {
+/// The Name cell of a row.
+pub(crate) type NameFn = fn(&Value) -> String;
+
+/// `metadata.name`.
+pub(crate) fn plain_name(obj: &Value) -> String {
+    text(obj, "/metadata/name")
+}
+
+/// How a kind is printed: columns after Name (Age where upstream prints it), and the row cells
+/// except name and age.
+pub(crate) struct Layout {
+    /// The Name column's cell, if the kind has one (events have none).
+    pub name: Option<NameFn>,
+    /// The columns after Name, in order, including Age where it goes.
+    pub columns: Vec<Value>,
+    /// The cells of a row except Name and Age.
+    pub row: Option<RowFn>,
+}
+
+fn layout(kind: &str) -> Layout {
+    let with = |columns: Vec<Value>, row: RowFn| Layout {
+        name: Some(plain_name),
+        columns,
+        row: Some(row),
+    };
     match kind {
-        "Node" => (
+        "Node" => with(
             vec![
                 column("Status", "string", 0),
                 column("Roles", "string", 0),
@@ -202,9 +233,9 @@ fn layout(kind: &str) -> (Vec<Value>, Option<RowFn>) {
                 column("Kernel-Version", "string", 1),
                 column("Container-Runtime", "string", 1),
             ],
-            Some(node_row),
+            |o, _| node_row(o),
         ),
-        "Pod" => (
+        "Pod" => with(
             vec![
                 column("Ready", "string", 0),
                 column("Status", "string", 0),
@@ -213,9 +244,9 @@ fn layout(kind: &str) -> (Vec<Value>, Option<RowFn>) {
                 column("IP", "string", 1),
                 column("Node", "string", 1),
             ],
-            Some(pod_row),
+            |o, _| pod_row(o),
         ),
-        "Deployment" => (
+        "Deployment" => with(
             vec![
                 column("Ready", "string", 0),
                 column("Up-to-date", "integer", 0),
@@ -223,9 +254,9 @@ fn layout(kind: &str) -> (Vec<Value>, Option<RowFn>) {
                 column("Age", "string", 0),
                 column("Images", "string", 1),
             ],
-            Some(deployment_row),
+            |o, _| deployment_row(o),
         ),
-        "PersistentVolumeClaim" => (
+        "PersistentVolumeClaim" => with(
             vec![
                 column("Status", "string", 0),
                 column("Volume", "string", 0),
@@ -234,35 +265,44 @@ fn layout(kind: &str) -> (Vec<Value>, Option<RowFn>) {
                 column("StorageClass", "string", 0),
                 column("Age", "string", 0),
             ],
-            Some(pvc_row),
+            |o, _| pvc_row(o),
         ),
-        "Namespace" => (
+        "Namespace" => with(
             vec![column("Status", "string", 0), column("Age", "string", 0)],
-            Some(|o: &Value| vec![json!(text(o, "/status/phase"))]),
+            |o, _| vec![json!(text(o, "/status/phase"))],
         ),
-        _ => (vec![column("Age", "string", 0)], None),
+        other => rows::layout(other).unwrap_or(Layout {
+            name: Some(plain_name),
+            columns: vec![column("Age", "string", 0)],
+            row: None,
+        }),
     }
 }
 
 /// A Table of `items` (serialized objects of `kind`) with the list metadata `meta`.
 pub fn render(kind: &str, items: &[&[u8]], meta: Value, now: jiff::Timestamp) -> Value {
-    let (extra, row_fn) = layout(kind);
-    let mut columns = vec![column("Name", "string", 0)];
-    columns.extend(extra);
-    let age_at = columns
-        .iter()
-        .position(|c| c["name"] == "Age")
-        .unwrap_or(columns.len());
+    let layout = layout(kind);
+    let mut columns = Vec::new();
+    if layout.name.is_some() {
+        columns.push(column("Name", "string", 0));
+    }
+    columns.extend(layout.columns);
+    let age_at = columns.iter().position(|c| c["name"] == "Age");
     let rows: Vec<Value> = items
         .iter()
         .filter_map(|bytes| serde_json::from_slice::<Value>(bytes).ok())
         .map(|obj| {
-            let mut cells = vec![json!(text(&obj, "/metadata/name"))];
-            if let Some(f) = row_fn {
-                cells.extend(f(&obj));
+            let mut cells = Vec::new();
+            if let Some(name) = layout.name {
+                cells.push(json!(name(&obj)));
             }
-            let age = json!(age(&text(&obj, "/metadata/creationTimestamp"), now));
-            cells.insert(age_at.min(cells.len()), age);
+            if let Some(f) = layout.row {
+                cells.extend(f(&obj, now));
+            }
+            if let Some(at) = age_at {
+                let age = json!(age(&text(&obj, "/metadata/creationTimestamp"), now));
+                cells.insert(at.min(cells.len()), age);
+            }
             json!({"cells": cells, "object": obj})
         })
         .collect();

@@ -1021,3 +1021,284 @@ async fn server_side_apply_creates_updates_and_dry_runs() {
     );
     drop(f.sim);
 }
+
+/// Cells of a `kubectl get` line: separated by two or more spaces (kubectl pads columns with
+/// at least three; single spaces occur inside cells like `network (default)`).
+fn cells(line: &str) -> Vec<String> {
+    line.split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// The header and the row starting with `name` of a `kubectl get` table, as cells; AGE cells
+/// and the like (which change with time) are left to the caller.
+async fn table_row(f: &Fixture, args: &[&str], name: &str) -> (Vec<String>, Vec<String>) {
+    let out = f.ok(args).await;
+    let header = cells(out.lines().next().unwrap_or(""));
+    let row = out
+        .lines()
+        .find(|l| l.starts_with(name))
+        .map(cells)
+        .unwrap_or_else(|| panic!("no row {name} in kubectl {args:?}:\n{out}"));
+    assert_eq!(header.len(), row.len(), "kubectl {args:?}:\n{out}");
+    (header, row)
+}
+
+#[tokio::test]
+async fn get_prints_upstream_columns_for_the_served_kinds() {
+    let f = Fixture::scenario("compliant.yaml").await;
+    let (h, r) = table_row(&f, &["get", "sc"], "network").await;
+    assert_eq!(
+        h,
+        [
+            "NAME",
+            "PROVISIONER",
+            "RECLAIMPOLICY",
+            "VOLUMEBINDINGMODE",
+            "ALLOWVOLUMEEXPANSION",
+            "AGE"
+        ]
+    );
+    assert_eq!(
+        r[..5],
+        [
+            "network (default)",
+            "cinder.csi.openstack.org",
+            "Delete",
+            "WaitForFirstConsumer",
+            "true"
+        ]
+    );
+    let (h, r) = table_row(&f, &["get", "sts", "-n", "monitoring"], "prometheus").await;
+    assert_eq!(h, ["NAME", "READY", "AGE"]);
+    assert_eq!(r[1], "1/1");
+    let (h, r) = table_row(&f, &["get", "ds", "-n", "kube-system"], "kube-proxy").await;
+    assert_eq!(
+        h,
+        [
+            "NAME",
+            "DESIRED",
+            "CURRENT",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "NODE SELECTOR",
+            "AGE"
+        ]
+    );
+    let nodes = f
+        .ok(&["get", "nodes", "-o", "name"])
+        .await
+        .lines()
+        .count()
+        .to_string();
+    assert_eq!(r[1..7], [&nodes, &nodes, &nodes, &nodes, &nodes, "<none>"]);
+    let (h, r) = table_row(&f, &["get", "rs", "-n", "kube-system"], "coredns-").await;
+    assert_eq!(h, ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]);
+    assert_eq!(r[1..4], ["2", "2", "2"]);
+    let (h, r) = table_row(&f, &["get", "ingressclass"], "nginx").await;
+    assert_eq!(h, ["NAME", "CONTROLLER", "PARAMETERS", "AGE"]);
+    assert_eq!(r[1..3], ["k8s.io/ingress-nginx", "<none>"]);
+
+    f.ok(&["create", "serviceaccount", "robot"]).await;
+    let (h, r) = table_row(&f, &["get", "sa"], "robot").await;
+    assert_eq!(
+        (h, &r[1]),
+        (
+            vec!["NAME".to_string(), "SECRETS".into(), "AGE".into()],
+            &"0".to_string()
+        )
+    );
+    f.ok(&[
+        "create",
+        "role",
+        "pod-reader",
+        "--verb=get",
+        "--resource=pods",
+    ])
+    .await;
+    let (h, r) = table_row(&f, &["get", "role"], "pod-reader").await;
+    assert_eq!(h, ["NAME", "CREATED AT"]);
+    assert!(r[1].ends_with('Z') && r[1].contains('T'), "{r:?}");
+    f.ok(&[
+        "create",
+        "rolebinding",
+        "robot-reads",
+        "--role=pod-reader",
+        "--serviceaccount=default:robot",
+    ])
+    .await;
+    let (h, r) = table_row(&f, &["get", "rolebinding"], "robot-reads").await;
+    assert_eq!(h, ["NAME", "ROLE", "AGE"]);
+    assert_eq!(r[1], "Role/pod-reader");
+    let wide = f.ok(&["get", "rolebinding", "-o", "wide"]).await;
+    assert!(
+        wide.lines()
+            .next()
+            .unwrap_or("")
+            .ends_with("SERVICEACCOUNTS"),
+        "{wide}"
+    );
+    assert!(wide.contains("default/robot"), "{wide}");
+    f.ok(&[
+        "create",
+        "clusterrole",
+        "node-reader",
+        "--verb=list",
+        "--resource=nodes",
+    ])
+    .await;
+    let (h, _) = table_row(&f, &["get", "clusterrole"], "node-reader").await;
+    assert_eq!(h, ["NAME", "CREATED AT"]);
+    f.ok(&[
+        "create",
+        "cronjob",
+        "nightly",
+        "--image=registry.k8s.io/pause:3.10",
+        "--schedule=0 3 * * *",
+    ])
+    .await;
+    let (h, r) = table_row(&f, &["get", "cronjob"], "nightly").await;
+    assert_eq!(
+        h,
+        [
+            "NAME",
+            "SCHEDULE",
+            "TIMEZONE",
+            "SUSPEND",
+            "ACTIVE",
+            "LAST SCHEDULE",
+            "AGE"
+        ]
+    );
+    assert_eq!(r[1..6], ["0 3 * * *", "<none>", "False", "0", "<none>"]);
+    f.ok(&[
+        "create",
+        "job",
+        "once",
+        "--image=registry.k8s.io/pause:3.10",
+    ])
+    .await;
+    let (h, r) = table_row(&f, &["get", "job"], "once").await;
+    assert_eq!(h, ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]);
+    assert!(r[2].ends_with("/1"), "{r:?}");
+    f.ok(&["create", "service", "clusterip", "web", "--tcp=80:8080"])
+        .await;
+    let (h, r) = table_row(&f, &["get", "svc"], "web").await;
+    assert_eq!(
+        h,
+        [
+            "NAME",
+            "TYPE",
+            "CLUSTER-IP",
+            "EXTERNAL-IP",
+            "PORT(S)",
+            "AGE"
+        ]
+    );
+    assert_eq!(
+        (r[1].as_str(), r[3].as_str(), r[4].as_str()),
+        ("ClusterIP", "<none>", "80/TCP")
+    );
+    assert!(r[2].starts_with("10.96."), "{r:?}");
+    f.ok(&[
+        "create",
+        "configmap",
+        "cfg",
+        "--from-literal=a=b",
+        "--from-literal=c=d",
+    ])
+    .await;
+    let (h, r) = table_row(&f, &["get", "cm"], "cfg").await;
+    assert_eq!(
+        (h, &r[1]),
+        (
+            vec!["NAME".to_string(), "DATA".into(), "AGE".into()],
+            &"2".to_string()
+        )
+    );
+
+    let more = f.path("more.yaml");
+    write(
+        &more,
+        "apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-only, namespace: default}
+spec:
+  podSelector: {matchLabels: {app: web}}
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: manual, namespace: default}
+subsets:
+- addresses: [{ip: 10.0.0.1}, {ip: 10.0.0.2}]
+  ports: [{port: 80}]
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: pv-1}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: manual
+  hostPath: {path: /tmp/pv-1}
+---
+apiVersion: v1
+kind: Event
+metadata: {name: hello.1, namespace: default}
+involvedObject: {kind: Pod, name: hello, namespace: default}
+type: Warning
+reason: BackOff
+message: Back-off restarting failed container
+",
+    );
+    f.ok(&["apply", "-f", more.to_str().unwrap()]).await;
+    let (h, r) = table_row(&f, &["get", "netpol"], "web-only").await;
+    assert_eq!(h, ["NAME", "POD-SELECTOR", "AGE"]);
+    assert_eq!(r[1], "app=web");
+    let (h, r) = table_row(&f, &["get", "ep"], "manual").await;
+    assert_eq!(h, ["NAME", "ENDPOINTS", "AGE"]);
+    assert_eq!(r[1], "10.0.0.1:80,10.0.0.2:80");
+    // Status, Claim and Reason are empty for a new, unclaimed volume.
+    let out = f.ok(&["get", "pv"]).await;
+    assert_eq!(
+        cells(out.lines().next().unwrap_or("")),
+        [
+            "NAME",
+            "CAPACITY",
+            "ACCESS MODES",
+            "RECLAIM POLICY",
+            "STATUS",
+            "CLAIM",
+            "STORAGECLASS",
+            "VOLUMEATTRIBUTESCLASS",
+            "REASON",
+            "AGE"
+        ]
+    );
+    let row = cells(out.lines().find(|l| l.starts_with("pv-1")).unwrap_or(""));
+    assert_eq!(row[..4], ["pv-1", "1Gi", "RWO", "Retain"], "{out}");
+    let out = f.ok(&["get", "events"]).await;
+    assert_eq!(
+        cells(out.lines().next().unwrap_or("")),
+        ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+        "{out}"
+    );
+    let line = out
+        .lines()
+        .find(|l| l.contains("BackOff"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(
+        cells(line)[1..],
+        [
+            "Warning",
+            "BackOff",
+            "pod/hello",
+            "Back-off restarting failed container"
+        ]
+    );
+    drop(f.sim);
+}

@@ -114,66 +114,7 @@ fn scale_of(entry: &Entry) -> Value {
         "spec": {"replicas": obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)},
         "status": {
             "replicas": obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0),
-            "selector": selector_string(obj.pointer("/spec/selector")),
+            "selector": crate::selector::format_label_selector(obj.pointer("/spec/selector")),
         },
     })
-}
-
-/// A `LabelSelector` object in the string form (`app=web,tier in (a,b)`) Scale reports.
-fn selector_string(selector: Option<&Value>) -> String {
-    let Some(selector) = selector else {
-        return String::new();
-    };
-    let mut parts: Vec<(String, String)> = selector
-        .get("matchLabels")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), format!("{k}={}", v.as_str().unwrap_or(""))))
-                .collect()
-        })
-        .unwrap_or_default();
-    for expr in selector
-        .get("matchExpressions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let key = expr.get("key").and_then(Value::as_str).unwrap_or("");
-        let mut values: Vec<&str> = expr
-            .get("values")
-            .and_then(Value::as_array)
-            .map(|v| v.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        values.sort_unstable();
-        let values = values.join(",");
-        let text = match expr.get("operator").and_then(Value::as_str) {
-            Some("In") => format!("{key} in ({values})"),
-            Some("NotIn") => format!("{key} notin ({values})"),
-            Some("DoesNotExist") => format!("!{key}"),
-            _ => key.to_string(),
-        };
-        parts.push((key.to_string(), text));
-    }
-    // Upstream orders the requirements by key.
-    parts.sort();
-    let texts: Vec<String> = parts.into_iter().map(|(_, t)| t).collect();
-    texts.join(",")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn selectors_print_like_upstream() {
-        let sel = json!({"matchLabels": {"app": "web", "a": "b"},
-            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["y", "x"]},
-                                 {"key": "gone", "operator": "DoesNotExist"}]});
-        assert_eq!(
-            selector_string(Some(&sel)),
-            "a=b,app=web,!gone,tier in (x,y)"
-        );
-        assert_eq!(selector_string(None), "");
-    }
 }
