@@ -24,6 +24,7 @@ const GROUPS: &[&str] = &[
     "api.storage.v1",
     "api.coordination.v1",
     "api.networking.v1",
+    "api.discovery.v1",
     "api.rbac.v1",
     "api.authorization.v1",
     "api.authentication.v1",
@@ -40,11 +41,14 @@ const EXTRA: &[&str] = &[
 ];
 
 /// Kinds served only as subresources, which k8s-pb does not mark as resources.
-const SUBRESOURCE_KINDS: &[(&str, &str, &str)] = &[(
-    "authentication.k8s.io/v1",
-    "TokenRequest",
-    "api.authentication.v1.TokenRequest",
-)];
+const SUBRESOURCE_KINDS: &[(&str, &str, &str)] = &[
+    (
+        "authentication.k8s.io/v1",
+        "TokenRequest",
+        "api.authentication.v1.TokenRequest",
+    ),
+    ("autoscaling/v1", "Scale", "api.autoscaling.v1.Scale"),
+];
 
 /// Messages with a JSON form of their own (not an object of their fields).
 const SPECIAL: &[(&str, &str)] = &[

@@ -220,6 +220,14 @@ pub static RESOURCES: &[ResourceType] = &[
         "lease",
         true,
     ),
+    kind(
+        "discovery.k8s.io",
+        "v1",
+        "EndpointSlice",
+        "endpointslices",
+        "endpointslice",
+        true,
+    ),
     short(
         kind(
             "networking.k8s.io",

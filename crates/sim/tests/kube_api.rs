@@ -427,12 +427,46 @@ async fn error_codes_match_the_real_server() {
         status_of(nowhere.create(&PostParams::default(), &cm("x", &[])).await),
         (404, "NotFound".into())
     );
+    // Server-side apply needs an object that says what it is; a proper one is applied.
     assert_eq!(
         status_of(
             api.patch("dup", &PatchParams::apply("t"), &Patch::Apply(json!({})))
                 .await
         ),
-        (415, "UnsupportedMediaType".into())
+        (400, "BadRequest".into())
+    );
+    let applied = api
+        .patch(
+            "dup",
+            &PatchParams::apply("t"),
+            &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "dup"}, "data": {"k": "v"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        applied
+            .data
+            .unwrap_or_default()
+            .get("k")
+            .map(String::as_str),
+        Some("v")
+    );
+    let (code, body) = raw(
+        &c,
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/dup",
+        "application/apply-patch+yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dup}\n",
+    )
+    .await;
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("fieldManager"),
+        "{body}"
     );
 
     let path = "/api/v1/namespaces/default/configmaps";

@@ -1262,6 +1262,24 @@ message: Back-off restarting failed container
     let (h, r) = table_row(&f, &["get", "ep"], "manual").await;
     assert_eq!(h, ["NAME", "ENDPOINTS", "AGE"]);
     assert_eq!(r[1], "10.0.0.1:80,10.0.0.2:80");
+    // Endpoints are mirrored into discovery.k8s.io/v1 EndpointSlices by a controller.
+    let ep: serde_json::Value =
+        serde_json::from_str(&f.ok(&["get", "ep", "manual", "-o", "json"]).await).unwrap();
+    let slices = scs_kaas_sim::controllers::endpoint_slices::slices_of(&ep);
+    let slice = format!(
+        "endpointslice/{}",
+        slices[0]["metadata"]["name"].as_str().unwrap()
+    );
+    f.ok(&["wait", "--for=create", &slice, "--timeout=60s"])
+        .await;
+    let (h, r) = table_row(&f, &["get", "endpointslices"], "manual-").await;
+    assert_eq!(h, ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]);
+    assert_eq!(r[1..4], ["IPv4", "80", "10.0.0.1,10.0.0.2"]);
+    let all = f.ok(&["get", "svc,ep,endpointslices", "-o", "name"]).await;
+    assert!(
+        all.contains("endpointslice.discovery.k8s.io/manual-"),
+        "{all}"
+    );
     // Status, Claim and Reason are empty for a new, unclaimed volume.
     let out = f.ok(&["get", "pv"]).await;
     assert_eq!(

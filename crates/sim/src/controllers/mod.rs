@@ -10,6 +10,7 @@ use crate::world::Controller;
 pub mod conformance;
 pub mod connect;
 pub mod deployment;
+pub mod endpoint_slices;
 pub mod garbage;
 pub mod job;
 pub mod lb_listener;
@@ -44,6 +45,7 @@ pub fn all(
         Box::new(volume::VolumeProvisioner::new(behaviours)),
         Box::new(scheduler::Scheduler),
         Box::new(pod_lifecycle::PodLifecycle { connect }),
+        Box::new(endpoint_slices::EndpointSliceMirroring),
         Box::new(garbage::GarbageCollector),
     ]
 }

@@ -10,7 +10,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.apps.v1.ControllerRevision",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "data", ty: Ty::Raw, repeated: false },
             Field { tag: 3, json: "revision", ty: Ty::Int, repeated: false },
         ],
@@ -18,14 +18,14 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.apps.v1.ControllerRevisionList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(0), repeated: true },
         ],
     },
     Message {
         name: "api.apps.v1.DaemonSet",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(5), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(6), repeated: false },
         ],
@@ -43,14 +43,14 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.apps.v1.DaemonSetList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(2), repeated: true },
         ],
     },
     Message {
         name: "api.apps.v1.DaemonSetSpec",
         fields: &[
-            Field { tag: 1, json: "selector", ty: Ty::Message(373), repeated: false },
+            Field { tag: 1, json: "selector", ty: Ty::Message(381), repeated: false },
             Field { tag: 2, json: "template", ty: Ty::Message(227), repeated: false },
             Field { tag: 3, json: "updateStrategy", ty: Ty::Message(7), repeated: false },
             Field { tag: 4, json: "minReadySeconds", ty: Ty::Int, repeated: false },
@@ -82,7 +82,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.apps.v1.Deployment",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(11), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(12), repeated: false },
         ],
@@ -101,7 +101,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.apps.v1.DeploymentList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(8), repeated: true },
         ],
     },
@@ -109,7 +109,7 @@ pub static MESSAGES: &[Message] = &[
         name: "api.apps.v1.DeploymentSpec",
         fields: &[
             Field { tag: 1, json: "replicas", ty: Ty::Int, repeated: false },
-            Field { tag: 2, json: "selector", ty: Ty::Message(373), repeated: false },
+            Field { tag: 2, json: "selector", ty: Ty::Message(381), repeated: false },
             Field { tag: 3, json: "template", ty: Ty::Message(227), repeated: false },
             Field { tag: 4, json: "strategy", ty: Ty::Message(13), repeated: false },
             Field { tag: 5, json: "minReadySeconds", ty: Ty::Int, repeated: false },
@@ -142,7 +142,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.apps.v1.ReplicaSet",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(17), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(18), repeated: false },
         ],
@@ -160,7 +160,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.apps.v1.ReplicaSetList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(14), repeated: true },
         ],
     },
@@ -168,7 +168,7 @@ pub static MESSAGES: &[Message] = &[
         name: "api.apps.v1.ReplicaSetSpec",
         fields: &[
             Field { tag: 1, json: "replicas", ty: Ty::Int, repeated: false },
-            Field { tag: 2, json: "selector", ty: Ty::Message(373), repeated: false },
+            Field { tag: 2, json: "selector", ty: Ty::Message(381), repeated: false },
             Field { tag: 3, json: "template", ty: Ty::Message(227), repeated: false },
             Field { tag: 4, json: "minReadySeconds", ty: Ty::Int, repeated: false },
         ],
@@ -209,7 +209,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.apps.v1.StatefulSet",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(27), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(28), repeated: false },
         ],
@@ -227,7 +227,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.apps.v1.StatefulSetList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(22), repeated: true },
         ],
     },
@@ -248,7 +248,7 @@ pub static MESSAGES: &[Message] = &[
         name: "api.apps.v1.StatefulSetSpec",
         fields: &[
             Field { tag: 1, json: "replicas", ty: Ty::Int, repeated: false },
-            Field { tag: 2, json: "selector", ty: Ty::Message(373), repeated: false },
+            Field { tag: 2, json: "selector", ty: Ty::Message(381), repeated: false },
             Field { tag: 3, json: "template", ty: Ty::Message(227), repeated: false },
             Field { tag: 4, json: "volumeClaimTemplates", ty: Ty::Message(194), repeated: true },
             Field { tag: 5, json: "serviceName", ty: Ty::String, repeated: false },
@@ -294,7 +294,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.authentication.v1.SelfSubjectReview",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "status", ty: Ty::Message(32), repeated: false },
         ],
     },
@@ -307,7 +307,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.authentication.v1.TokenRequest",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(34), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(35), repeated: false },
         ],
@@ -330,7 +330,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.authentication.v1.TokenReview",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(37), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(38), repeated: false },
         ],
@@ -364,20 +364,20 @@ pub static MESSAGES: &[Message] = &[
         name: "api.authorization.v1.FieldSelectorAttributes",
         fields: &[
             Field { tag: 1, json: "rawSelector", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "requirements", ty: Ty::Message(372), repeated: true },
+            Field { tag: 2, json: "requirements", ty: Ty::Message(380), repeated: true },
         ],
     },
     Message {
         name: "api.authorization.v1.LabelSelectorAttributes",
         fields: &[
             Field { tag: 1, json: "rawSelector", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "requirements", ty: Ty::Message(374), repeated: true },
+            Field { tag: 2, json: "requirements", ty: Ty::Message(382), repeated: true },
         ],
     },
     Message {
         name: "api.authorization.v1.LocalSubjectAccessReview",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(52), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(53), repeated: false },
         ],
@@ -422,7 +422,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.authorization.v1.SelfSubjectAccessReview",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(48), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(53), repeated: false },
         ],
@@ -437,7 +437,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.authorization.v1.SelfSubjectRulesReview",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(50), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(54), repeated: false },
         ],
@@ -451,7 +451,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.authorization.v1.SubjectAccessReview",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(52), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(53), repeated: false },
         ],
@@ -488,7 +488,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.batch.v1.CronJob",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(57), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(58), repeated: false },
         ],
@@ -496,7 +496,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.batch.v1.CronJobList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(55), repeated: true },
         ],
     },
@@ -524,7 +524,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.batch.v1.Job",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(62), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(63), repeated: false },
         ],
@@ -543,7 +543,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.batch.v1.JobList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(59), repeated: true },
         ],
     },
@@ -553,7 +553,7 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 1, json: "parallelism", ty: Ty::Int, repeated: false },
             Field { tag: 2, json: "completions", ty: Ty::Int, repeated: false },
             Field { tag: 3, json: "activeDeadlineSeconds", ty: Ty::Int, repeated: false },
-            Field { tag: 4, json: "selector", ty: Ty::Message(373), repeated: false },
+            Field { tag: 4, json: "selector", ty: Ty::Message(381), repeated: false },
             Field { tag: 5, json: "manualSelector", ty: Ty::Bool, repeated: false },
             Field { tag: 6, json: "template", ty: Ty::Message(227), repeated: false },
             Field { tag: 7, json: "backoffLimit", ty: Ty::Int, repeated: false },
@@ -587,7 +587,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.batch.v1.JobTemplateSpec",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(62), repeated: false },
         ],
     },
@@ -643,14 +643,14 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.coordination.v1.Lease",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(74), repeated: false },
         ],
     },
     Message {
         name: "api.coordination.v1.LeaseList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(72), repeated: true },
         ],
     },
@@ -728,7 +728,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.Binding",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "target", ty: Ty::Message(192), repeated: false },
         ],
     },
@@ -815,7 +815,7 @@ pub static MESSAGES: &[Message] = &[
         fields: &[
             Field { tag: 1, json: "name", ty: Ty::String, repeated: false },
             Field { tag: 2, json: "signerName", ty: Ty::String, repeated: false },
-            Field { tag: 3, json: "labelSelector", ty: Ty::Message(373), repeated: false },
+            Field { tag: 3, json: "labelSelector", ty: Ty::Message(381), repeated: false },
             Field { tag: 4, json: "path", ty: Ty::String, repeated: false },
             Field { tag: 5, json: "optional", ty: Ty::Bool, repeated: false },
         ],
@@ -832,21 +832,21 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.ComponentStatus",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "conditions", ty: Ty::Message(92), repeated: true },
         ],
     },
     Message {
         name: "api.core.v1.ComponentStatusList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(93), repeated: true },
         ],
     },
     Message {
         name: "api.core.v1.ConfigMap",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "data", ty: Ty::Map(&Ty::String), repeated: false },
             Field { tag: 3, json: "binaryData", ty: Ty::Map(&Ty::Bytes), repeated: false },
             Field { tag: 4, json: "immutable", ty: Ty::Bool, repeated: false },
@@ -870,7 +870,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.ConfigMapList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(95), repeated: true },
         ],
     },
@@ -1100,14 +1100,14 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.Endpoints",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "subsets", ty: Ty::Message(122), repeated: true },
         ],
     },
     Message {
         name: "api.core.v1.EndpointsList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(123), repeated: true },
         ],
     },
@@ -1183,7 +1183,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.Event",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "involvedObject", ty: Ty::Message(192), repeated: false },
             Field { tag: 3, json: "reason", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "message", ty: Ty::String, repeated: false },
@@ -1203,7 +1203,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.EventList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(131), repeated: true },
         ],
     },
@@ -1418,7 +1418,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.LimitRange",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(160), repeated: false },
         ],
     },
@@ -1436,7 +1436,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.LimitRangeList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(157), repeated: true },
         ],
     },
@@ -1492,7 +1492,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.Namespace",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(170), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(171), repeated: false },
         ],
@@ -1510,7 +1510,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.NamespaceList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(167), repeated: true },
         ],
     },
@@ -1538,7 +1538,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.Node",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(187), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(188), repeated: false },
         ],
@@ -1598,7 +1598,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.NodeList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(173), repeated: true },
         ],
     },
@@ -1712,7 +1712,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.PersistentVolume",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(203), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(204), repeated: false },
         ],
@@ -1720,7 +1720,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.PersistentVolumeClaim",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(197), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(198), repeated: false },
         ],
@@ -1739,7 +1739,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.PersistentVolumeClaimList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(194), repeated: true },
         ],
     },
@@ -1749,7 +1749,7 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 1, json: "accessModes", ty: Ty::String, repeated: true },
             Field { tag: 2, json: "resources", ty: Ty::Message(292), repeated: false },
             Field { tag: 3, json: "volumeName", ty: Ty::String, repeated: false },
-            Field { tag: 4, json: "selector", ty: Ty::Message(373), repeated: false },
+            Field { tag: 4, json: "selector", ty: Ty::Message(381), repeated: false },
             Field { tag: 5, json: "storageClassName", ty: Ty::String, repeated: false },
             Field { tag: 6, json: "volumeMode", ty: Ty::String, repeated: false },
             Field { tag: 7, json: "dataSource", ty: Ty::Message(284), repeated: false },
@@ -1773,7 +1773,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.PersistentVolumeClaimTemplate",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(197), repeated: false },
         ],
     },
@@ -1787,7 +1787,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.PersistentVolumeList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(193), repeated: true },
         ],
     },
@@ -1852,7 +1852,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.Pod",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(223), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(224), repeated: false },
         ],
@@ -1867,10 +1867,10 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.PodAffinityTerm",
         fields: &[
-            Field { tag: 1, json: "labelSelector", ty: Ty::Message(373), repeated: false },
+            Field { tag: 1, json: "labelSelector", ty: Ty::Message(381), repeated: false },
             Field { tag: 2, json: "namespaces", ty: Ty::String, repeated: true },
             Field { tag: 3, json: "topologyKey", ty: Ty::String, repeated: false },
-            Field { tag: 4, json: "namespaceSelector", ty: Ty::Message(373), repeated: false },
+            Field { tag: 4, json: "namespaceSelector", ty: Ty::Message(381), repeated: false },
             Field { tag: 5, json: "matchLabelKeys", ty: Ty::String, repeated: true },
             Field { tag: 6, json: "mismatchLabelKeys", ty: Ty::String, repeated: true },
         ],
@@ -1937,7 +1937,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.PodList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(206), repeated: true },
         ],
     },
@@ -2067,21 +2067,21 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.PodTemplate",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "template", ty: Ty::Message(227), repeated: false },
         ],
     },
     Message {
         name: "api.core.v1.PodTemplateList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(225), repeated: true },
         ],
     },
     Message {
         name: "api.core.v1.PodTemplateSpec",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(223), repeated: false },
         ],
     },
@@ -2176,7 +2176,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.ReplicationController",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(240), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(241), repeated: false },
         ],
@@ -2194,7 +2194,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.ReplicationControllerList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(237), repeated: true },
         ],
     },
@@ -2243,7 +2243,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.ResourceQuota",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(247), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(248), repeated: false },
         ],
@@ -2251,7 +2251,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.ResourceQuotaList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(245), repeated: true },
         ],
     },
@@ -2348,7 +2348,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.Secret",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "data", ty: Ty::Map(&Ty::Bytes), repeated: false },
             Field { tag: 3, json: "type", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "stringData", ty: Ty::Map(&Ty::String), repeated: false },
@@ -2373,7 +2373,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.SecretList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(257), repeated: true },
         ],
     },
@@ -2421,7 +2421,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.Service",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "spec", ty: Ty::Message(271), repeated: false },
             Field { tag: 3, json: "status", ty: Ty::Message(272), repeated: false },
         ],
@@ -2429,7 +2429,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.ServiceAccount",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "secrets", ty: Ty::Message(192), repeated: true },
             Field { tag: 3, json: "imagePullSecrets", ty: Ty::Message(164), repeated: true },
             Field { tag: 4, json: "automountServiceAccountToken", ty: Ty::Bool, repeated: false },
@@ -2438,7 +2438,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.ServiceAccountList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(266), repeated: true },
         ],
     },
@@ -2453,7 +2453,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.core.v1.ServiceList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Message(265), repeated: true },
         ],
     },
@@ -2497,7 +2497,7 @@ pub static MESSAGES: &[Message] = &[
         name: "api.core.v1.ServiceStatus",
         fields: &[
             Field { tag: 1, json: "loadBalancer", ty: Ty::Message(163), repeated: false },
-            Field { tag: 2, json: "conditions", ty: Ty::Message(370), repeated: true },
+            Field { tag: 2, json: "conditions", ty: Ty::Message(378), repeated: true },
         ],
     },
     Message {
@@ -2584,7 +2584,7 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 1, json: "maxSkew", ty: Ty::Int, repeated: false },
             Field { tag: 2, json: "topologyKey", ty: Ty::String, repeated: false },
             Field { tag: 3, json: "whenUnsatisfiable", ty: Ty::String, repeated: false },
-            Field { tag: 4, json: "labelSelector", ty: Ty::Message(373), repeated: false },
+            Field { tag: 4, json: "labelSelector", ty: Ty::Message(381), repeated: false },
             Field { tag: 5, json: "minDomains", ty: Ty::Int, repeated: false },
             Field { tag: 6, json: "nodeAffinityPolicy", ty: Ty::String, repeated: false },
             Field { tag: 7, json: "nodeTaintsPolicy", ty: Ty::String, repeated: false },
@@ -2736,66 +2736,131 @@ pub static MESSAGES: &[Message] = &[
         ],
     },
     Message {
+        name: "api.discovery.v1.Endpoint",
+        fields: &[
+            Field { tag: 1, json: "addresses", ty: Ty::String, repeated: true },
+            Field { tag: 2, json: "conditions", ty: Ty::Message(299), repeated: false },
+            Field { tag: 3, json: "hostname", ty: Ty::String, repeated: false },
+            Field { tag: 4, json: "targetRef", ty: Ty::Message(192), repeated: false },
+            Field { tag: 5, json: "deprecatedTopology", ty: Ty::Map(&Ty::String), repeated: false },
+            Field { tag: 6, json: "nodeName", ty: Ty::String, repeated: false },
+            Field { tag: 7, json: "zone", ty: Ty::String, repeated: false },
+            Field { tag: 8, json: "hints", ty: Ty::Message(300), repeated: false },
+        ],
+    },
+    Message {
+        name: "api.discovery.v1.EndpointConditions",
+        fields: &[
+            Field { tag: 1, json: "ready", ty: Ty::Bool, repeated: false },
+            Field { tag: 2, json: "serving", ty: Ty::Bool, repeated: false },
+            Field { tag: 3, json: "terminating", ty: Ty::Bool, repeated: false },
+        ],
+    },
+    Message {
+        name: "api.discovery.v1.EndpointHints",
+        fields: &[
+            Field { tag: 1, json: "forZones", ty: Ty::Message(305), repeated: true },
+            Field { tag: 2, json: "forNodes", ty: Ty::Message(304), repeated: true },
+        ],
+    },
+    Message {
+        name: "api.discovery.v1.EndpointPort",
+        fields: &[
+            Field { tag: 1, json: "name", ty: Ty::String, repeated: false },
+            Field { tag: 2, json: "protocol", ty: Ty::String, repeated: false },
+            Field { tag: 3, json: "port", ty: Ty::Int, repeated: false },
+            Field { tag: 4, json: "appProtocol", ty: Ty::String, repeated: false },
+        ],
+    },
+    Message {
+        name: "api.discovery.v1.EndpointSlice",
+        fields: &[
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
+            Field { tag: 2, json: "endpoints", ty: Ty::Message(298), repeated: true },
+            Field { tag: 3, json: "ports", ty: Ty::Message(301), repeated: true },
+            Field { tag: 4, json: "addressType", ty: Ty::String, repeated: false },
+        ],
+    },
+    Message {
+        name: "api.discovery.v1.EndpointSliceList",
+        fields: &[
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(302), repeated: true },
+        ],
+    },
+    Message {
+        name: "api.discovery.v1.ForNode",
+        fields: &[
+            Field { tag: 1, json: "name", ty: Ty::String, repeated: false },
+        ],
+    },
+    Message {
+        name: "api.discovery.v1.ForZone",
+        fields: &[
+            Field { tag: 1, json: "name", ty: Ty::String, repeated: false },
+        ],
+    },
+    Message {
         name: "api.networking.v1.HttpIngressPath",
         fields: &[
             Field { tag: 1, json: "path", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "backend", ty: Ty::Message(304), repeated: false },
+            Field { tag: 2, json: "backend", ty: Ty::Message(312), repeated: false },
             Field { tag: 3, json: "pathType", ty: Ty::String, repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.HttpIngressRuleValue",
         fields: &[
-            Field { tag: 1, json: "paths", ty: Ty::Message(298), repeated: true },
+            Field { tag: 1, json: "paths", ty: Ty::Message(306), repeated: true },
         ],
     },
     Message {
         name: "api.networking.v1.IPAddress",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(302), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(310), repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.IPAddressList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(300), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(308), repeated: true },
         ],
     },
     Message {
         name: "api.networking.v1.IPAddressSpec",
         fields: &[
-            Field { tag: 1, json: "parentRef", ty: Ty::Message(327), repeated: false },
+            Field { tag: 1, json: "parentRef", ty: Ty::Message(335), repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.Ingress",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(316), repeated: false },
-            Field { tag: 3, json: "status", ty: Ty::Message(317), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(324), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(325), repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.IngressBackend",
         fields: &[
             Field { tag: 3, json: "resource", ty: Ty::Message(284), repeated: false },
-            Field { tag: 4, json: "service", ty: Ty::Message(315), repeated: false },
+            Field { tag: 4, json: "service", ty: Ty::Message(323), repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.IngressClass",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(308), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(316), repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.IngressClassList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(305), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(313), repeated: true },
         ],
     },
     Message {
@@ -2812,14 +2877,14 @@ pub static MESSAGES: &[Message] = &[
         name: "api.networking.v1.IngressClassSpec",
         fields: &[
             Field { tag: 1, json: "controller", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "parameters", ty: Ty::Message(307), repeated: false },
+            Field { tag: 2, json: "parameters", ty: Ty::Message(315), repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.IngressList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(303), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(311), repeated: true },
         ],
     },
     Message {
@@ -2827,13 +2892,13 @@ pub static MESSAGES: &[Message] = &[
         fields: &[
             Field { tag: 1, json: "ip", ty: Ty::String, repeated: false },
             Field { tag: 2, json: "hostname", ty: Ty::String, repeated: false },
-            Field { tag: 4, json: "ports", ty: Ty::Message(312), repeated: true },
+            Field { tag: 4, json: "ports", ty: Ty::Message(320), repeated: true },
         ],
     },
     Message {
         name: "api.networking.v1.IngressLoadBalancerStatus",
         fields: &[
-            Field { tag: 1, json: "ingress", ty: Ty::Message(310), repeated: true },
+            Field { tag: 1, json: "ingress", ty: Ty::Message(318), repeated: true },
         ],
     },
     Message {
@@ -2848,35 +2913,35 @@ pub static MESSAGES: &[Message] = &[
         name: "api.networking.v1.IngressRule",
         fields: &[
             Field { tag: 1, json: "host", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "ingressRuleValue", ty: Ty::Inline(314), repeated: false },
+            Field { tag: 2, json: "ingressRuleValue", ty: Ty::Inline(322), repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.IngressRuleValue",
         fields: &[
-            Field { tag: 1, json: "http", ty: Ty::Message(299), repeated: false },
+            Field { tag: 1, json: "http", ty: Ty::Message(307), repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.IngressServiceBackend",
         fields: &[
             Field { tag: 1, json: "name", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "port", ty: Ty::Message(328), repeated: false },
+            Field { tag: 2, json: "port", ty: Ty::Message(336), repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.IngressSpec",
         fields: &[
-            Field { tag: 1, json: "defaultBackend", ty: Ty::Message(304), repeated: false },
-            Field { tag: 2, json: "tls", ty: Ty::Message(318), repeated: true },
-            Field { tag: 3, json: "rules", ty: Ty::Message(313), repeated: true },
+            Field { tag: 1, json: "defaultBackend", ty: Ty::Message(312), repeated: false },
+            Field { tag: 2, json: "tls", ty: Ty::Message(326), repeated: true },
+            Field { tag: 3, json: "rules", ty: Ty::Message(321), repeated: true },
             Field { tag: 4, json: "ingressClassName", ty: Ty::String, repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.IngressStatus",
         fields: &[
-            Field { tag: 1, json: "loadBalancer", ty: Ty::Message(311), repeated: false },
+            Field { tag: 1, json: "loadBalancer", ty: Ty::Message(319), repeated: false },
         ],
     },
     Message {
@@ -2896,37 +2961,37 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.networking.v1.NetworkPolicy",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(326), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(334), repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.NetworkPolicyEgressRule",
         fields: &[
-            Field { tag: 1, json: "ports", ty: Ty::Message(325), repeated: true },
-            Field { tag: 2, json: "to", ty: Ty::Message(324), repeated: true },
+            Field { tag: 1, json: "ports", ty: Ty::Message(333), repeated: true },
+            Field { tag: 2, json: "to", ty: Ty::Message(332), repeated: true },
         ],
     },
     Message {
         name: "api.networking.v1.NetworkPolicyIngressRule",
         fields: &[
-            Field { tag: 1, json: "ports", ty: Ty::Message(325), repeated: true },
-            Field { tag: 2, json: "from", ty: Ty::Message(324), repeated: true },
+            Field { tag: 1, json: "ports", ty: Ty::Message(333), repeated: true },
+            Field { tag: 2, json: "from", ty: Ty::Message(332), repeated: true },
         ],
     },
     Message {
         name: "api.networking.v1.NetworkPolicyList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(320), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(328), repeated: true },
         ],
     },
     Message {
         name: "api.networking.v1.NetworkPolicyPeer",
         fields: &[
-            Field { tag: 1, json: "podSelector", ty: Ty::Message(373), repeated: false },
-            Field { tag: 2, json: "namespaceSelector", ty: Ty::Message(373), repeated: false },
-            Field { tag: 3, json: "ipBlock", ty: Ty::Message(319), repeated: false },
+            Field { tag: 1, json: "podSelector", ty: Ty::Message(381), repeated: false },
+            Field { tag: 2, json: "namespaceSelector", ty: Ty::Message(381), repeated: false },
+            Field { tag: 3, json: "ipBlock", ty: Ty::Message(327), repeated: false },
         ],
     },
     Message {
@@ -2940,9 +3005,9 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.networking.v1.NetworkPolicySpec",
         fields: &[
-            Field { tag: 1, json: "podSelector", ty: Ty::Message(373), repeated: false },
-            Field { tag: 2, json: "ingress", ty: Ty::Message(322), repeated: true },
-            Field { tag: 3, json: "egress", ty: Ty::Message(321), repeated: true },
+            Field { tag: 1, json: "podSelector", ty: Ty::Message(381), repeated: false },
+            Field { tag: 2, json: "ingress", ty: Ty::Message(330), repeated: true },
+            Field { tag: 3, json: "egress", ty: Ty::Message(329), repeated: true },
             Field { tag: 4, json: "policyTypes", ty: Ty::String, repeated: true },
         ],
     },
@@ -2965,16 +3030,16 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.networking.v1.ServiceCIDR",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(331), repeated: false },
-            Field { tag: 3, json: "status", ty: Ty::Message(332), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(339), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(340), repeated: false },
         ],
     },
     Message {
         name: "api.networking.v1.ServiceCIDRList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(329), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(337), repeated: true },
         ],
     },
     Message {
@@ -2986,29 +3051,29 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.networking.v1.ServiceCIDRStatus",
         fields: &[
-            Field { tag: 1, json: "conditions", ty: Ty::Message(370), repeated: true },
+            Field { tag: 1, json: "conditions", ty: Ty::Message(378), repeated: true },
         ],
     },
     Message {
         name: "api.policy.v1.PodDisruptionBudget",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(335), repeated: false },
-            Field { tag: 3, json: "status", ty: Ty::Message(336), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(343), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(344), repeated: false },
         ],
     },
     Message {
         name: "api.policy.v1.PodDisruptionBudgetList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(333), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(341), repeated: true },
         ],
     },
     Message {
         name: "api.policy.v1.PodDisruptionBudgetSpec",
         fields: &[
             Field { tag: 1, json: "minAvailable", ty: Ty::IntOrString, repeated: false },
-            Field { tag: 2, json: "selector", ty: Ty::Message(373), repeated: false },
+            Field { tag: 2, json: "selector", ty: Ty::Message(381), repeated: false },
             Field { tag: 3, json: "maxUnavailable", ty: Ty::IntOrString, repeated: false },
             Field { tag: 4, json: "unhealthyPodEvictionPolicy", ty: Ty::String, repeated: false },
         ],
@@ -3022,43 +3087,43 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 4, json: "currentHealthy", ty: Ty::Int, repeated: false },
             Field { tag: 5, json: "desiredHealthy", ty: Ty::Int, repeated: false },
             Field { tag: 6, json: "expectedPods", ty: Ty::Int, repeated: false },
-            Field { tag: 7, json: "conditions", ty: Ty::Message(370), repeated: true },
+            Field { tag: 7, json: "conditions", ty: Ty::Message(378), repeated: true },
         ],
     },
     Message {
         name: "api.rbac.v1.AggregationRule",
         fields: &[
-            Field { tag: 1, json: "clusterRoleSelectors", ty: Ty::Message(373), repeated: true },
+            Field { tag: 1, json: "clusterRoleSelectors", ty: Ty::Message(381), repeated: true },
         ],
     },
     Message {
         name: "api.rbac.v1.ClusterRole",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
-            Field { tag: 2, json: "rules", ty: Ty::Message(342), repeated: true },
-            Field { tag: 3, json: "aggregationRule", ty: Ty::Message(337), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
+            Field { tag: 2, json: "rules", ty: Ty::Message(350), repeated: true },
+            Field { tag: 3, json: "aggregationRule", ty: Ty::Message(345), repeated: false },
         ],
     },
     Message {
         name: "api.rbac.v1.ClusterRoleBinding",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
-            Field { tag: 2, json: "subjects", ty: Ty::Message(348), repeated: true },
-            Field { tag: 3, json: "roleRef", ty: Ty::Message(347), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
+            Field { tag: 2, json: "subjects", ty: Ty::Message(356), repeated: true },
+            Field { tag: 3, json: "roleRef", ty: Ty::Message(355), repeated: false },
         ],
     },
     Message {
         name: "api.rbac.v1.ClusterRoleBindingList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(339), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(347), repeated: true },
         ],
     },
     Message {
         name: "api.rbac.v1.ClusterRoleList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(338), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(346), repeated: true },
         ],
     },
     Message {
@@ -3074,30 +3139,30 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.rbac.v1.Role",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
-            Field { tag: 2, json: "rules", ty: Ty::Message(342), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
+            Field { tag: 2, json: "rules", ty: Ty::Message(350), repeated: true },
         ],
     },
     Message {
         name: "api.rbac.v1.RoleBinding",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
-            Field { tag: 2, json: "subjects", ty: Ty::Message(348), repeated: true },
-            Field { tag: 3, json: "roleRef", ty: Ty::Message(347), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
+            Field { tag: 2, json: "subjects", ty: Ty::Message(356), repeated: true },
+            Field { tag: 3, json: "roleRef", ty: Ty::Message(355), repeated: false },
         ],
     },
     Message {
         name: "api.rbac.v1.RoleBindingList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(344), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(352), repeated: true },
         ],
     },
     Message {
         name: "api.rbac.v1.RoleList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(343), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(351), repeated: true },
         ],
     },
     Message {
@@ -3120,15 +3185,15 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.storage.v1.CSIDriver",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(351), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(359), repeated: false },
         ],
     },
     Message {
         name: "api.storage.v1.CSIDriverList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(349), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(357), repeated: true },
         ],
     },
     Message {
@@ -3139,7 +3204,7 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 3, json: "volumeLifecycleModes", ty: Ty::String, repeated: true },
             Field { tag: 4, json: "storageCapacity", ty: Ty::Bool, repeated: false },
             Field { tag: 5, json: "fsGroupPolicy", ty: Ty::String, repeated: false },
-            Field { tag: 6, json: "tokenRequests", ty: Ty::Message(360), repeated: true },
+            Field { tag: 6, json: "tokenRequests", ty: Ty::Message(368), repeated: true },
             Field { tag: 7, json: "requiresRepublish", ty: Ty::Bool, repeated: false },
             Field { tag: 8, json: "seLinuxMount", ty: Ty::Bool, repeated: false },
             Field { tag: 9, json: "nodeAllocatableUpdatePeriodSeconds", ty: Ty::Int, repeated: false },
@@ -3149,8 +3214,8 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.storage.v1.CSINode",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(355), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(363), repeated: false },
         ],
     },
     Message {
@@ -3159,27 +3224,27 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 1, json: "name", ty: Ty::String, repeated: false },
             Field { tag: 2, json: "nodeID", ty: Ty::String, repeated: false },
             Field { tag: 3, json: "topologyKeys", ty: Ty::String, repeated: true },
-            Field { tag: 4, json: "allocatable", ty: Ty::Message(369), repeated: false },
+            Field { tag: 4, json: "allocatable", ty: Ty::Message(377), repeated: false },
         ],
     },
     Message {
         name: "api.storage.v1.CSINodeList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(352), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(360), repeated: true },
         ],
     },
     Message {
         name: "api.storage.v1.CSINodeSpec",
         fields: &[
-            Field { tag: 1, json: "drivers", ty: Ty::Message(353), repeated: true },
+            Field { tag: 1, json: "drivers", ty: Ty::Message(361), repeated: true },
         ],
     },
     Message {
         name: "api.storage.v1.CSIStorageCapacity",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
-            Field { tag: 2, json: "nodeTopology", ty: Ty::Message(373), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
+            Field { tag: 2, json: "nodeTopology", ty: Ty::Message(381), repeated: false },
             Field { tag: 3, json: "storageClassName", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "capacity", ty: Ty::Quantity, repeated: false },
             Field { tag: 5, json: "maximumVolumeSize", ty: Ty::Quantity, repeated: false },
@@ -3188,14 +3253,14 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.storage.v1.CSIStorageCapacityList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(356), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(364), repeated: true },
         ],
     },
     Message {
         name: "api.storage.v1.StorageClass",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "provisioner", ty: Ty::String, repeated: false },
             Field { tag: 3, json: "parameters", ty: Ty::Map(&Ty::String), repeated: false },
             Field { tag: 4, json: "reclaimPolicy", ty: Ty::String, repeated: false },
@@ -3208,8 +3273,8 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.storage.v1.StorageClassList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(358), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(366), repeated: true },
         ],
     },
     Message {
@@ -3222,16 +3287,16 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.storage.v1.VolumeAttachment",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
-            Field { tag: 2, json: "spec", ty: Ty::Message(364), repeated: false },
-            Field { tag: 3, json: "status", ty: Ty::Message(365), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
+            Field { tag: 2, json: "spec", ty: Ty::Message(372), repeated: false },
+            Field { tag: 3, json: "status", ty: Ty::Message(373), repeated: false },
         ],
     },
     Message {
         name: "api.storage.v1.VolumeAttachmentList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(361), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(369), repeated: true },
         ],
     },
     Message {
@@ -3245,7 +3310,7 @@ pub static MESSAGES: &[Message] = &[
         name: "api.storage.v1.VolumeAttachmentSpec",
         fields: &[
             Field { tag: 1, json: "attacher", ty: Ty::String, repeated: false },
-            Field { tag: 2, json: "source", ty: Ty::Message(363), repeated: false },
+            Field { tag: 2, json: "source", ty: Ty::Message(371), repeated: false },
             Field { tag: 3, json: "nodeName", ty: Ty::String, repeated: false },
         ],
     },
@@ -3254,14 +3319,14 @@ pub static MESSAGES: &[Message] = &[
         fields: &[
             Field { tag: 1, json: "attached", ty: Ty::Bool, repeated: false },
             Field { tag: 2, json: "attachmentMetadata", ty: Ty::Map(&Ty::String), repeated: false },
-            Field { tag: 3, json: "attachError", ty: Ty::Message(368), repeated: false },
-            Field { tag: 4, json: "detachError", ty: Ty::Message(368), repeated: false },
+            Field { tag: 3, json: "attachError", ty: Ty::Message(376), repeated: false },
+            Field { tag: 4, json: "detachError", ty: Ty::Message(376), repeated: false },
         ],
     },
     Message {
         name: "api.storage.v1.VolumeAttributesClass",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(378), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(386), repeated: false },
             Field { tag: 2, json: "driverName", ty: Ty::String, repeated: false },
             Field { tag: 3, json: "parameters", ty: Ty::Map(&Ty::String), repeated: false },
         ],
@@ -3269,8 +3334,8 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "api.storage.v1.VolumeAttributesClassList",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
-            Field { tag: 2, json: "items", ty: Ty::Message(366), repeated: true },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
+            Field { tag: 2, json: "items", ty: Ty::Message(374), repeated: true },
         ],
     },
     Message {
@@ -3302,7 +3367,7 @@ pub static MESSAGES: &[Message] = &[
         name: "apimachinery.pkg.apis.meta.v1.DeleteOptions",
         fields: &[
             Field { tag: 1, json: "gracePeriodSeconds", ty: Ty::Int, repeated: false },
-            Field { tag: 2, json: "preconditions", ty: Ty::Message(380), repeated: false },
+            Field { tag: 2, json: "preconditions", ty: Ty::Message(388), repeated: false },
             Field { tag: 3, json: "orphanDependents", ty: Ty::Bool, repeated: false },
             Field { tag: 4, json: "propagationPolicy", ty: Ty::String, repeated: false },
             Field { tag: 5, json: "dryRun", ty: Ty::String, repeated: true },
@@ -3321,7 +3386,7 @@ pub static MESSAGES: &[Message] = &[
         name: "apimachinery.pkg.apis.meta.v1.LabelSelector",
         fields: &[
             Field { tag: 1, json: "matchLabels", ty: Ty::Map(&Ty::String), repeated: false },
-            Field { tag: 2, json: "matchExpressions", ty: Ty::Message(374), repeated: true },
+            Field { tag: 2, json: "matchExpressions", ty: Ty::Message(382), repeated: true },
         ],
     },
     Message {
@@ -3335,7 +3400,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "apimachinery.pkg.apis.meta.v1.List",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "items", ty: Ty::Raw, repeated: true },
         ],
     },
@@ -3375,9 +3440,9 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 10, json: "deletionGracePeriodSeconds", ty: Ty::Int, repeated: false },
             Field { tag: 11, json: "labels", ty: Ty::Map(&Ty::String), repeated: false },
             Field { tag: 12, json: "annotations", ty: Ty::Map(&Ty::String), repeated: false },
-            Field { tag: 13, json: "ownerReferences", ty: Ty::Message(379), repeated: true },
+            Field { tag: 13, json: "ownerReferences", ty: Ty::Message(387), repeated: true },
             Field { tag: 14, json: "finalizers", ty: Ty::String, repeated: true },
-            Field { tag: 17, json: "managedFields", ty: Ty::Message(377), repeated: true },
+            Field { tag: 17, json: "managedFields", ty: Ty::Message(385), repeated: true },
         ],
     },
     Message {
@@ -3401,11 +3466,11 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "apimachinery.pkg.apis.meta.v1.Status",
         fields: &[
-            Field { tag: 1, json: "metadata", ty: Ty::Message(376), repeated: false },
+            Field { tag: 1, json: "metadata", ty: Ty::Message(384), repeated: false },
             Field { tag: 2, json: "status", ty: Ty::String, repeated: false },
             Field { tag: 3, json: "message", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "reason", ty: Ty::String, repeated: false },
-            Field { tag: 5, json: "details", ty: Ty::Message(383), repeated: false },
+            Field { tag: 5, json: "details", ty: Ty::Message(391), repeated: false },
             Field { tag: 6, json: "code", ty: Ty::Int, repeated: false },
         ],
     },
@@ -3423,7 +3488,7 @@ pub static MESSAGES: &[Message] = &[
             Field { tag: 1, json: "name", ty: Ty::String, repeated: false },
             Field { tag: 2, json: "group", ty: Ty::String, repeated: false },
             Field { tag: 3, json: "kind", ty: Ty::String, repeated: false },
-            Field { tag: 4, json: "causes", ty: Ty::Message(382), repeated: true },
+            Field { tag: 4, json: "causes", ty: Ty::Message(390), repeated: true },
             Field { tag: 5, json: "retryAfterSeconds", ty: Ty::Int, repeated: false },
             Field { tag: 6, json: "uid", ty: Ty::String, repeated: false },
         ],
@@ -3445,7 +3510,7 @@ pub static MESSAGES: &[Message] = &[
     Message {
         name: "apimachinery.pkg.runtime.Unknown",
         fields: &[
-            Field { tag: 1, json: "typeMeta", ty: Ty::Message(385), repeated: false },
+            Field { tag: 1, json: "typeMeta", ty: Ty::Message(393), repeated: false },
             Field { tag: 2, json: "raw", ty: Ty::Bytes, repeated: false },
             Field { tag: 3, json: "contentEncoding", ty: Ty::String, repeated: false },
             Field { tag: 4, json: "contentType", ty: Ty::String, repeated: false },
@@ -3470,22 +3535,23 @@ pub static KINDS: &[(&str, &str, usize, Option<usize>)] = &[
     ("batch/v1", "CronJob", 55, Some(56)),
     ("batch/v1", "Job", 59, Some(61)),
     ("coordination.k8s.io/v1", "Lease", 72, Some(73)),
-    ("networking.k8s.io/v1", "IPAddress", 300, Some(301)),
-    ("networking.k8s.io/v1", "Ingress", 303, Some(309)),
-    ("networking.k8s.io/v1", "IngressClass", 305, Some(306)),
-    ("networking.k8s.io/v1", "NetworkPolicy", 320, Some(323)),
-    ("networking.k8s.io/v1", "ServiceCIDR", 329, Some(330)),
-    ("policy/v1", "PodDisruptionBudget", 333, Some(334)),
-    ("rbac.authorization.k8s.io/v1", "ClusterRole", 338, Some(341)),
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", 339, Some(340)),
-    ("rbac.authorization.k8s.io/v1", "Role", 343, Some(346)),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding", 344, Some(345)),
-    ("storage.k8s.io/v1", "CSIDriver", 349, Some(350)),
-    ("storage.k8s.io/v1", "CSINode", 352, Some(354)),
-    ("storage.k8s.io/v1", "CSIStorageCapacity", 356, Some(357)),
-    ("storage.k8s.io/v1", "StorageClass", 358, Some(359)),
-    ("storage.k8s.io/v1", "VolumeAttachment", 361, Some(362)),
-    ("storage.k8s.io/v1", "VolumeAttributesClass", 366, Some(367)),
+    ("discovery.k8s.io/v1", "EndpointSlice", 302, Some(303)),
+    ("networking.k8s.io/v1", "IPAddress", 308, Some(309)),
+    ("networking.k8s.io/v1", "Ingress", 311, Some(317)),
+    ("networking.k8s.io/v1", "IngressClass", 313, Some(314)),
+    ("networking.k8s.io/v1", "NetworkPolicy", 328, Some(331)),
+    ("networking.k8s.io/v1", "ServiceCIDR", 337, Some(338)),
+    ("policy/v1", "PodDisruptionBudget", 341, Some(342)),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole", 346, Some(349)),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", 347, Some(348)),
+    ("rbac.authorization.k8s.io/v1", "Role", 351, Some(354)),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding", 352, Some(353)),
+    ("storage.k8s.io/v1", "CSIDriver", 357, Some(358)),
+    ("storage.k8s.io/v1", "CSINode", 360, Some(362)),
+    ("storage.k8s.io/v1", "CSIStorageCapacity", 364, Some(365)),
+    ("storage.k8s.io/v1", "StorageClass", 366, Some(367)),
+    ("storage.k8s.io/v1", "VolumeAttachment", 369, Some(370)),
+    ("storage.k8s.io/v1", "VolumeAttributesClass", 374, Some(375)),
     ("v1", "Binding", 82, None),
     ("v1", "ComponentStatus", 93, Some(94)),
     ("v1", "ConfigMap", 95, Some(98)),
@@ -3506,8 +3572,8 @@ pub static KINDS: &[(&str, &str, usize, Option<usize>)] = &[
 ];
 
 /// Index of `apimachinery.pkg.runtime.Unknown`.
-pub const UNKNOWN: usize = 386;
+pub const UNKNOWN: usize = 394;
 /// Index of `apimachinery.pkg.apis.meta.v1.WatchEvent`.
-pub const WATCH_EVENT: usize = 384;
+pub const WATCH_EVENT: usize = 392;
 /// Index of `apimachinery.pkg.apis.meta.v1.Status`.
-pub const STATUS: usize = 381;
+pub const STATUS: usize = 389;

@@ -254,6 +254,16 @@ pub(super) fn layout(kind: &str) -> Option<Layout> {
         "Endpoints" => plain(vec![s("Endpoints"), s("Age")], |o, _| {
             vec![json!(endpoints(o))]
         }),
+        "EndpointSlice" => plain(
+            vec![s("AddressType"), s("Ports"), s("Endpoints"), s("Age")],
+            |o, _| {
+                vec![
+                    json!(text(o, "/addressType")),
+                    json!(slice_ports(o)),
+                    json!(slice_endpoints(o)),
+                ]
+            },
+        ),
         "Service" => plain(
             vec![
                 s("Type"),
@@ -461,6 +471,45 @@ fn endpoints(o: &Value) -> String {
     }
     if all.is_empty() {
         return "<none>".into();
+    }
+    let more = all.len().saturating_sub(3);
+    let shown = all[..all.len().min(3)].join(",");
+    if more > 0 {
+        format!("{shown} + {more} more...")
+    } else {
+        shown
+    }
+}
+
+/// A slice's ports (`80,443`), `<unset>` when it has none.
+fn slice_ports(o: &Value) -> String {
+    let ports: Vec<String> = o
+        .get("ports")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|p| text(p, "/port"))
+        .collect();
+    if ports.is_empty() {
+        "<unset>".into()
+    } else {
+        ports.join(",")
+    }
+}
+
+/// A slice's addresses, at most three and then `+ N more...`; `<unset>` when it has none.
+fn slice_endpoints(o: &Value) -> String {
+    let all: Vec<String> = o
+        .get("endpoints")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.get("addresses").and_then(Value::as_array))
+        .flatten()
+        .filter_map(|a| a.as_str().map(String::from))
+        .collect();
+    if all.is_empty() {
+        return "<unset>".into();
     }
     let more = all.len().saturating_sub(3);
     let shown = all[..all.len().min(3)].join(",");
