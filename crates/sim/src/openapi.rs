@@ -1,4 +1,5 @@
-//! A skeleton OpenAPI v3 document per group-version: paths and operations without schemas.
+//! An OpenAPI v3 document per group-version: paths and operations, and the kinds' schemas
+//! ([`schemas`], what `kubectl explain` reads).
 //!
 //! `kubectl apply` validates on the server when the OpenAPI v3 document says the PATCH operation
 //! of the kind accepts `fieldValidation`; without it, kubectl demands the full v2 schema for
@@ -8,6 +9,8 @@
 use serde_json::{Map, Value, json};
 
 use crate::resources::{RESOURCES, group_versions};
+
+mod schemas;
 
 fn gv_path(group: &str, version: &str) -> String {
     if group.is_empty() {
@@ -74,7 +77,7 @@ pub fn group_version(path: &str) -> Option<Value> {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes (scs-kaas sim)", "version": "unversioned"},
         "paths": paths,
-        "components": {"schemas": {}},
+        "components": {"schemas": schemas::of(&group, &version)},
     }))
 }
 

@@ -1320,3 +1320,21 @@ message: Back-off restarting failed container
     );
     drop(f.sim);
 }
+
+#[tokio::test]
+async fn explain_reads_the_schemas_of_the_served_kinds() {
+    let f = Fixture::new().await;
+    let out = f.ok(&["explain", "deployment.spec.replicas"]).await;
+    assert!(out.contains("GROUP:      apps"), "{out}");
+    assert!(out.contains("FIELD: replicas <integer>"), "{out}");
+    assert!(out.contains("Number of desired pods"), "{out}");
+    let out = f.ok(&["explain", "pods.spec.containers"]).await;
+    assert!(out.contains("imagePullPolicy\t<string>"), "{out}");
+    let out = f.ok(&["explain", "storageclass"]).await;
+    assert!(out.contains("KIND:       StorageClass"), "{out}");
+    let (ok, _, err) = f
+        .kubectl("admin", &["explain", "deployment.spec.nope"])
+        .await;
+    assert!(!ok && err.contains("nope"), "{err}");
+    drop(f.sim);
+}
