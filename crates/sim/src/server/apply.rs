@@ -196,4 +196,27 @@ mod tests {
         assert!(parse(b"- a").is_err());
         assert_eq!(parse(b"kind: X\n").unwrap()["kind"], "X");
     }
+
+    #[test]
+    fn managed_fields_survive_protobuf_answers() {
+        let applied = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "namespace": "default"}, "data": {"a": "b"}});
+        let mut obj = applied.clone();
+        record_manager(
+            &mut obj,
+            json!({"manager": "kubectl", "operation": "Apply", "apiVersion": "v1",
+                "time": "2026-01-01T00:00:00Z", "fieldsType": "FieldsV1",
+                "fieldsV1": fields_v1(&applied, true)}),
+        );
+        let encoded = crate::protobuf::encode_json(obj.to_string().as_bytes()).unwrap();
+        let decoded = crate::protobuf::decode_object(&encoded).unwrap();
+        assert_eq!(
+            decoded["metadata"]["managedFields"][0]["fieldsV1"],
+            json!({"f:data": {"f:a": {}}})
+        );
+        assert_eq!(
+            decoded["metadata"]["managedFields"][0]["manager"],
+            "kubectl"
+        );
+    }
 }
