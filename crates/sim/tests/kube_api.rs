@@ -468,6 +468,15 @@ async fn error_codes_match_the_real_server() {
             .contains("fieldManager"),
         "{body}"
     );
+    let (code, body) = raw(
+        &c,
+        "PATCH",
+        "/api/v1/namespaces/default/pods/absent/status?fieldManager=t",
+        "application/apply-patch+yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: absent}\nstatus: {phase: Running}\n",
+    )
+    .await;
+    assert_eq!(code, 404, "{body}");
 
     let path = "/api/v1/namespaces/default/configmaps";
     let (code, body) = raw(

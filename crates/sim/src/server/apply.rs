@@ -9,7 +9,7 @@ use http::{Response, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::Shared;
-use super::api::{check_body, key, object_response, split_status};
+use super::api::{check_body, key, not_found, object_response, split_status};
 use super::route::Target;
 use crate::patch::{self, PatchType};
 use crate::resources::ResourceType;
@@ -67,6 +67,10 @@ pub(super) fn handle(
     let commit = !options.dry;
     let (code, entry) = shared.write(|s| -> Result<_> {
         let Some(stored) = s.get(t.res, &key(rt, t)).map(|e| e.value()) else {
+            // Only the object itself is created by an apply, not through a subresource.
+            if t.sub.is_some() {
+                return Err(not_found(rt, t));
+            }
             let mut obj = applied;
             record_manager(&mut obj, record);
             crate::defaults::apply(rt.kind, &mut obj, None);
