@@ -55,7 +55,7 @@ pub(super) fn handle(
         })?;
     let mut applied = parse(body)?;
     check_body(rt, &mut applied, t)?;
-    let record = json!({
+    let mut record = json!({
         "manager": manager,
         "operation": "Apply",
         "apiVersion": rt.api_version(),
@@ -63,6 +63,12 @@ pub(super) fn handle(
         "fieldsType": "FieldsV1",
         "fieldsV1": fields_v1(&applied, true),
     });
+    // Through the status subresource only the status is applied (and recorded as such).
+    if t.sub.as_deref() == Some("status") {
+        let status = applied.get("status").cloned().unwrap_or(Value::Null);
+        record["fieldsV1"] = json!({"f:status": fields_v1(&status, false)});
+        record["subresource"] = json!("status");
+    }
     let now = jiff::Timestamp::now();
     let commit = !options.dry;
     let (code, entry) = shared.write(|s| -> Result<_> {
