@@ -109,7 +109,8 @@ fn parse(body: &[u8]) -> Result<Value> {
     Ok(value)
 }
 
-/// Put `record` into `metadata.managedFields`, replacing the same manager's earlier apply.
+/// Put `record` into `metadata.managedFields`, replacing the same manager's earlier apply (of
+/// the same subresource).
 fn record_manager(obj: &mut Value, record: Value) {
     let meta = crate::controllers::object::ensure_object(obj, "metadata");
     let mut fields: Vec<Value> = meta
@@ -117,7 +118,11 @@ fn record_manager(obj: &mut Value, record: Value) {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    fields.retain(|f| !(f["manager"] == record["manager"] && f["operation"] == "Apply"));
+    fields.retain(|f| {
+        !(f["manager"] == record["manager"]
+            && f["operation"] == "Apply"
+            && f.get("subresource") == record.get("subresource"))
+    });
     fields.push(record);
     meta["managedFields"] = Value::Array(fields);
 }
