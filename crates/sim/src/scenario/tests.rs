@@ -811,9 +811,9 @@ fn e2e_block_is_checked_with_positions() {
     assert!(message.contains("out of range"), "{message}");
     let (_, _, message) = error_at(&format!("{BASE}e2e:\n  outcome: explode\n"));
     assert!(message.contains("image-pull-error"), "{message}");
-    let old = "name: t\nkubernetes:\n  version: v1.27.4\ne2e: {}\n";
+    let old = "name: t\nkubernetes:\n  version: v1.23.17\ne2e: {}\n";
     let (_, _, message) = error_at(old);
-    assert!(message.contains("v1.31–v1.35"), "{message}");
+    assert!(message.contains("v1.24–v1.35"), "{message}");
 }
 
 const WEB: &str = "namespaces:\n  - name: web\nworkloads:\n  - kind: Deployment\n    name: web\n    namespace: web\n    containers:\n      - name: c\n        image: registry.k8s.io/pause:3.10\n";
