@@ -1338,3 +1338,72 @@ async fn explain_reads_the_schemas_of_the_served_kinds() {
     assert!(!ok && err.contains("nope"), "{err}");
     drop(f.sim);
 }
+
+#[tokio::test]
+async fn a_paused_rollout_waits_for_resume() {
+    let f = Fixture::scenario("compliant.yaml").await;
+    f.ok(&["create", "namespace", "t1"]).await;
+    f.ok(&[
+        "-n",
+        "t1",
+        "create",
+        "deployment",
+        "web",
+        "--image=registry.k8s.io/pause:3.10",
+        "--replicas=2",
+    ])
+    .await;
+    let status = [
+        "-n",
+        "t1",
+        "rollout",
+        "status",
+        "deployment/web",
+        "--timeout=60s",
+    ];
+    f.ok(&status).await;
+    f.ok(&["-n", "t1", "rollout", "pause", "deployment/web"])
+        .await;
+    f.ok(&[
+        "-n",
+        "t1",
+        "set",
+        "image",
+        "deployment/web",
+        "pause=registry.k8s.io/pause:3.9",
+    ])
+    .await;
+    f.ok(&["-n", "t1", "scale", "deployment/web", "--replicas=3"])
+        .await;
+    // Paused: the change is observed, scaling still happens, nothing is rolled out.
+    wait_for(&f, "t1", "deployment/web", "{.status.readyReplicas}", "3").await;
+    let reason = "jsonpath={.status.conditions[?(@.type==\"Progressing\")].reason}";
+    assert_eq!(
+        f.ok(&["-n", "t1", "get", "deployment", "web", "-o", reason])
+            .await,
+        "DeploymentPaused"
+    );
+    assert_eq!(revisions(&f, "t1", "deployment/web").await, ["1"]);
+    let images = f
+        .ok(&[
+            "-n",
+            "t1",
+            "get",
+            "pods",
+            "-l",
+            "app=web",
+            "-o",
+            "jsonpath={.items[*].spec.containers[0].image}",
+        ])
+        .await;
+    assert!(
+        images.split(' ').all(|i| i == "registry.k8s.io/pause:3.10"),
+        "{images}"
+    );
+    f.ok(&["-n", "t1", "rollout", "resume", "deployment/web"])
+        .await;
+    f.ok(&status).await;
+    assert_eq!(revisions(&f, "t1", "deployment/web").await, ["1", "2"]);
+    wait_for(&f, "t1", "deployment/web", "{.status.updatedReplicas}", "3").await;
+    drop(f.sim);
+}

@@ -60,6 +60,10 @@ impl Controller for DeploymentController {
                 .iter()
                 .filter_map(|rs| world.get("ReplicaSet", Some(rs.namespace()), rs.name()))
                 .collect();
+            if current.is_none() && d.pointer("/spec/paused") == Some(&json!(true)) {
+                paused(&d, desired, &sets, &mine, &now, &mut actions);
+                continue;
+            }
             let plan = revisions::plan(&d, &hash, &sets);
             match current {
                 None => {
@@ -101,6 +105,36 @@ impl Controller for DeploymentController {
             }
         }
         actions
+    }
+}
+
+/// A paused Deployment whose template has no ReplicaSet yet rolls nothing out: its newest
+/// ReplicaSet keeps running, scaled to `spec.replicas`, and the status says it is paused.
+fn paused(
+    d: &Value,
+    desired: i64,
+    sets: &[Value],
+    mine: &[&Index],
+    now: &str,
+    actions: &mut Vec<Action>,
+) {
+    let active = sets.iter().max_by_key(|rs| revisions::revision_of(rs));
+    if let Some(rs) = active
+        && i64_at(rs, "spec.replicas") != Some(desired)
+    {
+        let mut rs = rs.clone();
+        rs["spec"]["replicas"] = json!(desired);
+        actions.push(Action::Update(rs));
+    }
+    let active_index = active.and_then(|a| mine.iter().copied().find(|i| i.name() == name(a)));
+    let mut updated = d.clone();
+    updated["status"] = status(d, active_index, mine, now);
+    if let Some(rs) = active {
+        let revision = revisions::revision_of(rs).to_string();
+        object::set_annotation(&mut updated, revisions::REVISION, &revision);
+    }
+    if updated != *d {
+        actions.push(Action::Update(updated));
     }
 }
 
@@ -201,12 +235,11 @@ fn sum(sets: &[&Index], field: &str) -> i64 {
 fn keep_times(
     old: Option<&Value>,
     kind: &str,
-    status: bool,
+    status: &str,
     reason: &str,
     message: &str,
     now: &str,
 ) -> Value {
-    let status = if status { "True" } else { "False" };
     let same_status = old.and_then(|c| c.get("status")).and_then(Value::as_str) == Some(status);
     let same_reason = same_status
         && old.and_then(|c| c.get("reason")).and_then(Value::as_str) == Some(reason)
@@ -256,7 +289,7 @@ pub fn status(deployment: &Value, current: Option<&Index>, owned: &[&Index], now
     let available_condition = keep_times(
         condition(deployment, "Available"),
         "Available",
-        is_available,
+        if is_available { "True" } else { "False" },
         if is_available {
             "MinimumReplicasAvailable"
         } else {
@@ -269,11 +302,20 @@ pub fn status(deployment: &Value, current: Option<&Index>, owned: &[&Index], now
         },
         now,
     );
-    let progressing = if complete {
+    let progressing = if deployment.pointer("/spec/paused") == Some(&json!(true)) {
         keep_times(
             condition(deployment, "Progressing"),
             "Progressing",
-            true,
+            "Unknown",
+            "DeploymentPaused",
+            "Deployment is paused",
+            now,
+        )
+    } else if complete {
+        keep_times(
+            condition(deployment, "Progressing"),
+            "Progressing",
+            "True",
             "NewReplicaSetAvailable",
             &format!("ReplicaSet \"{rs_name}\" has successfully progressed."),
             now,
@@ -282,7 +324,7 @@ pub fn status(deployment: &Value, current: Option<&Index>, owned: &[&Index], now
         keep_times(
             condition(deployment, "Progressing"),
             "Progressing",
-            true,
+            "True",
             "ReplicaSetUpdated",
             &format!("ReplicaSet \"{rs_name}\" is progressing."),
             now,
