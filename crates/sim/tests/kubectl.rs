@@ -1407,3 +1407,89 @@ async fn a_paused_rollout_waits_for_resume() {
     wait_for(&f, "t1", "deployment/web", "{.status.updatedReplicas}", "3").await;
     drop(f.sim);
 }
+
+#[tokio::test]
+async fn an_exposed_deployment_has_endpoints_and_slices_of_its_pods() {
+    let f = Fixture::scenario("compliant.yaml").await;
+    f.ok(&["create", "namespace", "t1"]).await;
+    f.ok(&[
+        "-n",
+        "t1",
+        "create",
+        "deployment",
+        "web",
+        "--image=registry.k8s.io/pause:3.10",
+        "--replicas=2",
+        "--port=8080",
+    ])
+    .await;
+    wait_for(&f, "t1", "deployment/web", "{.status.readyReplicas}", "2").await;
+    f.ok(&[
+        "-n",
+        "t1",
+        "expose",
+        "deployment",
+        "web",
+        "--port=80",
+        "--target-port=8080",
+    ])
+    .await;
+    f.ok(&[
+        "-n",
+        "t1",
+        "wait",
+        "--for=create",
+        "endpoints/web",
+        "--timeout=60s",
+    ])
+    .await;
+    let pod_ips = f
+        .ok(&[
+            "-n",
+            "t1",
+            "get",
+            "pods",
+            "-l",
+            "app=web",
+            "-o",
+            "jsonpath={.items[*].status.podIP}",
+        ])
+        .await;
+    let mut expected: Vec<String> = pod_ips.split(' ').map(|ip| format!("{ip}:8080")).collect();
+    expected.sort();
+    let (h, r) = table_row(&f, &["-n", "t1", "get", "ep"], "web").await;
+    assert_eq!(h, ["NAME", "ENDPOINTS", "AGE"]);
+    let mut got: Vec<String> = r[1].split(',').map(String::from).collect();
+    got.sort();
+    assert_eq!(got, expected);
+    let out = f
+        .ok(&[
+            "-n",
+            "t1",
+            "get",
+            "endpointslices",
+            "-l",
+            "kubernetes.io/service-name=web",
+            "-o",
+            "jsonpath={.items[*].ports[0].port}",
+        ])
+        .await;
+    assert_eq!(out, "8080");
+    // Scaling down removes the address; deleting the Service removes its Endpoints and slices.
+    f.ok(&["-n", "t1", "scale", "deployment/web", "--replicas=1"])
+        .await;
+    wait_for(
+        &f,
+        "t1",
+        "endpoints/web",
+        "{.subsets[0].addresses[*].targetRef.kind}",
+        "Pod",
+    )
+    .await;
+    f.ok(&["-n", "t1", "delete", "service", "web"]).await;
+    let left = f
+        .ok(&["-n", "t1", "get", "ep,endpointslices", "-o", "name"])
+        .await;
+    assert_eq!(left, "", "{left}");
+    drop(f.sim);
+}

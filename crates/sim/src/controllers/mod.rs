@@ -11,6 +11,7 @@ pub mod conformance;
 pub mod connect;
 pub mod deployment;
 pub mod endpoint_slices;
+pub mod endpoints;
 pub mod garbage;
 pub mod job;
 pub mod lb_listener;
@@ -45,6 +46,7 @@ pub fn all(
         Box::new(volume::VolumeProvisioner::new(behaviours)),
         Box::new(scheduler::Scheduler),
         Box::new(pod_lifecycle::PodLifecycle { connect }),
+        Box::new(endpoints::EndpointsController),
         Box::new(endpoint_slices::EndpointSliceMirroring),
         Box::new(garbage::GarbageCollector),
     ]
