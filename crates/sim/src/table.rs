@@ -143,11 +143,13 @@ fn pod_row(obj: &Value) -> Vec<Value> {
 
 fn deployment_row(obj: &Value) -> Vec<Value> {
     let n = |p: &str| obj.pointer(p).and_then(Value::as_i64).unwrap_or(0);
-    let images: Vec<String> = obj
+    let containers: Vec<&Value> = obj
         .pointer("/spec/template/spec/containers")
         .and_then(Value::as_array)
-        .map(|c| c.iter().map(|c| text(c, "/image")).collect())
+        .map(|c| c.iter().collect())
         .unwrap_or_default();
+    let names: Vec<String> = containers.iter().map(|c| text(c, "/name")).collect();
+    let images: Vec<String> = containers.iter().map(|c| text(c, "/image")).collect();
     vec![
         json!(format!(
             "{}/{}",
@@ -156,7 +158,11 @@ fn deployment_row(obj: &Value) -> Vec<Value> {
         )),
         json!(n("/status/updatedReplicas")),
         json!(n("/status/availableReplicas")),
+        json!(names.join(",")),
         json!(images.join(",")),
+        json!(or_none(crate::selector::format_label_selector(
+            obj.pointer("/spec/selector")
+        ))),
     ]
 }
 
@@ -189,6 +195,14 @@ fn pvc_row(obj: &Value) -> Vec<Value> {
         json!(text(obj, "/status/capacity/storage")),
         json!(modes),
         json!(or_none(text(obj, "/spec/storageClassName"))),
+        json!(match text(obj, "/spec/volumeAttributesClassName") {
+            c if c.is_empty() => "<unset>".to_string(),
+            c => c,
+        }),
+        json!(match text(obj, "/spec/volumeMode") {
+            m if m.is_empty() => "Filesystem".to_string(),
+            m => m,
+        }),
     ]
 }
 
@@ -252,7 +266,9 @@ fn layout(kind: &str) -> Layout {
                 column("Up-to-date", "integer", 0),
                 column("Available", "integer", 0),
                 column("Age", "string", 0),
+                column("Containers", "string", 1),
                 column("Images", "string", 1),
+                column("Selector", "string", 1),
             ],
             |o, _| deployment_row(o),
         ),
@@ -263,7 +279,9 @@ fn layout(kind: &str) -> Layout {
                 column("Capacity", "string", 0),
                 column("Access Modes", "string", 0),
                 column("StorageClass", "string", 0),
+                column("VolumeAttributesClass", "string", 0),
                 column("Age", "string", 0),
+                column("VolumeMode", "string", 1),
             ],
             |o, _| pvc_row(o),
         ),

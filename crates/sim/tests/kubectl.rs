@@ -1071,6 +1071,33 @@ async fn get_prints_upstream_columns_for_the_served_kinds() {
             "true"
         ]
     );
+    let (h, r) = table_row(
+        &f,
+        &["get", "deploy", "-n", "kube-system", "-o", "wide"],
+        "coredns",
+    )
+    .await;
+    assert_eq!(
+        h,
+        [
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR"
+        ]
+    );
+    assert_eq!(
+        r[5..],
+        [
+            "coredns",
+            "registry.k8s.io/coredns/coredns:v1.12.1",
+            "k8s-app=kube-dns"
+        ]
+    );
     let (h, r) = table_row(&f, &["get", "sts", "-n", "monitoring"], "prometheus").await;
     assert_eq!(h, ["NAME", "READY", "AGE"]);
     assert_eq!(r[1], "1/1");
@@ -1262,6 +1289,29 @@ message: Back-off restarting failed container
     let (h, r) = table_row(&f, &["get", "ep"], "manual").await;
     assert_eq!(h, ["NAME", "ENDPOINTS", "AGE"]);
     assert_eq!(r[1], "10.0.0.1:80,10.0.0.2:80");
+    let pvc = f.path("pvc.yaml");
+    write(
+        &pvc,
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data, namespace: default}\n\
+         spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n",
+    );
+    f.ok(&["apply", "-f", pvc.to_str().unwrap()]).await;
+    let out = f.ok(&["get", "pvc", "-o", "wide"]).await;
+    assert_eq!(
+        cells(out.lines().next().unwrap_or("")),
+        [
+            "NAME",
+            "STATUS",
+            "VOLUME",
+            "CAPACITY",
+            "ACCESS MODES",
+            "STORAGECLASS",
+            "VOLUMEATTRIBUTESCLASS",
+            "AGE",
+            "VOLUMEMODE"
+        ],
+        "{out}"
+    );
     // Endpoints are mirrored into discovery.k8s.io/v1 EndpointSlices by a controller.
     let ep: serde_json::Value =
         serde_json::from_str(&f.ok(&["get", "ep", "manual", "-o", "json"]).await).unwrap();
