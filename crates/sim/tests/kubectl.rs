@@ -634,6 +634,11 @@ async fn scale_subresource_scales_deployments_replicasets_and_statefulsets() {
         .await;
     assert!(out.contains("deployment.apps/web scaled"), "{out}");
     wait_for(&f, "t1", "deployment/web", "{.status.readyReplicas}", "5").await;
+    let described = f.ok(&["-n", "t1", "describe", "deployment", "web"]).await;
+    assert!(
+        described.contains("ScalingReplicaSet") && described.contains("from 3 to 5"),
+        "{described}"
+    );
     let pods = f
         .ok(&["-n", "t1", "get", "pods", "-l", "app=web", "-o", "name"])
         .await;

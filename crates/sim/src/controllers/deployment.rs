@@ -69,10 +69,13 @@ impl Controller for DeploymentController {
                 None => {
                     let mut rs = replica_set(&d, &hash, desired);
                     revisions::stamp_new(&mut rs, &d, plan.current);
+                    actions.extend(scaled(&d, name(&rs), 0, desired));
                     actions.push(Action::Create(rs));
                 }
                 Some(rs) if rs.replicas() != Some(desired) || plan.bump_current => {
                     if let Some(mut rs) = sets.iter().find(|s| name(s) == rs.name()).cloned() {
+                        let from = i64_at(&rs, "spec.replicas").unwrap_or(0);
+                        actions.extend(scaled(&d, name(&rs), from, desired));
                         rs["spec"]["replicas"] = json!(desired);
                         revisions::stamp_new(&mut rs, &d, plan.current);
                         actions.push(Action::Update(rs));
@@ -90,6 +93,8 @@ impl Controller for DeploymentController {
                 } else if old.replicas() != Some(0)
                     && let Some(mut rs) = sets.iter().find(|s| name(s) == old.name()).cloned()
                 {
+                    let from = i64_at(&rs, "spec.replicas").unwrap_or(0);
+                    actions.extend(scaled(&d, name(&rs), from, 0));
                     rs["spec"]["replicas"] = json!(0);
                     actions.push(Action::Update(rs));
                 }
@@ -108,6 +113,22 @@ impl Controller for DeploymentController {
     }
 }
 
+/// The `ScalingReplicaSet` event upstream records on a Deployment when it scales one of its
+/// ReplicaSets (`kubectl describe deployment` lists them); none when nothing changes.
+fn scaled(d: &Value, rs: &str, from: i64, to: i64) -> Option<Action> {
+    if from == to {
+        return None;
+    }
+    let direction = if to > from { "up" } else { "down" };
+    Some(Action::Event {
+        namespace: namespace(d).to_string(),
+        involved: object::involved(d),
+        event_type: "Normal".into(),
+        reason: "ScalingReplicaSet".into(),
+        message: format!("Scaled {direction} replica set {rs} from {from} to {to}"),
+    })
+}
+
 /// A paused Deployment whose template has no ReplicaSet yet rolls nothing out: its newest
 /// ReplicaSet keeps running, scaled to `spec.replicas`, and the status says it is paused.
 fn paused(
@@ -122,6 +143,8 @@ fn paused(
     if let Some(rs) = active
         && i64_at(rs, "spec.replicas") != Some(desired)
     {
+        let from = i64_at(rs, "spec.replicas").unwrap_or(0);
+        actions.extend(scaled(d, name(rs), from, desired));
         let mut rs = rs.clone();
         rs["spec"]["replicas"] = json!(desired);
         actions.push(Action::Update(rs));
