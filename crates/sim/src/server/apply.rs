@@ -98,6 +98,8 @@ pub(super) fn handle(
 fn parse(body: &[u8]) -> Result<Value> {
     let text = std::str::from_utf8(body)
         .map_err(|_| ApiError::bad_request("the apply patch is not UTF-8 text"))?;
+    scs_kaas_core::yaml_depth::check(text, "the apply patch")
+        .map_err(|deep| ApiError::bad_request(deep.to_string()))?;
     let value: Value = serde_yaml_ng::from_str(text).map_err(|e| {
         ApiError::bad_request(format!("the apply patch is not valid YAML or JSON: {e}"))
     })?;
@@ -209,6 +211,10 @@ mod tests {
         assert_eq!(fields.len(), 2);
         assert_eq!(fields[1]["fieldsV1"], json!({"f:b": {}}));
         assert!(parse(b"- a").is_err());
+        let deep = "[".repeat(100_000);
+        let err = parse(deep.as_bytes()).unwrap_err();
+        assert_eq!(err.code, 400);
+        assert!(err.message.contains("nested deeper"), "{}", err.message);
         assert_eq!(parse(b"kind: X\n").unwrap()["kind"], "X");
     }
 
