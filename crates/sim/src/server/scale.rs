@@ -11,6 +11,7 @@ use super::api::{decode_body, key, not_found, object_response};
 use super::route::Target;
 use crate::patch::{self, PatchType};
 use crate::resources::ResourceType;
+use crate::scenario::limits::MAX_REPLICAS;
 use crate::status::ApiError;
 use crate::store::Entry;
 
@@ -83,6 +84,13 @@ fn requested_replicas(rt: &ResourceType, t: &Target, scale: &Value) -> Result<i6
     match scale.pointer("/spec/replicas") {
         None | Some(Value::Null) => Ok(0),
         Some(v) => match v.as_i64() {
+            Some(n) if n > i64::from(MAX_REPLICAS) => Err(ApiError::invalid(
+                "Scale",
+                name,
+                format!(
+                    "spec.replicas: Invalid value: {n}: the simulator runs at most {MAX_REPLICAS} replicas per workload"
+                ),
+            )),
             Some(n) if n >= 0 => Ok(n),
             _ => Err(ApiError::invalid(
                 "Scale",
@@ -117,4 +125,46 @@ fn scale_of(entry: &Entry) -> Value {
             "selector": crate::selector::format_label_selector(obj.pointer("/spec/selector")),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::{ResourceId, find};
+
+    fn target() -> (ResourceId, Target) {
+        let res = find("apps", "v1", "deployments").unwrap();
+        let t = Target {
+            res,
+            namespace: Some("default".into()),
+            name: Some("web".into()),
+            sub: Some("scale".into()),
+            watch_path: false,
+        };
+        (res, t)
+    }
+
+    #[test]
+    fn replicas_must_be_a_count_the_simulator_runs() {
+        let (res, t) = target();
+        let rt = &crate::resources::RESOURCES[res];
+        let scale = |r: Value| json!({"kind": "Scale", "spec": {"replicas": r}});
+        assert_eq!(requested_replicas(rt, &t, &scale(json!(3))).unwrap(), 3);
+        assert_eq!(
+            requested_replicas(rt, &t, &scale(json!(-1)))
+                .unwrap_err()
+                .code,
+            422
+        );
+        assert_eq!(
+            requested_replicas(rt, &t, &scale(json!("3")))
+                .unwrap_err()
+                .code,
+            422
+        );
+        let err = requested_replicas(rt, &t, &scale(json!(1_000_000_000))).unwrap_err();
+        assert!(err.message.contains("at most"), "{}", err.message);
+        let other = json!({"kind": "Deployment", "spec": {"replicas": 1}});
+        assert_eq!(requested_replicas(rt, &t, &other).unwrap_err().code, 422);
+    }
 }
