@@ -190,8 +190,14 @@ pub async fn start_with(
         objects,
         source,
         controllers,
+        added_finalizers,
     } = config;
     load(&mut store, objects, source.as_deref())?;
+    for added in added_finalizers {
+        let res = crate::resources::by_kind(&added.kind)
+            .with_context(|| format!("kind {:?} is not served by the simulator", added.kind))?;
+        store.add_finalizer_on_create(res, added.finalizer);
+    }
     drop(source);
     let listener = TcpListener::bind(listen)
         .await
