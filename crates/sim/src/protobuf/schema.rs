@@ -3511,3 +3511,5 @@ pub const UNKNOWN: usize = 386;
 pub const WATCH_EVENT: usize = 384;
 /// Index of `apimachinery.pkg.apis.meta.v1.Status`.
 pub const STATUS: usize = 381;
+/// Index of `apimachinery.pkg.apis.meta.v1.DeleteOptions`.
+pub const DELETE_OPTIONS: usize = 371;
