@@ -1300,7 +1300,10 @@ async fn a_probe_namespace_stuck_on_a_finalizer_is_a_harn02_warning_naming_holde
     );
     let harn: Vec<&str> = stdout
         .lines()
-        .filter(|l| l.trim_start().starts_with("WARNING [HARN-02]") && l.contains("namespace"))
+        .filter(|l| {
+            l.trim_start()
+                .starts_with("WARNING [HARN-02] probe namespace")
+        })
         .collect();
     assert_eq!(harn.len(), 1, "{}", text(&out));
     let line = harn[0];
