@@ -1445,6 +1445,111 @@ async fn conformance_results_of_the_clusters_version_pass_and_keep_the_evidence(
     assert!(all.contains("made against Kubernetes v1.35.8"), "{all}");
 }
 
+/// A real CNCF certification submission (public data from a product's results in the
+/// cncf/k8s-conformance layout): v1.18.6, ginkgo-v1 JUnit of all 4,992 specs of which the 277
+/// [Conformance] ones passed, and its e2e.log. Stored gzip-compressed; unpacked into `dir`.
+fn real_cncf_v1_18_submission(dir: &Path) -> PathBuf {
+    use std::io::Read;
+    let run = dir.join("v1.18-product");
+    std::fs::create_dir_all(&run).unwrap();
+    for name in ["junit_01.xml", "e2e.log"] {
+        let packed =
+            std::fs::File::open(conformance_fixture(&format!("cncf-v1.18.6/{name}.gz"))).unwrap();
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(packed)
+            .read_to_end(&mut plain)
+            .unwrap();
+        std::fs::write(run.join(name), plain).unwrap();
+    }
+    run.join("junit_01.xml")
+}
+
+#[tokio::test]
+async fn a_real_cncf_submission_passes_on_its_version_and_aborts_on_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = real_cncf_v1_18_submission(dir.path());
+    let (_sim, kc) = sim_at_version("v1.18.6", dir.path()).await;
+    let out = judge_results(&kc, "cncf-k8s-conformance", &junit, &["--output", "json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = &json["results"]["cncf-k8s-conformance"];
+    assert_eq!(result["status"], "PASS", "{json:#}");
+    // The counts are those of the real run; its ginkgo-v1 JUnit has no date: said as a warning.
+    let all = text(&out);
+    assert!(all.contains("277"), "{all}");
+    assert!(all.contains("4715"), "{all}");
+    assert!(all.contains("carry no date"), "{all}");
+    // The same submission is no evidence about a cluster of another version.
+    let (_sim2, kc2) = sim_at_version("v1.19.16", dir.path()).await;
+    let out = judge_results(&kc2, "cncf-k8s-conformance", &junit, &[]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("E2E-02"), "{all}");
+    assert!(all.contains("v1.18.6"), "{all}");
+}
+
+/// A real Sonobuoy results tarball of a v1.19.16 cluster (public data, trimmed to `meta/`,
+/// `plugins/e2e/` and `serverversion.json`): Sonobuoy's plain conformance mode ran 303 of the
+/// 305 [Conformance] specs and 3 of them failed.
+#[tokio::test]
+async fn a_real_incomplete_run_with_failures_fails_naming_each_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let tarball = conformance_fixture("results-v1.19.16-3-failures.tar.gz");
+    let (_sim, kc) = sim_at_version("v1.19.16", dir.path()).await;
+    // Judged on a day within the year the results stay valid (the run is of 2022-05-30).
+    let out = judge_results(
+        &kc,
+        "cncf-k8s-conformance",
+        &tarball,
+        &[
+            "--date",
+            "2022-06-01",
+            "--version",
+            "v1",
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = json["results"]["cncf-k8s-conformance"]["findings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{json:#}"));
+    let failing: Vec<&str> = findings
+        .iter()
+        .filter(|f| f["rule"] == "CONF-01" && f["severity"] == "error")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(failing.len(), 3, "{failing:#?}");
+    for name in [
+        "[sig-apps] Daemon set [Serial] should rollback without unnecessary restarts [Conformance]",
+        "[sig-scheduling] SchedulerPreemption [Serial] validates lower priority pod preemption by critical pod [Conformance]",
+        "[sig-scheduling] SchedulerPreemption [Serial] validates basic preemption works [Conformance]",
+    ] {
+        assert!(
+            failing.iter().any(|m| m.starts_with(name)),
+            "{name} not named in {failing:#?}"
+        );
+    }
+    // Two [Conformance] specs did not run: said too, without hiding the failures.
+    let all = text(&out);
+    assert!(
+        all.contains("303 [Conformance] specs ran, the published conformance list of 1.19 has 305"),
+        "{all}"
+    );
+    // Judged today, the same results are too old to say anything: ABORT, not FAIL.
+    let out = judge_results(
+        &kc,
+        "cncf-k8s-conformance",
+        &tarball,
+        &["--date", "2026-12-03"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("E2E-03"), "{}", text(&out));
+}
+
 #[tokio::test]
 async fn real_sonobuoy_results_fail_naming_each_test_and_abort_on_another_version() {
     let dir = tempfile::tempdir().unwrap();

@@ -296,6 +296,92 @@ async fn sigterm_removes_the_probe_and_exits_143() {
     interrupted_check_removes_its_probe_and_exits("-TERM", 143).await;
 }
 
+/// Ctrl-C while the native conformance runner waits for the e2e suite (its simulated image
+/// hangs): the check removes its namespace and the ClusterRole and ClusterRoleBinding it made
+/// (cluster-scoped, so not removed with the namespace), exits 130, and the cluster is as before.
+#[tokio::test]
+async fn ctrl_c_during_the_e2e_suite_removes_its_namespace_and_cluster_rbac() {
+    let served = Served::start("conformance-hang").await;
+    let admin = served.admin().await;
+    let before = inventory(&admin).await;
+    let check = Command::new(BIN)
+        .args([
+            "check",
+            "--kubeconfig",
+            served.kc(),
+            "--tests",
+            "cncf-k8s-conformance",
+            "--date",
+            DATE,
+            "--timeout",
+            "20m",
+        ])
+        .env_remove("KUBECONFIG")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let ns = probe_namespace(&admin, "cncf-k8s-conformance").await;
+    // Wait until the suite runs: the e2e pod's conformance container has started.
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(admin.clone(), &ns);
+    let running = kube::runtime::wait::await_condition(
+        pods,
+        "e2e",
+        |p: Option<&k8s_openapi::api::core::v1::Pod>| {
+            p.and_then(|p| p.status.as_ref())
+                .and_then(|s| s.container_statuses.as_ref())
+                .is_some_and(|cs| {
+                    cs.iter().any(|c| {
+                        c.name == "conformance"
+                            && c.state.as_ref().is_some_and(|st| st.running.is_some())
+                    })
+                })
+        },
+    );
+    tokio::time::timeout(WAIT, running)
+        .await
+        .expect("the e2e pod runs in time")
+        .expect("the pod watch works");
+    // The runner's cluster-wide RBAC exists now, named like the namespace.
+    let roles: Api<k8s_openapi::api::rbac::v1::ClusterRole> = Api::all(admin.clone());
+    let bindings: Api<k8s_openapi::api::rbac::v1::ClusterRoleBinding> = Api::all(admin.clone());
+    assert!(
+        roles.get_opt(&ns).await.unwrap().is_some(),
+        "ClusterRole {ns} exists"
+    );
+    assert!(
+        bindings.get_opt(&ns).await.unwrap().is_some(),
+        "ClusterRoleBinding {ns} exists"
+    );
+
+    signal(&check, "-INT").await;
+    let out = finish(check).await;
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        "stopped: cncf-k8s-conformance".to_string(),
+        format!("removed namespace/{ns}"),
+        "no verdict, no report".to_string(),
+    ] {
+        assert!(
+            stderr.contains(&want),
+            "stderr lacks {want:?}: {}",
+            text(&out)
+        );
+    }
+    assert!(
+        roles.get_opt(&ns).await.unwrap().is_none(),
+        "ClusterRole {ns} removed"
+    );
+    assert!(
+        bindings.get_opt(&ns).await.unwrap().is_none(),
+        "ClusterRoleBinding {ns} removed"
+    );
+    assert_untouched(&admin, &before, "after Ctrl-C during the e2e suite").await;
+}
+
 #[tokio::test]
 async fn a_check_cut_off_by_its_timeout_is_cleaned_up_before_the_process_exits() {
     // No load balancer ever gets an address here: the check waits until the runner cuts it off.

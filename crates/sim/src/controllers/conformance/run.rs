@@ -593,7 +593,7 @@ mod tests {
         assert!(r.log_until(Duration::ZERO).contains("Invalid Focus regex"));
         let old = Run::new(
             Request::default(),
-            "v1.27.4",
+            "v1.23.17",
             Ending::Complete,
             &[],
             Duration::from_secs(1),
@@ -601,7 +601,7 @@ mod tests {
         );
         assert!(
             old.log_until(Duration::ZERO)
-                .contains("no spec list for v1.27.4")
+                .contains("no spec list for v1.23.17")
         );
     }
 

@@ -5,8 +5,17 @@
 
 /// Per minor version: (minor, `[Conformance]` specs, all specs), as the CNCF certification
 /// submissions' `e2e.log` files of that minor report them (`Will run N of M specs`, certified
-/// conformance): v1.31 k3s, v1.32 k3s (from its JUnit), v1.33 civo, v1.34 k3s, v1.35 kind.
+/// conformance): v1.24–v1.27 kind, v1.28 kind and k3s, v1.29 and v1.30 kubespray, v1.31 k3s,
+/// v1.32 k3s (from its JUnit), v1.33 civo, v1.34 k3s, v1.35 kind. The total moves by a few
+/// specs between patch releases; the `[Conformance]` count does not.
 pub const SUITES: &[(u64, usize, usize)] = &[
+    (24, 356, 6971),
+    (25, 362, 7067),
+    (26, 368, 7069),
+    (27, 378, 7207),
+    (28, 380, 7387),
+    (29, 388, 7408),
+    (30, 402, 7199),
     (31, 404, 6603),
     (32, 411, 6622),
     (33, 419, 6735),
@@ -14,7 +23,7 @@ pub const SUITES: &[(u64, usize, usize)] = &[
     (35, 441, 7348),
 ];
 
-/// The minor versions [`SUITES`] covers, for messages (`v1.31–v1.35`).
+/// The minor versions [`SUITES`] covers, for messages (`v1.24–v1.35`).
 pub fn known_minors() -> String {
     match (SUITES.first(), SUITES.last()) {
         (Some(first), Some(last)) => format!("v1.{}–v1.{}", first.0, last.0),
@@ -408,10 +417,11 @@ mod tests {
             assert_eq!(netpol, NETPOL.len() + 1, "v1.{minor}");
         }
         assert_eq!(counts(33), Some((419, 6735)));
-        assert_eq!(catalogue(27), None);
+        assert_eq!(counts(24), Some((356, 6971)));
+        assert_eq!(catalogue(23), None);
         assert_eq!(minor_of("v1.35.8"), Some(35));
         assert_eq!(minor_of("v1.33.5+k3s1"), Some(33));
         assert_eq!(minor_of("v2.0.0"), None);
-        assert_eq!(known_minors(), "v1.31–v1.35");
+        assert_eq!(known_minors(), "v1.24–v1.35");
     }
 }
