@@ -52,6 +52,7 @@ done
 # The concurrent client: the read-only checks, over and over, until the lists are done. Each
 # run appends its exit code, so the count of runs and any failure show in the summary; the
 # loop ends after the run under way when the file `stop` appears.
+: >"$work/checks.rc"
 (
     while [ ! -e "$work/stop" ]; do
         rc=0
@@ -72,10 +73,14 @@ touch "$work/stop"
 wait "$checks_pid" || true
 checks_pid=
 
-runs=$(wc -l <"$work/checks.rc" 2>/dev/null || echo 0)
-codes=$(sort "$work/checks.rc" 2>/dev/null | uniq -c | awk '{printf "%s%s x exit %s", (NR > 1 ? ", " : ""), $1, $2}')
+runs=$(wc -l <"$work/checks.rc")
+codes=$(sort "$work/checks.rc" | uniq -c | awk '{printf "%s%s x exit %s", (NR > 1 ? ", " : ""), $1, $2}')
 echo "scenario: $nodes nodes, $pods pods (seed 1)"
 echo "concurrent check runs (started before the last list ended): $runs (${codes:-none})"
+if grep -qv '^0$' "$work/checks.rc"; then
+    echo "warning: not every concurrent check run passed (exit 0); its last messages:" >&2
+    tail -n 5 "$work/checks.log" >&2
+fi
 echo "load average before the lists${load_before##*load average}"
 echo "load average after the lists ${load_after##*load average}"
 median=$(sed -n 's/.* median \([0-9.]*\) s.*/\1/p' "$work/lister.out")
