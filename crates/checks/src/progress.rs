@@ -9,11 +9,15 @@ use std::future::Future;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-/// Where one check's progress lines go: the runner's channel, tagged with the job's label.
+use crate::runner::Event;
+
+/// Where one check's progress lines go: the runner's event channel, tagged with the job's
+/// label. The runner sends the job's `Finished` through the same channel, so no line is shown
+/// after it and none is lost when the run ends.
 #[derive(Clone, Debug)]
 pub struct ProgressSink {
     label: String,
-    tx: UnboundedSender<(String, String)>,
+    tx: UnboundedSender<Event>,
 }
 
 tokio::task_local! {
@@ -24,7 +28,7 @@ impl ProgressSink {
     /// Hand one progress line (e.g. `120/441 specs, ETA 1h02m`) to the display.
     pub fn report(&self, line: String) {
         // The receiver is gone only once the run is over; nothing is left to show then.
-        let _ = self.tx.send((self.label.clone(), line));
+        let _ = self.tx.send(Event::Progress(self.label.clone(), line));
     }
 }
 
@@ -33,12 +37,8 @@ pub fn current() -> Option<ProgressSink> {
     SINK.try_with(Clone::clone).ok()
 }
 
-/// Run `fut` with a sink that sends `(label, line)` to `tx`.
-pub async fn scoped<F: Future>(
-    label: String,
-    tx: UnboundedSender<(String, String)>,
-    fut: F,
-) -> F::Output {
+/// Run `fut` with a sink that sends `Event::Progress(label, line)` to `tx`.
+pub async fn scoped<F: Future>(label: String, tx: UnboundedSender<Event>, fut: F) -> F::Output {
     SINK.scope(ProgressSink { label, tx }, fut).await
 }
 
@@ -63,9 +63,9 @@ mod tests {
                 .unwrap();
         })
         .await;
-        assert_eq!(
+        assert!(matches!(
             rx.recv().await,
-            Some(("cncf-k8s-conformance".into(), "3/441 specs".into()))
-        );
+            Some(Event::Progress(label, line)) if label == "cncf-k8s-conformance" && line == "3/441 specs"
+        ));
     }
 }

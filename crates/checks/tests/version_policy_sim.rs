@@ -39,6 +39,7 @@ fn config(name: &str, server: &str, kubelets: &[&str]) -> SimConfig {
         objects,
         source: None,
         controllers: Vec::new(),
+        added_finalizers: Vec::new(),
     }
 }
 

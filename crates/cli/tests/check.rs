@@ -1271,6 +1271,73 @@ async fn a_normal_fail_run_says_nothing_about_waiting_for_cleanups() {
     assert!(!stderr.contains("cleaning up"), "{}", text(&out));
 }
 
+#[tokio::test]
+async fn a_probe_namespace_stuck_on_a_finalizer_is_a_harn02_warning_naming_holder_finalizer_and_fix()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    let _sim = sim("probe-stuck-finalizer", &kc).await;
+    // A short deadline: the check's cleanup waits for the namespace until shortly before it.
+    let out = scs_kaas(&[
+        "check",
+        "--kubeconfig",
+        kc.to_str().unwrap(),
+        "--scope",
+        "scs-kaas-extended",
+        "--tests",
+        "default-storage-class-check",
+        "--timeout",
+        "10s",
+    ])
+    .await;
+    // The probe itself succeeded: PASS, the leftover is a warning only.
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("PASS default-storage-class-check"),
+        "{}",
+        text(&out)
+    );
+    let harn: Vec<&str> = stdout
+        .lines()
+        .filter(|l| {
+            l.trim_start()
+                .starts_with("WARNING [HARN-02] probe namespace")
+        })
+        .collect();
+    assert_eq!(harn.len(), 1, "{}", text(&out));
+    let line = harn[0];
+    let ns = line
+        .split_whitespace()
+        .find(|w| w.starts_with("scs-kaas-default-storage-class-check-"))
+        .map(|w| w.trim_end_matches([':', ';', ',']))
+        .unwrap_or_else(|| panic!("no probe namespace named: {line}"));
+    for part in [
+        format!("probe namespace {ns} is still present"),
+        format!(
+            "held by persistentvolumeclaim/sc-probe in {ns} (finalizer backup.example.com/protect)"
+        ),
+        format!(
+            "kubectl -n {ns} patch persistentvolumeclaim sc-probe --type=merge -p '{{\"metadata\":{{\"finalizers\":null}}}}'"
+        ),
+    ] {
+        assert!(line.contains(&part), "{part:?} missing in {line}");
+    }
+    // The claim's volume waits for the claim: its warning points at the namespace's, and does
+    // not tell to delete a volume that is still bound.
+    let volume: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("WARNING [HARN-02] probe volume"))
+        .collect();
+    assert_eq!(volume.len(), 1, "{}", text(&out));
+    assert!(
+        volume[0].contains(&format!("its claim in {ns} is not gone yet"))
+            && !volume[0].contains("kubectl delete pv"),
+        "{}",
+        volume[0]
+    );
+}
+
 /// A simulated cluster like `compliant`, but serving `version` on `/version`.
 async fn sim_at_version(version: &str, dir: &Path) -> (RunningSim, PathBuf) {
     let text = std::fs::read_to_string(repo("scenarios/compliant.yaml")).unwrap();

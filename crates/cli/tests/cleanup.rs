@@ -118,9 +118,14 @@ async fn probe_namespace(
 }
 
 async fn sim(dir: &std::path::Path) -> (RunningSim, std::path::PathBuf) {
-    // A user holding exactly deploy/rbac.yaml's ClusterRole, to run cleanup with least privilege.
+    sim_of(dir, "compliant").await
+}
+
+/// The shipped scenario `name`, with a user `scs-kaas` holding exactly deploy/rbac.yaml's
+/// ClusterRole, to run cleanup with least privilege.
+async fn sim_of(dir: &std::path::Path, name: &str) -> (RunningSim, std::path::PathBuf) {
     let config = common::scenario_with_users(
-        "compliant",
+        name,
         vec![common::rules_user("scs-kaas", common::rbac_yaml_rules())],
     );
     let sim = scs_kaas_sim::server::start(config, "127.0.0.1:0".parse().unwrap())
@@ -678,6 +683,89 @@ async fn a_probe_namespace_stuck_on_a_finalizer_is_not_removed_and_the_holder_is
     assert!(
         Api::<Namespace>::all(admin.clone())
             .get_opt(&ns)
+            .await
+            .unwrap()
+            .is_none(),
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test]
+async fn a_check_probe_held_by_the_scenarios_unreleased_finalizer_is_explained_and_goes_once_released()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, kc) = sim_of(dir.path(), "probe-stuck-finalizer").await;
+    let kc = kc.to_str().unwrap();
+    let admin = common::client_for(&sim, "admin").await;
+    // A check run whose probe claim gets the finalizer nobody releases leaves its namespace.
+    let check = Command::new(BIN)
+        .args(["check", "--kubeconfig", kc, "--scope", "scs-kaas-extended"])
+        .args(["--tests", "default-storage-class-check", "--timeout", "6s"])
+        .env_remove("KUBECONFIG")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+    let left = Api::<Namespace>::all(admin.clone())
+        .list(&kube::api::ListParams::default().labels("app.kubernetes.io/managed-by=scs-kaas"))
+        .await
+        .unwrap();
+    let names: Vec<String> = left
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
+    let [ns] = names.as_slice() else {
+        panic!("one probe namespace expected: {names:?}\n{}", text(&check));
+    };
+
+    // As the least-privileged user of deploy/rbac.yaml.
+    let out = cleanup(&[
+        "--kubeconfig",
+        kc,
+        "--context",
+        "scs-kaas",
+        "--timeout",
+        "2s",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let line = line_for(&out, ns).unwrap_or_else(|| text(&out));
+    assert!(line.starts_with("NOT removed"), "{line}");
+    for part in [
+        format!(
+            "held by persistentvolumeclaim/sc-probe in {ns} (finalizer backup.example.com/protect)"
+        ),
+        format!(
+            "`kubectl -n {ns} patch persistentvolumeclaim sc-probe --type=merge -p '{{\"metadata\":{{\"finalizers\":null}}}}'`"
+        ),
+    ] {
+        assert!(line.contains(&part), "{part:?} missing in {line}");
+    }
+
+    // The fix it names works: with the finalizer released, the namespace goes.
+    Api::<k8s_openapi::api::core::v1::PersistentVolumeClaim>::namespaced(admin.clone(), ns)
+        .patch(
+            "sc-probe",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(serde_json::json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .unwrap();
+    let out = cleanup(&[
+        "--kubeconfig",
+        kc,
+        "--context",
+        "scs-kaas",
+        "--timeout",
+        "30s",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        Api::<Namespace>::all(admin.clone())
+            .get_opt(ns)
             .await
             .unwrap()
             .is_none(),

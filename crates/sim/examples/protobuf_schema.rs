@@ -393,6 +393,10 @@ fn main() {
         ("UNKNOWN", "apimachinery.pkg.runtime.Unknown"),
         ("WATCH_EVENT", "apimachinery.pkg.apis.meta.v1.WatchEvent"),
         ("STATUS", "apimachinery.pkg.apis.meta.v1.Status"),
+        (
+            "DELETE_OPTIONS",
+            "apimachinery.pkg.apis.meta.v1.DeleteOptions",
+        ),
     ] {
         let _ = writeln!(
             out,

@@ -160,10 +160,11 @@ pub fn apply(store: &mut Store, controller: &str, actions: Vec<Action>, now: jif
                     } else {
                         String::new()
                     };
-                    let deleted =
-                        store.delete(res, &(ns.clone(), name), (None, None), true, now, true);
+                    let key = (ns, name);
+                    let deleted = store.delete(res, &key, (None, None), true, now, true);
                     if kind == "Namespace" && deleted.is_ok() {
-                        store.finish_namespace(&ns);
+                        // A namespace is cluster-scoped: its own name says what to empty.
+                        store.finish_namespace(&key.1);
                     }
                     deleted.map(drop)
                 }
@@ -227,4 +228,48 @@ pub fn apply(store: &mut Store, controller: &str, actions: Vec<Action>, now: jif
 
 fn unknown_kind(kind: &str) -> crate::status::ApiError {
     crate::status::ApiError::bad_request(format!("kind {kind:?} is not served by the simulator"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_namespace_a_controller_deletes_is_emptied_and_removed_like_one_deleted_through_the_api() {
+        let mut store = Store::new(100);
+        let now = jiff::Timestamp::now();
+        let ns = by_kind("Namespace").unwrap();
+        let maps = by_kind("ConfigMap").unwrap();
+        store
+            .create(ns, json!({"metadata": {"name": "doomed"}}), now, true)
+            .unwrap();
+        store
+            .create(
+                maps,
+                json!({"metadata": {"name": "content", "namespace": "doomed"}}),
+                now,
+                true,
+            )
+            .unwrap();
+        apply(
+            &mut store,
+            "test-controller",
+            vec![Action::Delete {
+                kind: "Namespace".into(),
+                namespace: None,
+                name: "doomed".into(),
+            }],
+            now,
+        );
+        assert!(
+            store
+                .get(maps, &("doomed".into(), "content".into()))
+                .is_none(),
+            "its content goes"
+        );
+        assert!(
+            store.get(ns, &(String::new(), "doomed".into())).is_none(),
+            "the empty namespace goes"
+        );
+    }
 }

@@ -344,6 +344,8 @@ pub struct Store {
     dirty: Vec<&'static str>,
     /// uids of owners in foreground deletion, waiting for their dependents to go.
     foreground: std::collections::HashSet<String>,
+    /// Finalizers put on every new object of a kind (a scenario's `unreleasedFinalizers`).
+    added_finalizers: Vec<(ResourceId, String)>,
 }
 
 /// Finalizers the simulator's own controllers would drop at once; they never hold a deletion.
@@ -414,7 +416,15 @@ impl Store {
             files: Default::default(),
             dirty: Vec::new(),
             foreground: Default::default(),
+            added_finalizers: Vec::new(),
         }
+    }
+
+    /// Put `finalizer` on every object of `res` created from now on (API and controller
+    /// creates, dry runs included; not the initial objects), as a mutating admission webhook
+    /// would. Nothing in the simulator removes it.
+    pub fn add_finalizer_on_create(&mut self, res: ResourceId, finalizer: String) {
+        self.added_finalizers.push((res, finalizer));
     }
 
     /// The current (latest committed) resourceVersion.
@@ -622,6 +632,20 @@ impl Store {
             labels["kubernetes.io/metadata.name"] = json!(name);
             if obj.pointer("/status/phase").is_none() {
                 obj["status"] = json!({"phase": "Active"});
+            }
+        }
+        if mode != Mode::Initial {
+            for (_, finalizer) in self.added_finalizers.iter().filter(|(r, _)| *r == res) {
+                let meta = crate::controllers::object::ensure_object(&mut obj, "metadata");
+                let slot = &mut meta["finalizers"];
+                if !slot.is_array() {
+                    *slot = json!([]);
+                }
+                if let Value::Array(list) = slot
+                    && !list.iter().any(|f| f.as_str() == Some(finalizer.as_str()))
+                {
+                    list.push(json!(finalizer));
+                }
             }
         }
         if rt.kind == "Pod" && obj.pointer("/status/phase").is_none() {
@@ -1262,6 +1286,52 @@ mod tests {
         assert!(
             s.get(pods, &plain).is_none(),
             "protection finalizers never hold"
+        );
+    }
+    #[test]
+    fn an_added_finalizer_lands_on_new_objects_of_its_kind_only_and_holds_their_deletion() {
+        let (mut s, pods) = store_with_pods(0);
+        let initial = pod("initial", "n1");
+        s.create_initial(pods, initial, now()).unwrap();
+        s.add_finalizer_on_create(pods, "backup.example.com/protect".into());
+        let mut own = pod("own", "n1");
+        own["metadata"]["finalizers"] = json!(["example.com/x"]);
+        s.create(pods, own, now(), true).unwrap();
+        s.create(pods, pod("plain", "n1"), now(), true).unwrap();
+        let finalizers = |s: &Store, name: &str| {
+            s.get(pods, &("default".into(), name.into()))
+                .map(|e| e.value()["metadata"]["finalizers"].clone())
+        };
+        assert_eq!(
+            finalizers(&s, "own"),
+            Some(json!(["example.com/x", "backup.example.com/protect"]))
+        );
+        assert_eq!(
+            finalizers(&s, "plain"),
+            Some(json!(["backup.example.com/protect"]))
+        );
+        assert_eq!(
+            finalizers(&s, "initial"),
+            Some(Value::Null),
+            "initial objects"
+        );
+        let ns = crate::resources::by_kind("Namespace").unwrap();
+        s.create(ns, json!({"metadata": {"name": "other"}}), now(), true)
+            .unwrap();
+        assert_eq!(
+            s.get(ns, &(String::new(), "other".into()))
+                .map(|e| e.value()["metadata"]["finalizers"].clone()),
+            Some(Value::Null),
+            "other kinds"
+        );
+        let key: Key = ("default".into(), "plain".into());
+        s.delete(pods, &key, (None, None), true, now(), true)
+            .unwrap();
+        let left = s.get(pods, &key).expect("held by the added finalizer");
+        assert!(
+            left.value()
+                .pointer("/metadata/deletionTimestamp")
+                .is_some()
         );
     }
 }

@@ -50,7 +50,18 @@ pub struct User {
     pub permission: Permission,
 }
 
+/// A finalizer the server adds to every object of one kind created while it runs (a scenario's
+/// `unreleasedFinalizers`: a mutating webhook whose controller is gone); nothing removes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddedFinalizer {
+    /// Kind, e.g. `PersistentVolumeClaim`.
+    pub kind: String,
+    /// The finalizer, e.g. `backup.example.com/protect`.
+    pub finalizer: String,
+}
+
 /// Everything the server needs to start: produced from a scenario file.
+#[derive(Default)]
 pub struct SimConfig {
     /// Scenario name, shown in logs and the kubeconfig's cluster name.
     pub name: String,
@@ -67,6 +78,8 @@ pub struct SimConfig {
     pub source: Option<Box<dyn ObjectSource>>,
     /// Controllers that give the cluster life (scheduler, workloads, volume provisioner, ...).
     pub controllers: Vec<Box<dyn Controller>>,
+    /// Finalizers added to new objects and never released.
+    pub added_finalizers: Vec<AddedFinalizer>,
 }
 
 impl SimConfig {

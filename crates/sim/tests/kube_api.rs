@@ -1278,3 +1278,257 @@ async fn a_change_reaches_100_watchers() {
     }
     sim.shutdown().await;
 }
+
+/// `DeleteOptions` as client-go sends it in protobuf: the `k8s\0` magic and a `runtime.Unknown`
+/// around the message, encoded with the `k8s-pb` types.
+fn protobuf_delete_options(
+    options: k8s_pb::apimachinery::pkg::apis::meta::v1::DeleteOptions,
+) -> Vec<u8> {
+    use prost::Message;
+    let unknown = k8s_pb::apimachinery::pkg::runtime::Unknown {
+        type_meta: Some(k8s_pb::apimachinery::pkg::runtime::TypeMeta {
+            api_version: Some("v1".into()),
+            kind: Some("DeleteOptions".into()),
+        }),
+        raw: Some(options.encode_to_vec()),
+        content_encoding: Some(String::new()),
+        content_type: Some(String::new()),
+    };
+    let mut body = b"k8s\0".to_vec();
+    body.extend(unknown.encode_to_vec());
+    body
+}
+
+/// A DELETE of `path` with a protobuf body; the status code and the answer as JSON.
+async fn protobuf_delete(
+    client: &kube::Client,
+    path: &str,
+    body: Vec<u8>,
+) -> (u16, serde_json::Value) {
+    let request = http::Request::builder()
+        .method("DELETE")
+        .uri(path)
+        .header("content-type", "application/vnd.kubernetes.protobuf")
+        .header("accept", "application/json")
+        .body(body)
+        .unwrap();
+    let response = client
+        .send(request.map(kube::client::Body::from))
+        .await
+        .expect("request is sent");
+    let code = response.status().as_u16();
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    (code, serde_json::from_slice(&bytes).unwrap_or_default())
+}
+
+#[tokio::test]
+async fn protobuf_delete_options_choose_propagation_dry_run_and_preconditions() {
+    use k8s_pb::apimachinery::pkg::apis::meta::v1::{DeleteOptions, Preconditions};
+    let sim = start().await;
+    let client = client(&sim, "admin").await;
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    // An owner and a dependent holding a finalizer, so a foreground deletion must wait for it.
+    let family = |owner: &'static str, child: &'static str| {
+        let maps = maps.clone();
+        async move {
+            let made = maps
+                .create(&PostParams::default(), &cm(owner, &[]))
+                .await
+                .unwrap();
+            let mut dependent = cm(child, &[]);
+            dependent.metadata.owner_references = Some(vec![
+                k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                    api_version: "v1".into(),
+                    kind: "ConfigMap".into(),
+                    name: owner.into(),
+                    uid: made.metadata.uid.clone().unwrap(),
+                    ..Default::default()
+                },
+            ]);
+            dependent.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+            maps.create(&PostParams::default(), &dependent)
+                .await
+                .unwrap();
+            made.metadata.uid.unwrap()
+        }
+    };
+    let path = |name: &str| format!("/api/v1/namespaces/default/configmaps/{name}");
+    let options = |policy: &str| DeleteOptions {
+        propagation_policy: Some(policy.into()),
+        ..Default::default()
+    };
+
+    // Foreground: the owner waits, marked, for its dependent (the default would remove it now).
+    family("fg", "fg-child").await;
+    let (code, answer) = protobuf_delete(
+        &client,
+        &path("fg"),
+        protobuf_delete_options(options("Foreground")),
+    )
+    .await;
+    assert_eq!(code, 200, "{answer}");
+    let owner = maps
+        .get("fg")
+        .await
+        .expect("the owner waits for its dependent");
+    assert!(owner.metadata.deletion_timestamp.is_some());
+    assert!(
+        owner
+            .metadata
+            .finalizers
+            .unwrap_or_default()
+            .contains(&"foregroundDeletion".to_string())
+    );
+    let child = maps.get("fg-child").await.unwrap();
+    assert!(
+        child.metadata.deletion_timestamp.is_some(),
+        "the dependent is being deleted"
+    );
+
+    // Orphan: the owner goes, the dependent stays untouched.
+    family("orphan", "orphan-child").await;
+    let (code, answer) = protobuf_delete(
+        &client,
+        &path("orphan"),
+        protobuf_delete_options(options("Orphan")),
+    )
+    .await;
+    assert_eq!(code, 200, "{answer}");
+    assert!(maps.get_opt("orphan").await.unwrap().is_none());
+    let child = maps.get("orphan-child").await.unwrap();
+    assert!(
+        child.metadata.deletion_timestamp.is_none(),
+        "an orphan is not deleted"
+    );
+
+    // dryRun: nothing happens.
+    maps.create(&PostParams::default(), &cm("dry", &[]))
+        .await
+        .unwrap();
+    let dry = DeleteOptions {
+        dry_run: vec!["All".into()],
+        ..Default::default()
+    };
+    let (code, answer) = protobuf_delete(&client, &path("dry"), protobuf_delete_options(dry)).await;
+    assert_eq!(code, 200, "{answer}");
+    assert!(
+        maps.get_opt("dry").await.unwrap().is_some(),
+        "a dry run deletes nothing"
+    );
+
+    // Preconditions: a uid that is not the object's is a conflict; its own uid deletes it.
+    let uid = maps
+        .create(&PostParams::default(), &cm("pre", &[]))
+        .await
+        .unwrap()
+        .metadata
+        .uid;
+    let with_uid = |uid: &str| DeleteOptions {
+        preconditions: Some(Preconditions {
+            uid: Some(uid.into()),
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
+    let (code, answer) = protobuf_delete(
+        &client,
+        &path("pre"),
+        protobuf_delete_options(with_uid("not-its-uid")),
+    )
+    .await;
+    assert_eq!(code, 409, "{answer}");
+    assert!(maps.get_opt("pre").await.unwrap().is_some());
+    let (code, answer) = protobuf_delete(
+        &client,
+        &path("pre"),
+        protobuf_delete_options(with_uid(&uid.unwrap())),
+    )
+    .await;
+    assert_eq!(code, 200, "{answer}");
+    assert!(maps.get_opt("pre").await.unwrap().is_none());
+
+    // A body that is not a protobuf DeleteOptions is a 400 saying what is wrong.
+    maps.create(&PostParams::default(), &cm("kept", &[]))
+        .await
+        .unwrap();
+    let (code, answer) = protobuf_delete(
+        &client,
+        &path("kept"),
+        b"{\"kind\":\"DeleteOptions\"}".to_vec(),
+    )
+    .await;
+    assert_eq!(code, 400, "{answer}");
+    let message = answer["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("protobuf") && message.contains("magic"),
+        "{message}"
+    );
+    let mut other = protobuf_delete_options(options("Orphan"));
+    let at = other
+        .windows(13)
+        .position(|w| w == b"DeleteOptions")
+        .unwrap();
+    other[at..at + 13].copy_from_slice(b"DeleteOptionz");
+    let (code, answer) = protobuf_delete(&client, &path("kept"), other).await;
+    assert_eq!(code, 400, "{answer}");
+    let message = answer["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("must be a DeleteOptions, not \"DeleteOptionz\""),
+        "{message}"
+    );
+    let mut truncated = protobuf_delete_options(options("Orphan"));
+    truncated.truncate(truncated.len() - 3);
+    let (code, answer) = protobuf_delete(&client, &path("kept"), truncated).await;
+    assert_eq!(code, 400, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("malformed"),
+        "{answer}"
+    );
+    assert!(
+        maps.get_opt("kept").await.unwrap().is_some(),
+        "a refused delete deletes nothing"
+    );
+
+    // The deprecated orphanDependents still orphans, but not together with a policy.
+    family("old", "old-child").await;
+    let both = DeleteOptions {
+        orphan_dependents: Some(true),
+        ..options("Background")
+    };
+    let (code, answer) =
+        protobuf_delete(&client, &path("old"), protobuf_delete_options(both)).await;
+    assert_eq!(code, 422, "{answer}");
+    let orphan = DeleteOptions {
+        orphan_dependents: Some(true),
+        ..Default::default()
+    };
+    let (code, answer) =
+        protobuf_delete(&client, &path("old"), protobuf_delete_options(orphan)).await;
+    assert_eq!(code, 200, "{answer}");
+    let child = maps.get("old-child").await.unwrap();
+    assert!(child.metadata.deletion_timestamp.is_none(), "orphaned");
+
+    // A collection delete reads its DeleteOptions too: a dry run removes nothing.
+    let before = maps.list(&ListParams::default()).await.unwrap().items.len();
+    let dry = DeleteOptions {
+        dry_run: vec!["All".into()],
+        ..Default::default()
+    };
+    let (code, answer) = protobuf_delete(
+        &client,
+        "/api/v1/namespaces/default/configmaps",
+        protobuf_delete_options(dry),
+    )
+    .await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(
+        maps.list(&ListParams::default()).await.unwrap().items.len(),
+        before
+    );
+}

@@ -28,6 +28,7 @@ use tokio::sync::oneshot;
 use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
+use super::hold::{NamespaceHold, read_namespace};
 use super::run::ProbeRun;
 use super::wait::{WaitError, wait_gone};
 use crate::check::Access;
@@ -360,22 +361,6 @@ fn held_by(meta: &ObjectMeta, conditions: &[String]) -> String {
     }
 }
 
-fn namespace_held_by(last: Option<&Namespace>) -> String {
-    let Some(ns) = last else {
-        return String::new();
-    };
-    let conditions: Vec<String> = ns
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .filter(|c| c.status == "True")
-        .map(|c| format!("{}: {}", c.type_, c.message.clone().unwrap_or_default()))
-        .collect();
-    held_by(&ns.metadata, &conditions)
-}
-
 /// Delete the ClusterRoleBinding and ClusterRole `name` if they carry the run's labels (a run
 /// never touches what it did not create); report what could not be removed.
 async fn cleanup_cluster_rbac(
@@ -490,25 +475,18 @@ pub async fn cleanup_run(
     // Volumes provisioned for the run's claims: the claims vanish with the namespace, the volumes
     // only through their reclaim policy, so they are followed explicitly.
     let pvs: Api<PersistentVolume> = Api::all(client.clone());
-    let run_pvs: Vec<(String, bool)> = match pvs.list(&ListParams::default()).await {
+    let run_pvs: Vec<(String, String, bool)> = match pvs.list(&ListParams::default()).await {
         Ok(list) => list
             .items
             .into_iter()
-            .filter(|pv| {
-                let claim_ns = pv
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.claim_ref.as_ref())
-                    .and_then(|c| c.namespace.as_deref());
-                claim_ns.is_some_and(|ns| ns_set.contains(ns))
-            })
             .filter_map(|pv| {
-                let retain = pv
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.persistent_volume_reclaim_policy.as_deref())
-                    == Some("Retain");
-                pv.metadata.name.map(|n| (n, retain))
+                let spec = pv.spec?;
+                let claim_ns = spec
+                    .claim_ref?
+                    .namespace
+                    .filter(|ns| ns_set.contains(ns.as_str()))?;
+                let retain = spec.persistent_volume_reclaim_policy.as_deref() == Some("Retain");
+                Some((pv.metadata.name?, claim_ns, retain))
             })
             .collect(),
         Err(err) => {
@@ -533,22 +511,55 @@ pub async fn cleanup_run(
             tracing::warn!("deleting namespace {ns}: {err}");
         }
     }
+    let mut held_namespaces = BTreeSet::new();
     for ns in &ns_names {
-        match wait_gone(namespaces.clone(), ns, &format!("namespace {ns} deleted"), left()).await {
+        match wait_gone(
+            namespaces.clone(),
+            ns,
+            &format!("namespace {ns} deleted"),
+            left(),
+        )
+        .await
+        {
             Ok(()) => report.removed.push(format!("namespace/{ns}")),
-            Err(err) => report.findings.push(
-                Finding::warn(LEAK_RULE, format!(
-                    "probe namespace {ns} is still present after cleanup: {err}{}",
-                    match &err { WaitError::Timeout { last, .. } => namespace_held_by(last.as_deref()), _ => String::new() }
-                ))
+            Err(err) => {
+                // Look again: what holds it now, not when the wait began.
+                let seen = match read_namespace(client, ns).await {
+                    Ok(Some(now)) => Some(now),
+                    Ok(None) => {
+                        report.removed.push(format!("namespace/{ns}"));
+                        continue;
+                    }
+                    Err(_) => match &err {
+                        WaitError::Timeout { last, .. } => last.as_deref().cloned(),
+                        _ => None,
+                    },
+                };
+                held_namespaces.insert(ns.as_str());
+                let (held, fix) = match seen.filter(|n| n.metadata.deletion_timestamp.is_some()) {
+                    Some(terminating) => {
+                        let hold = NamespaceHold::inspect(client, &terminating).await;
+                        (format!("; {}", hold.reason()), hold.fix())
+                    }
+                    None => (
+                        String::new(),
+                        format!(
+                            "check its finalizers and remaining content (`kubectl get all -n {ns}`), then run `scs-kaas cleanup`"
+                        ),
+                    ),
+                };
+                report.findings.push(
+                    Finding::warn(
+                        LEAK_RULE,
+                        format!("probe namespace {ns} is still present after cleanup: {err}{held}"),
+                    )
                     .with_object(format!("namespace/{ns}"))
-                    .with_fix(format!(
-                        "check its finalizers and remaining content (`kubectl get all -n {ns}`), then run `scs-kaas cleanup`"
-                    )),
-            ),
+                    .with_fix(fix),
+                );
+            }
         }
     }
-    for (pv, retain) in &run_pvs {
+    for (pv, claim_ns, retain) in &run_pvs {
         if *retain {
             if let Err(err) = pvs.delete(pv, &DeleteParams::default()).await
                 && !is_not_found(&err)
@@ -567,6 +578,22 @@ pub async fn cleanup_run(
         }
         match wait_gone(pvs.clone(), pv, &format!("volume {pv} deleted"), left()).await {
             Ok(()) => report.removed.push(format!("persistentvolume/{pv}")),
+            Err(err) if held_namespaces.contains(claim_ns.as_str()) => {
+                // Its claim is in a namespace that did not go: the volume waits for the claim,
+                // and the namespace's warning says what holds it.
+                report.findings.push(
+                    Finding::warn(
+                        LEAK_RULE,
+                        format!(
+                            "probe volume {pv} is still present after cleanup: {err}; its claim in {claim_ns} is not gone yet (the warning about namespace {claim_ns} says what holds it), and the volume goes only after its claim"
+                        ),
+                    )
+                    .with_object(format!("persistentvolume/{pv}"))
+                    .with_fix(format!(
+                        "release what holds namespace {claim_ns} (see its warning); then check with `kubectl get pv {pv}` that the volume is gone too"
+                    )),
+                )
+            }
             Err(err) => {
                 let held = match &err {
                     WaitError::Timeout {

@@ -6,12 +6,14 @@
 //! - [`pod`]: probe pods that satisfy the PSA `restricted` profile.
 //! - [`wait`]: waiting with watches and deadlines, never fixed sleeps.
 //! - [`guard`]: cleanup on success, failure, timeout and Ctrl-C; leftovers become findings.
+//! - [`hold`]: what keeps a deleted namespace `Terminating` (finalizers nobody releases) and the fix.
 //! - [`access`]: which rights the user lacks (SelfSubjectAccessReview); checks run by the
 //!   runner get this as `CheckContext::denied` instead.
 //! - [`sweep`]: leftovers of earlier runs, for `scs-kaas cleanup`.
 
 pub mod access;
 pub mod guard;
+pub mod hold;
 pub mod image;
 pub mod pod;
 pub mod run;

@@ -14,6 +14,7 @@ use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 
 use super::guard::is_not_found;
+use super::hold::{NamespaceHold, read_namespace};
 use super::run::{CHECK_KEY, RUN_ID_KEY, STARTED_AT_KEY, managed_selector};
 use super::wait::wait_gone;
 use crate::check::Access;
@@ -297,119 +298,20 @@ pub enum Removal {
 }
 
 /// Delete the namespace `name` (foreground) and wait until it is gone; when it stays, say what
-/// holds it: the namespace's own conditions and the objects in it (of the kinds probes create)
-/// whose finalizers nobody released, with the fix.
+/// holds it ([`NamespaceHold`]: the namespace's own conditions and the objects in it, of the kinds
+/// probes create, whose finalizers nobody released) and the fix.
 pub async fn remove_namespace(client: &Client, name: &str, timeout: Duration) -> Removal {
     match remove::<Namespace>(client, LeftoverKind::Namespace, name, timeout).await {
         Removal::Removed => Removal::Removed,
         Removal::Remains(why) => {
-            let last = Api::<Namespace>::all(client.clone())
-                .get_opt(name)
-                .await
-                .ok()
-                .flatten();
+            let last = read_namespace(client, name).await.ok().flatten();
             let Some(last) = last.filter(|ns| ns.metadata.deletion_timestamp.is_some()) else {
                 return Removal::Remains(why);
             };
-            let conditions: Vec<String> = last
-                .status
-                .and_then(|s| s.conditions)
-                .into_iter()
-                .flatten()
-                .filter(|c| c.status == "True")
-                .map(|c| format!("{}: {}", c.type_, c.message.unwrap_or_default()))
-                .collect();
-            let holders = finalized_objects(client, name).await;
-            Removal::Remains(format!(
-                "{why}{}",
-                held_by_text(name, &conditions, &holders)
-            ))
+            let hold = NamespaceHold::inspect(client, &last).await;
+            Removal::Remains(format!("{why}{}", hold.text()))
         }
     }
-}
-
-/// An object inside a namespace being deleted that still carries finalizers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Holder {
-    /// `kind/name` as kubectl writes it, e.g. `service/echo`.
-    pub object: String,
-    /// The resource for `kubectl patch`, e.g. `service`.
-    pub resource: &'static str,
-    /// Object name.
-    pub name: String,
-    /// Its pending finalizers.
-    pub finalizers: Vec<String>,
-}
-
-/// Objects with pending finalizers in namespace `ns`, of the kinds probes create (the ones
-/// `deploy/rbac.yaml` lets cleanup list); a kind that cannot be listed is named as unknown.
-pub async fn finalized_objects(client: &Client, ns: &str) -> Result<Vec<Holder>, String> {
-    use k8s_openapi::api::apps::v1::Deployment;
-    use k8s_openapi::api::batch::v1::Job;
-    use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service};
-    use k8s_openapi::api::networking::v1::NetworkPolicy;
-    let mut out = Vec::new();
-    let mut unreadable = Vec::new();
-    macro_rules! scan {
-        ($k:ty, $res:literal) => {
-            match Api::<$k>::namespaced(client.clone(), ns)
-                .list_metadata(&ListParams::default())
-                .await
-            {
-                Ok(list) => out.extend(list.items.into_iter().filter_map(|o| {
-                    let finalizers = o.metadata.finalizers.filter(|f| !f.is_empty())?;
-                    let name = o.metadata.name?;
-                    Some(Holder {
-                        object: format!("{}/{name}", $res),
-                        resource: $res,
-                        name,
-                        finalizers,
-                    })
-                })),
-                Err(err) => unreadable.push(format!("{}s ({err})", $res)),
-            }
-        };
-    }
-    scan!(Pod, "pod");
-    scan!(Service, "service");
-    scan!(PersistentVolumeClaim, "persistentvolumeclaim");
-    scan!(Deployment, "deployment");
-    scan!(Job, "job");
-    scan!(NetworkPolicy, "networkpolicy");
-    if out.is_empty() && !unreadable.is_empty() {
-        return Err(unreadable.join(", "));
-    }
-    Ok(out)
-}
-
-/// What holds namespace `ns` and how to release it, appended to the reason it remains:
-/// `; NamespaceFinalizersRemaining: …; held by service/echo (finalizer example.com/x); fix: …`.
-pub fn held_by_text(
-    ns: &str,
-    conditions: &[String],
-    holders: &Result<Vec<Holder>, String>,
-) -> String {
-    let mut parts: Vec<String> = conditions.to_vec();
-    match holders {
-        Ok(holders) if !holders.is_empty() => {
-            for h in holders {
-                parts.push(format!(
-                    "held by {} in {ns} (finalizer {}); fix: make the controller that owns the finalizer release it, or if none will, remove it yourself: `kubectl -n {ns} patch {} {} --type=merge -p '{{\"metadata\":{{\"finalizers\":null}}}}'`, then run `scs-kaas cleanup` again",
-                    h.object,
-                    h.finalizers.join(", "),
-                    h.resource,
-                    h.name
-                ));
-            }
-        }
-        Ok(_) => parts.push(format!(
-            "no pod, service, claim, deployment, job or network policy in it holds a finalizer; fix: look for what remains (`kubectl api-resources --verbs=list --namespaced -o name | xargs -n1 kubectl get -n {ns} --ignore-not-found`) and release its finalizers"
-        )),
-        Err(unreadable) => parts.push(format!(
-            "cannot list its content to find what holds it: {unreadable}; fix: `kubectl get all -n {ns}` and release the finalizers found"
-        )),
-    }
-    format!("; {}", parts.join("; "))
 }
 
 /// Delete the leftover `l` (foreground) and wait until it is gone.
@@ -515,37 +417,6 @@ mod tests {
             at,
         );
         assert_eq!(ns, Ok(()), "namespaces may carry a suffix");
-    }
-
-    #[test]
-    fn a_held_namespace_names_each_holder_and_its_fix_or_says_why_it_cannot() {
-        let ns = "scs-kaas-x-0a1b2c3d";
-        let holders = Ok(vec![Holder {
-            object: "pod/p".into(),
-            resource: "pod",
-            name: "p".into(),
-            finalizers: vec!["a.io/x".into(), "b.io/y".into()],
-        }]);
-        let text = held_by_text(ns, &["NamespaceFinalizersRemaining: m".into()], &holders);
-        assert!(
-            text.starts_with("; NamespaceFinalizersRemaining: m; held by pod/p"),
-            "{text}"
-        );
-        assert!(text.contains("(finalizer a.io/x, b.io/y)"), "{text}");
-        assert!(
-            text.contains(&format!("kubectl -n {ns} patch pod p")),
-            "{text}"
-        );
-        let none = held_by_text(ns, &[], &Ok(Vec::new()));
-        assert!(
-            none.contains("holds a finalizer") && none.contains("fix:"),
-            "{none}"
-        );
-        let denied = held_by_text(ns, &[], &Err("pods (403)".into()));
-        assert!(
-            denied.contains("cannot list its content") && denied.contains("pods (403)"),
-            "{denied}"
-        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 #[derive(Debug, thiserror::Error)]
 pub enum WaitError<K> {
     /// The deadline passed; `last` is the last state seen (`None`: the object never appeared).
-    #[error("{what} not reached within {after:?}")]
+    #[error("{what} not reached within {:?}", whole_millis(*.after))]
     Timeout {
         /// What was waited for, e.g. `claim sc-probe bound`.
         what: String,
@@ -39,6 +39,11 @@ pub enum WaitError<K> {
         /// What was waited for.
         what: String,
     },
+}
+
+/// `after` cut to whole milliseconds, so messages say `9.452s`, not `9.451950725s`.
+fn whole_millis(after: Duration) -> Duration {
+    Duration::from_millis(u64::try_from(after.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Wait until `cond` holds for the object `name` (`None` = the object does not exist), or `timeout`.
@@ -100,4 +105,22 @@ where
     wait_for(api, name, what, timeout, |obj| obj.is_none())
         .await
         .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_names_the_time_waited_in_whole_milliseconds() {
+        let err: WaitError<k8s_openapi::api::core::v1::Namespace> = WaitError::Timeout {
+            what: "namespace x deleted".into(),
+            after: Duration::from_nanos(9_451_950_725),
+            last: None,
+        };
+        assert_eq!(
+            err.to_string(),
+            "namespace x deleted not reached within 9.451s"
+        );
+    }
 }

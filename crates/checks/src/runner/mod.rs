@@ -405,7 +405,7 @@ pub async fn execute_until(
                 match job {
                     Job::Native(check) => {
                         let run = run_native(check.clone(), ctx, opts, preflight);
-                        crate::progress::scoped(label.clone(), progress_tx, run).await
+                        crate::progress::scoped(label.clone(), progress_tx.clone(), run).await
                     }
                     Job::Program { script, ids } => {
                         run_program(scope, *script, ids, values, opts).await
@@ -417,7 +417,8 @@ pub async fn execute_until(
                 () = stop.cancelled() => (interrupted(scope, job, opts, true), Some(true)),
                 done = work => (done, None),
             };
-            progress(Event::Finished(label));
+            // Behind the job's progress lines, in the same channel.
+            let _ = progress_tx.send(Event::Finished(label));
             (index, done, cut)
         }
     });
@@ -426,13 +427,16 @@ pub async fn execute_until(
         .buffer_unordered(opts.jobs.max(1))
         .collect::<Vec<(usize, Done, Option<bool>)>>();
     tokio::pin!(jobs);
-    // Pass progress lines on while the jobs run.
+    // Pass progress lines and ends of jobs on while the jobs run, then what is still queued.
     let mut done = loop {
         tokio::select! {
             done = &mut jobs => break done,
-            Some((label, line)) = progress_rx.recv() => progress(Event::Progress(label, line)),
+            Some(event) = progress_rx.recv() => progress(event),
         }
     };
+    while let Ok(event) = progress_rx.try_recv() {
+        progress(event);
+    }
     done.sort_by_key(|(i, _, _)| *i);
     let mut out = RunOutcome {
         invocations: Vec::new(),

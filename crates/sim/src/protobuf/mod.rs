@@ -118,6 +118,21 @@ pub fn decode_object(body: &[u8]) -> Result<Value, ApiError> {
     decode_envelope(body).map_err(|e| malformed(e.0))
 }
 
+/// Decode a protobuf `DeleteOptions` body (DELETE and deletecollection, as client-go sends it)
+/// into its JSON form, through the same field tables as objects; 400 naming what is wrong when
+/// it is not an enveloped `DeleteOptions` (its `apiVersion` may be any group's, as upstream
+/// registers `DeleteOptions` in every group version).
+pub fn decode_delete_options(body: &[u8]) -> Result<Value, ApiError> {
+    let (_, kind, raw) = open_envelope(body).map_err(|e| malformed(e.0))?;
+    if kind != "DeleteOptions" {
+        return Err(ApiError::bad_request(format!(
+            "the protobuf body of a delete request must be a DeleteOptions, not {kind:?}"
+        )));
+    }
+    let fields = transcode::decode(schema::DELETE_OPTIONS, &raw).map_err(|e| malformed(e.0))?;
+    Ok(Value::Object(fields))
+}
+
 fn envelope(api_version: &str, kind: &str, raw: &[u8]) -> Vec<u8> {
     let mut type_meta = Vec::new();
     put_len_delimited(1, api_version.as_bytes(), &mut type_meta);

@@ -3577,3 +3577,5 @@ pub const UNKNOWN: usize = 394;
 pub const WATCH_EVENT: usize = 392;
 /// Index of `apimachinery.pkg.apis.meta.v1.Status`.
 pub const STATUS: usize = 389;
+/// Index of `apimachinery.pkg.apis.meta.v1.DeleteOptions`.
+pub const DELETE_OPTIONS: usize = 379;

@@ -8,7 +8,7 @@ use super::model::*;
 use super::validate::BUILTIN_NAMESPACES;
 use super::workloads;
 use crate::controllers::{self, object::stable_hash};
-use crate::world::{ObjectSource, Permission, Rule, SimConfig, User};
+use crate::world::{AddedFinalizer, ObjectSource, Permission, Rule, SimConfig, User};
 
 /// Token of the default `admin` user (documented in docs/scenario-format.md).
 pub const DEFAULT_ADMIN_TOKEN: &str = "scs-kaas-sim-admin-token";
@@ -65,6 +65,16 @@ pub fn config(s: &Scenario) -> SimConfig {
         objects: Vec::new(),
         source: Some(Box::new(Objects(s.clone()))),
         controllers,
+        added_finalizers: s
+            .unreleased_finalizers
+            .iter()
+            .flat_map(|u| {
+                u.kinds.iter().map(|kind| AddedFinalizer {
+                    kind: kind.clone(),
+                    finalizer: u.finalizer.clone(),
+                })
+            })
+            .collect(),
     }
 }
 

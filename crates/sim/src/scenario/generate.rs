@@ -155,6 +155,7 @@ pub fn generate(nodes: usize, pods: usize, seed: u64) -> Result<Scenario, Genera
         openstack_clusters: Vec::new(),
         network: NetworkSpec::default(),
         e2e: None,
+        unreleased_finalizers: Vec::new(),
     })
 }
 

@@ -46,6 +46,22 @@ pub struct Scenario {
     /// within 2s when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub e2e: Option<E2eSpec>,
+    /// Finalizers an admission webhook puts on every new object of some kinds and that nobody
+    /// ever removes (the controller that would is gone): deleting such an object, or the
+    /// namespace it is in, never completes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreleased_finalizers: Vec<UnreleasedFinalizerSpec>,
+}
+
+/// A finalizer added to every object of `kinds` created while the simulator runs and never
+/// released, as when a mutating webhook adds it and the controller that should remove it is gone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UnreleasedFinalizerSpec {
+    /// The finalizer, domain-qualified, e.g. `backup.example.com/protect`.
+    pub finalizer: String,
+    /// Kinds it is added to, e.g. `[PersistentVolumeClaim]`.
+    pub kinds: Vec<String>,
 }
 
 /// The simulated e2e suite (the conformance image); see `docs/scenario-format.md`.

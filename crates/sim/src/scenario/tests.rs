@@ -816,6 +816,57 @@ fn e2e_block_is_checked_with_positions() {
     assert!(message.contains("v1.24–v1.35"), "{message}");
 }
 
+#[test]
+fn unreleased_finalizers_are_checked_with_positions_and_reach_the_config() {
+    let ok = format!(
+        "{BASE}unreleasedFinalizers:\n  - finalizer: backup.example.com/protect\n    kinds: [PersistentVolumeClaim, Service]\n"
+    );
+    let config = parse(&ok, "t.yaml").unwrap();
+    let added: Vec<(&str, &str)> = config
+        .added_finalizers
+        .iter()
+        .map(|a| (a.kind.as_str(), a.finalizer.as_str()))
+        .collect();
+    assert_eq!(
+        added,
+        [
+            ("PersistentVolumeClaim", "backup.example.com/protect"),
+            ("Service", "backup.example.com/protect")
+        ]
+    );
+    for (entry, line, want) in [
+        (
+            "  - finalizer: protect\n    kinds: [Pod]\n",
+            8,
+            "not a domain-qualified name",
+        ),
+        (
+            "  - finalizer: example.com/x\n    kinds: [Pods]\n",
+            9,
+            "kind \"Pods\" is not served by the simulator; use one of",
+        ),
+        (
+            "  - finalizer: example.com/x\n    kinds: []\n",
+            9,
+            "kinds is empty",
+        ),
+        (
+            "  - finalizer: example.com/x\n    kinds: [Pod, Pod]\n",
+            9,
+            "listed twice",
+        ),
+        (
+            "  - finalizer: example.com/x\n    kinds: [Pod]\n  - finalizer: example.com/x\n    kinds: [Service]\n",
+            10,
+            "first at unreleasedFinalizers[0]",
+        ),
+    ] {
+        let (at, _, message) = error_at(&format!("{BASE}unreleasedFinalizers:\n{entry}"));
+        assert_eq!(at, line, "{message}");
+        assert!(message.contains(want), "{want:?} missing in {message}");
+    }
+}
+
 const WEB: &str = "namespaces:\n  - name: web\nworkloads:\n  - kind: Deployment\n    name: web\n    namespace: web\n    containers:\n      - name: c\n        image: registry.k8s.io/pause:3.10\n";
 
 #[test]

@@ -53,6 +53,7 @@ pub fn check(s: &Scenario) -> Check {
     check_network(&s.network)?;
     check_openstack_clusters(s)?;
     check_e2e(s)?;
+    check_unreleased_finalizers(s)?;
     check_users(s)
 }
 
@@ -178,6 +179,62 @@ fn check_openstack_clusters(s: &Scenario) -> Check {
                 ],
                 "provider is empty; name it (amphora, ovn) or remove the key",
             );
+        }
+    }
+    Ok(())
+}
+
+/// Each finalizer domain-qualified (`example.com/name`, as Kubernetes asks of custom ones) and
+/// given once; each kind one the simulator serves, named once.
+fn check_unreleased_finalizers(s: &Scenario) -> Check {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, spec) in s.unreleased_finalizers.iter().enumerate() {
+        let at = |key| vec![Key("unreleasedFinalizers"), Index(i), Key(key)];
+        if !spec.finalizer.contains('/') || !label_key(&spec.finalizer) {
+            return problem(
+                at("finalizer"),
+                format!(
+                    "finalizer {:?} is not a domain-qualified name; write it like backup.example.com/protect",
+                    spec.finalizer
+                ),
+            );
+        }
+        if let Some(first) = seen.insert(&spec.finalizer, i) {
+            return problem(
+                at("finalizer"),
+                format!(
+                    "finalizer {:?} is listed twice (first at unreleasedFinalizers[{first}]); list its kinds once",
+                    spec.finalizer
+                ),
+            );
+        }
+        if spec.kinds.is_empty() {
+            return problem(
+                at("kinds"),
+                "kinds is empty; name the kinds the finalizer is added to, e.g. [PersistentVolumeClaim]",
+            );
+        }
+        for (k, kind) in spec.kinds.iter().enumerate() {
+            let path = vec![
+                Key("unreleasedFinalizers"),
+                Index(i),
+                Key("kinds"),
+                Index(k),
+            ];
+            if crate::resources::by_kind(kind).is_none() {
+                let served: Vec<&str> =
+                    crate::resources::RESOURCES.iter().map(|r| r.kind).collect();
+                return problem(
+                    path,
+                    format!(
+                        "kind {kind:?} is not served by the simulator; use one of {}",
+                        served.join(", ")
+                    ),
+                );
+            }
+            if spec.kinds[..k].contains(kind) {
+                return problem(path, format!("kind {kind:?} is listed twice; list it once"));
+            }
         }
     }
     Ok(())

@@ -362,8 +362,8 @@ where
             super::apply::handle(&shared, rt, &t, options, &body)
         }
         "patch" => patch_object(&shared, rt, &t, &params, &content_type, &body, proto),
-        "delete" => delete(&shared, rt, &t, &params, &body, proto),
-        _ => delete_collection(&shared, rt, &t, &params),
+        "delete" => delete(&shared, rt, &t, &params, &content_type, &body, proto),
+        _ => delete_collection(&shared, rt, &t, &params, &content_type, &body),
     }
 }
 
@@ -793,19 +793,34 @@ fn patch_object(
     Ok(object_response(StatusCode::OK, entry.bytes, proto))
 }
 
-/// `DeleteOptions` from the body and query: (dry run, propagation, uid and resourceVersion
-/// preconditions).
+/// `DeleteOptions` from the body (JSON, or protobuf by its content type) and query: (dry run,
+/// propagation, uid and resourceVersion preconditions).
 fn delete_options(
     params: &Params,
+    content_type: &str,
     body: &[u8],
 ) -> Result<(bool, Propagation, Option<String>, Option<String>)> {
     let mut dry = params.dry_run()?;
     let mut policy = params.get("propagationPolicy").map(String::from);
+    let mut orphan = match params.get("orphanDependents") {
+        None => None,
+        Some(_) => Some(params.flag("orphanDependents")?),
+    };
     let (mut uid, mut rv) = (None, None);
-    if !body.iter().all(u8::is_ascii_whitespace) {
-        let options = parse_json(body)?;
+    let options = if crate::protobuf::is_protobuf(content_type) {
+        Some(crate::protobuf::decode_delete_options(body)?)
+    } else if !body.iter().all(u8::is_ascii_whitespace) {
+        require_json(content_type)?;
+        Some(parse_json(body)?)
+    } else {
+        None
+    };
+    if let Some(options) = options {
         if let Some(p) = options.get("propagationPolicy").and_then(Value::as_str) {
             policy = Some(p.to_string());
+        }
+        if let Some(o) = options.get("orphanDependents").and_then(Value::as_bool) {
+            orphan = Some(o);
         }
         if let Some(list) = options.get("dryRun").and_then(Value::as_array) {
             for v in list {
@@ -825,6 +840,19 @@ fn delete_options(
             .pointer("/preconditions/resourceVersion")
             .and_then(Value::as_str)
             .map(String::from);
+    }
+    // The deprecated `orphanDependents`, as upstream: not together with a propagation policy.
+    if let Some(orphan) = orphan {
+        if let Some(p) = &policy {
+            return Err(ApiError::invalid(
+                "DeleteOptions",
+                "",
+                format!(
+                    "propagationPolicy: Invalid value: {p:?}: orphanDependents and propagationPolicy cannot be both set; drop orphanDependents"
+                ),
+            ));
+        }
+        return Ok((dry, Propagation::from(!orphan), uid, rv));
     }
     let cascade = match policy.as_deref() {
         None | Some("Background") => Propagation::Background,
@@ -857,10 +885,11 @@ fn delete(
     rt: &ResourceType,
     t: &Target,
     params: &Params,
+    content_type: &str,
     body: &[u8],
     proto: bool,
 ) -> Result<Response<Body>> {
-    let (dry, cascade, uid, rv) = delete_options(params, body)?;
+    let (dry, cascade, uid, rv) = delete_options(params, content_type, body)?;
     let now = jiff::Timestamp::now();
     let entry = shared.write(|s| {
         s.delete(
@@ -883,9 +912,12 @@ fn delete_collection(
     rt: &ResourceType,
     t: &Target,
     params: &Params,
+    content_type: &str,
+    body: &[u8],
 ) -> Result<Response<Body>> {
     let (labels, fields) = selectors(rt, params)?;
-    let (dry, cascade, _, _) = delete_options(params, b"")?;
+    // Preconditions apply to each object, as upstream (a mismatch refuses the request).
+    let (dry, cascade, uid, rv) = delete_options(params, content_type, body)?;
     let now = jiff::Timestamp::now();
     let namespace = if rt.namespaced {
         t.namespace.as_deref()
@@ -914,8 +946,15 @@ fn delete_collection(
                 name.to_string(),
             );
             deleted.push(
-                s.delete(t.res, &key, (None, None), cascade, now, !dry)?
-                    .bytes,
+                s.delete(
+                    t.res,
+                    &key,
+                    (uid.as_deref(), rv.as_deref()),
+                    cascade,
+                    now,
+                    !dry,
+                )?
+                .bytes,
             );
         }
         Ok(deleted)

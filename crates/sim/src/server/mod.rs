@@ -192,8 +192,14 @@ pub async fn start_with(
         objects,
         source,
         controllers,
+        added_finalizers,
     } = config;
     load(&mut store, objects, source.as_deref())?;
+    for added in added_finalizers {
+        let res = crate::resources::by_kind(&added.kind)
+            .with_context(|| format!("kind {:?} is not served by the simulator", added.kind))?;
+        store.add_finalizer_on_create(res, added.finalizer);
+    }
     drop(source);
     let listener = TcpListener::bind(listen)
         .await
@@ -234,11 +240,23 @@ pub async fn start_with(
     })
 }
 
+/// Accept one connection, with `TCP_NODELAY` set as the Go runtime (and so kube-apiserver)
+/// does: the end of a response must not wait in Nagle's algorithm for the client's (delayed)
+/// acknowledgement of the previous segment, a stall of up to 40 ms per request-response round
+/// trip, e.g. per page of a paged list.
+async fn accept(listener: &TcpListener) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
+    let (tcp, peer) = listener.accept().await?;
+    if let Err(err) = tcp.set_nodelay(true) {
+        tracing::debug!("cannot set TCP_NODELAY on the connection from {peer}: {err}");
+    }
+    Ok((tcp, peer))
+}
+
 async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<Shared>) {
     loop {
         let accepted = tokio::select! {
             _ = shared.shutdown.cancelled() => break,
-            accepted = listener.accept() => accepted,
+            accepted = accept(&listener) => accepted,
         };
         let (tcp, peer) = match accepted {
             Ok(conn) => conn,
@@ -351,5 +369,21 @@ impl RunningSim {
 impl Drop for RunningSim {
     fn drop(&mut self) {
         self.shared.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_connections_send_without_nagle_delay() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        assert!(!client.nodelay().unwrap(), "sockets start with Nagle on");
+        let (tcp, peer) = accept(&listener).await.unwrap();
+        assert_eq!(peer, client.local_addr().unwrap());
+        assert!(tcp.nodelay().unwrap());
     }
 }

@@ -42,6 +42,7 @@ pub fn config() -> SimConfig {
         objects,
         source: None,
         controllers: Vec::new(),
+        added_finalizers: Vec::new(),
     }
 }
 
