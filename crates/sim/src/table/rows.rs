@@ -472,6 +472,11 @@ fn endpoints(o: &Value) -> String {
     if all.is_empty() {
         return "<none>".into();
     }
+    first_three(&all)
+}
+
+/// At most three items joined by commas, then `+ N more...`, as kubectl prints endpoint lists.
+fn first_three(all: &[String]) -> String {
     let more = all.len().saturating_sub(3);
     let shown = all[..all.len().min(3)].join(",");
     if more > 0 {
@@ -511,13 +516,7 @@ fn slice_endpoints(o: &Value) -> String {
     if all.is_empty() {
         return "<unset>".into();
     }
-    let more = all.len().saturating_sub(3);
-    let shown = all[..all.len().min(3)].join(",");
-    if more > 0 {
-        format!("{shown} + {more} more...")
-    } else {
-        shown
-    }
+    first_three(&all)
 }
 
 fn external_ip(o: &Value) -> String {
